@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Targets follow the data flow: drivers and tools depend on `FlockCore`, never the reverse.
+let package = Package(
+    name: "Flock",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flockctl", targets: ["flockctl"]),
+        .library(name: "FlockCore", targets: ["FlockCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "FlockCore"),
+        .target(
+            name: "FlockPolicy",
+            dependencies: [
+                "FlockCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "FlockStore", dependencies: ["FlockCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FlockTesting", dependencies: ["FlockCore"]),
+        .executableTarget(
+            name: "flockctl",
+            dependencies: [
+                "FlockCore", "FlockPolicy", "FlockStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "FlockCoreTests",
+            dependencies: [
+                "FlockCore", "FlockTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
+        .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
+        .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,66 @@
+/// Forks warm parent VMs into clones, destroys clones, and lists what Flock owns.
+public protocol Hypervisor: Sendable {
+    /// Forks `request.names.count` clones of a running parent in one batch.
+    ///
+    /// A batch shares one snapshot of the parent, so the parent pauses once. Clones that fail are
+    /// reported in the result, not thrown, so that the ones that started are not lost; the call
+    /// throws only when nothing could start (for example, the parent is gone).
+    func clone(_ request: CloneRequest) async throws -> CloneBatch
+
+    /// Stops and deletes a clone and any files only it used. Destroying a VM that is already
+    /// gone is a no-op. Parents are never destroyed.
+    func destroy(name: String) async throws
+
+    /// Every VM whose name Flock owns, running or not, so that a restarted daemon can adopt or
+    /// clean them up.
+    func ownedVMs() async throws -> [VMInfo]
+}
+
+/// A request to fork clones from a parent.
+public struct CloneRequest: Sendable, Hashable {
+    public var pool: String
+    public var parent: String
+    public var mode: CloneMode
+    /// The clones' names, one per clone; the caller makes them with `OwnedName`.
+    public var names: [String]
+    public init(pool: String, parent: String, mode: CloneMode, names: [String]) {
+        self.pool = pool
+        self.parent = parent
+        self.mode = mode
+        self.names = names
+    }
+}
+
+/// What came of a clone request.
+public struct CloneBatch: Sendable, Hashable {
+    /// Clones that started and acknowledged their identity.
+    public var started: [VMInfo]
+    /// Clones that did not start, by name, with the cause.
+    public var failed: [String: String]
+    public init(started: [VMInfo], failed: [String: String] = [:]) {
+        self.started = started
+        self.failed = failed
+    }
+}
+
+/// A VM as the hypervisor reports it.
+public struct VMInfo: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable { case running, paused, stopped }
+    public var name: String
+    public var pool: String
+    public var status: Status
+    public var lineage: Instance.Lineage
+    public var address: String?
+    public var mac: String?
+    public init(
+        name: String, pool: String, status: Status, lineage: Instance.Lineage, address: String? = nil,
+        mac: String? = nil
+    ) {
+        self.name = name
+        self.pool = pool
+        self.status = status
+        self.lineage = lineage
+        self.address = address
+        self.mac = mac
+    }
+}

@@ -1,0 +1,124 @@
+import FlockCore
+import Foundation
+import GRDB
+
+/// An event with the id it was stored under; `flockctl events --follow` polls with the last id seen.
+public struct RecordedEvent: Sendable, Hashable {
+    public var id: Int64
+    public var event: Event
+
+    public init(id: Int64, event: Event) {
+        self.id = id
+        self.event = event
+    }
+}
+
+struct EventRecord: StoreRecord {
+    static let databaseTableName = "event"
+    var id: Int64?
+    var time: Date
+    var pool: String?
+    var kind: Event.Kind
+    var message: String
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let pool = Column(CodingKeys.pool)
+    }
+}
+
+struct DecisionRecord: StoreRecord {
+    static let databaseTableName = "decision"
+    var id: Int64?
+    var pool: String
+    var time: Date
+    var action: Decision.Action
+    var fromCount: Int
+    var toCount: Int
+    var recommendation: Int
+    var reason: String
+    /// Stored as JSON text: votes are read back whole, never queried by field.
+    var votes: [CheckVote]
+    var dryRun: Bool
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let pool = Column(CodingKeys.pool)
+        static let time = Column(CodingKeys.time)
+    }
+
+    init(_ d: Decision) {
+        (pool, time, action, fromCount, toCount) = (d.pool, d.time, d.action, d.from, d.to)
+        (recommendation, reason, votes, dryRun) = (d.recommendation, d.reason, d.votes, d.dryRun)
+    }
+
+    var decision: Decision {
+        Decision(
+            pool: pool, time: time, action: action, from: fromCount, to: toCount, recommendation: recommendation,
+            reason: reason, votes: votes, dryRun: dryRun)
+    }
+
+    // GRDB's default JSON encoder rounds dates to milliseconds and rejects NaN. Votes must read back
+    // exactly (the engine compares `breachSince`), and a NaN reading must not make a decision unrecordable.
+    private static let nonFinite = (positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
+
+    static func databaseJSONEncoder(for column: String) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity,
+            nan: nonFinite.nan)
+        return encoder
+    }
+
+    static func databaseJSONDecoder(for column: String) -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity,
+            nan: nonFinite.nan)
+        return decoder
+    }
+}
+
+extension FlockStore {
+    /// Stores an event for operators to read later.
+    /// - Returns: its id; ids only grow, so they order events and let readers resume.
+    @discardableResult
+    public func record(_ event: Event) throws -> Int64 {
+        try write { db in
+            try EventRecord(id: nil, time: event.time, pool: event.pool, kind: event.kind, message: event.message)
+                .insert(db)
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Events after id `since` (from the start when `nil`), oldest first, at most `limit`.
+    /// With a `pool`, only that pool's events; events without a pool are left out.
+    public func events(pool: String?, since id: Int64?, limit: Int) throws -> [RecordedEvent] {
+        try read { db in
+            var request = EventRecord.order(EventRecord.Columns.id).limit(limit)
+            if let id { request = request.filter(EventRecord.Columns.id > id) }
+            if let pool { request = request.filter(EventRecord.Columns.pool == pool) }
+            return try request.fetchAll(db).map {
+                RecordedEvent(
+                    id: $0.id ?? 0, event: Event(time: $0.time, pool: $0.pool, kind: $0.kind, message: $0.message))
+            }
+        }
+    }
+
+    /// Stores a decision, holds and dry runs included: the engine reads them back for cooldowns and
+    /// stabilization, and operators read them to learn why a pool did or did not scale.
+    public func record(_ decision: Decision) throws {
+        try write { db in try DecisionRecord(decision).insert(db) }
+    }
+
+    /// The decisions of `pool` made at or after `since`, oldest first.
+    public func decisions(pool: String, since: Date) throws -> [Decision] {
+        try read { db in
+            try DecisionRecord
+                .filter(DecisionRecord.Columns.pool == pool && DecisionRecord.Columns.time >= since.timeIntervalSince1970)
+                .order(DecisionRecord.Columns.time, DecisionRecord.Columns.id)
+                .fetchAll(db).map(\.decision)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import FlockCore
+import Foundation
+import GRDB
+
+struct SampleRecord: StoreRecord {
+    static let databaseTableName = "metricSample"
+    var id: Int64?
+    var pool: String
+    var metric: MetricName
+    var time: Date
+    /// Exactly one of `value` and `error` is set. SQLite stores NaN as NULL, so a NaN value reads
+    /// back as an error sample, which is what it is: not a usable number.
+    var value: Double?
+    var error: String?
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let pool = Column(CodingKeys.pool)
+        static let time = Column(CodingKeys.time)
+    }
+
+    var sample: MetricSample {
+        if error == nil, let value { return MetricSample(metric: metric, time: time, value: value) }
+        return MetricSample(metric: metric, time: time, reading: .error(error ?? "not a number"))
+    }
+}
+
+extension FlockStore {
+    /// How long samples are kept by default: enough for a day of `flockctl simulate` backtests.
+    public static let defaultSampleRetention: Duration = .seconds(24 * 3600)
+
+    /// Appends one pool's readings in one transaction.
+    public func append(samples: [MetricSample], pool: String) throws {
+        try append(samples: [pool: samples])
+    }
+
+    /// Appends readings for many pools in one transaction: the daemon's tick writes every pool at
+    /// once (1000 pools × 10 metrics every few seconds), so one commit instead of one per pool.
+    public func append(samples byPool: [String: [MetricSample]]) throws {
+        guard byPool.values.contains(where: { !$0.isEmpty }) else { return }
+        try write { db in
+            // One prepared statement for every row; building records would cost more than the insert.
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO metricSample (pool, metric, time, value, error) VALUES (?, ?, ?, ?, ?)")
+            for (pool, samples) in byPool {
+                for sample in samples {
+                    let (value, error): (Double?, String?) =
+                        switch sample.reading {
+                        case .value(let v): (v, nil)
+                        case .error(let e): (nil, e)
+                        }
+                    try insert.execute(
+                        arguments: [pool, sample.metric.rawValue, sample.time.timeIntervalSince1970, value, error])
+                }
+            }
+        }
+    }
+
+    /// The samples of `pool` taken at or after `since`, oldest first.
+    public func samples(pool: String, since: Date) throws -> [MetricSample] {
+        try read { db in
+            try SampleRecord
+                .filter(SampleRecord.Columns.pool == pool && SampleRecord.Columns.time >= since.timeIntervalSince1970)
+                .order(SampleRecord.Columns.time, SampleRecord.Columns.id)
+                .fetchAll(db).map(\.sample)
+        }
+    }
+
+    /// Deletes samples taken before `cutoff`, in every pool; decisions and events are kept.
+    /// - Returns: how many samples were deleted.
+    @discardableResult
+    public func pruneSamples(olderThan cutoff: Date) throws -> Int {
+        try write { db in
+            try SampleRecord.filter(SampleRecord.Columns.time < cutoff.timeIntervalSince1970).deleteAll(db)
+        }
+    }
+}

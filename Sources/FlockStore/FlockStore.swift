@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+
+/// Flock's durable state: pools, policy versions, instances, the action journal, events,
+/// decisions and metric samples, in one SQLite file.
+///
+/// The daemon and `flockctl` open the same file at the same time, so the store uses WAL (readers
+/// never block the writer) and a busy timeout (a second writer waits instead of failing). Every
+/// method is one transaction, so a crash leaves either all or none of a change. GRDB is
+/// synchronous and serializes writes itself, which keeps this type a plain `Sendable` class.
+public final class FlockStore: Sendable {
+    /// The database file; errors name it so the operator knows which file is involved.
+    public let path: String
+    let writer: any DatabaseWriter
+
+    /// How long a write waits for another process's write to finish before failing.
+    public static let busyTimeout: TimeInterval = 5
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// A missing parent directory is created with mode 0700 and a missing file with mode 0600.
+    public init(path: String) throws {
+        self.path = path
+        try DatabaseFile.prepare(path: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        do {
+            writer = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError.cannotOpen(path: path, error)
+        }
+        do {
+            try Schema.migrator.migrate(writer)
+        } catch {
+            // The daemon and the CLI may start together on a new file; the loser of that race
+            // finds the tables already made, which is success.
+            let done = try? writer.read { try Schema.migrator.hasCompletedMigrations($0) }
+            if done != true { throw StoreError.cannotOpen(path: path, error) }
+        }
+    }
+
+    /// Where the database lives when `--db` is not given: `$FLOCK_DB`, else the system location for
+    /// root (the daemon), else the user's XDG data directory (a developer running `flockctl`).
+    ///
+    /// Takes its inputs as arguments so the rule is tested without touching the real environment.
+    public static func defaultPath(environment: [String: String], isRoot: Bool, home: String) -> String {
+        if let path = environment["FLOCK_DB"], !path.isEmpty { return path }
+        if isRoot { return "/var/lib/flock/flock.db" }
+        return "\(home)/.local/share/flock/flock.db"
+    }
+
+    /// Runs `body` in one write transaction; SQLite errors become `StoreError`s that name the file.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.write(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(path: path, error)
+        }
+    }
+
+    /// Runs `body` on a consistent snapshot; SQLite errors become `StoreError`s that name the file.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(path: path, error)
+        }
+    }
+}

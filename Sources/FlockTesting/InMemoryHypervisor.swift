@@ -1,0 +1,51 @@
+import FlockCore
+
+/// A `Hypervisor` whose VMs are records in memory, for unit tests of the controller logic.
+public actor InMemoryHypervisor: Hypervisor {
+    private var parents: [String: String]
+    private var vms: [String: VMInfo] = [:]
+    private var generations: [String: Int] = [:]
+    private var failing: Set<String> = []
+
+    /// - Parameter parents: running parent VMs, by name, with their pool.
+    public init(parents: [String: String]) {
+        self.parents = parents
+    }
+
+    /// Makes the next clone with this name fail, as a broken guest would.
+    public func failNextClone(named name: String) {
+        failing.insert(name)
+    }
+
+    public func clone(_ request: CloneRequest) async throws -> CloneBatch {
+        guard parents[request.parent] == request.pool else {
+            throw FlockError.notFound("no running parent \(request.parent) in pool \(request.pool)")
+        }
+        let generation = generations[request.parent, default: 0] + 1
+        generations[request.parent] = generation
+        var batch = CloneBatch(started: [])
+        for (index, name) in request.names.enumerated() {
+            if failing.remove(name) != nil || vms[name] != nil {
+                batch.failed[name] = vms[name] != nil ? "a VM named \(name) already exists" : "injected failure"
+                continue
+            }
+            let snapshot = request.mode == .cold ? nil : "\(request.parent)@\(generation)"
+            let vm = VMInfo(
+                name: name, pool: request.pool, status: .running,
+                lineage: .init(parent: request.parent, snapshot: snapshot, generation: generation, mode: request.mode),
+                address: "10.0.\(generation % 256).\(index + 2)"
+            )
+            vms[name] = vm
+            batch.started.append(vm)
+        }
+        return batch
+    }
+
+    public func destroy(name: String) async throws {
+        vms[name] = nil
+    }
+
+    public func ownedVMs() async throws -> [VMInfo] {
+        vms.values.sorted { $0.name < $1.name }
+    }
+}

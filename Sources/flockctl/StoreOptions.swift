@@ -1,0 +1,24 @@
+import ArgumentParser
+import FlockStore
+import Foundation
+
+/// Where the SQLite store lives: `--db`, else `$FLOCK_DB`, else the per-user or system default.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Path of the SQLite store.", valueName: "path"))
+    var db: String?
+
+    var path: String {
+        db ?? FlockStore.defaultPath(
+            environment: ProcessInfo.processInfo.environment, isRoot: getuid() == 0,
+            home: FileManager.default.homeDirectoryForCurrentUser.path
+        )
+    }
+
+    func open() throws -> FlockStore {
+        do {
+            return try FlockStore(path: path)
+        } catch {
+            throw CLIFailure("error: \(error)")
+        }
+    }
+}

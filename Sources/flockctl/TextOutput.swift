@@ -1,0 +1,75 @@
+/// Left-aligned columns separated by two spaces, for tables a person reads in a terminal.
+func table(_ rows: [[String]]) -> String {
+    let widths = rows.reduce(into: [Int]()) { widths, row in
+        for (i, cell) in row.enumerated() {
+            if i == widths.count { widths.append(0) }
+            widths[i] = max(widths[i], cell.count)
+        }
+    }
+    return rows.map { row in
+        row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+    }.joined()
+}
+
+/// A line diff: `- ` removed, `+ ` added, `  ` kept; unchanged runs longer than six lines are
+/// folded so that the change stands out.
+func lineDiff(from old: String, to new: String) -> String {
+    let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty()
+    let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty()
+    let changes = b.difference(from: a)
+    var removed = Set<Int>(), inserted = Set<Int>()
+    for change in changes {
+        switch change {
+        case .remove(let offset, _, _): removed.insert(offset)
+        case .insert(let offset, _, _): inserted.insert(offset)
+        }
+    }
+    var lines: [(mark: Character, text: String)] = []
+    var i = 0, j = 0
+    while i < a.count || j < b.count {
+        if i < a.count, removed.contains(i) {
+            lines.append(("-", a[i])); i += 1
+        } else if j < b.count, inserted.contains(j) {
+            lines.append(("+", b[j])); j += 1
+        } else {
+            lines.append((" ", b[j])); i += 1; j += 1
+        }
+    }
+    var output = ""
+    var run: [String] = []
+    func flush() {
+        if run.count > 6 {
+            for line in run.prefix(3) { output += "  \(line)\n" }
+            output += "  … \(run.count - 6) unchanged lines\n"
+            for line in run.suffix(3) { output += "  \(line)\n" }
+        } else {
+            for line in run { output += "  \(line)\n" }
+        }
+        run = []
+    }
+    for line in lines {
+        if line.mark == " " {
+            run.append(line.text)
+        } else {
+            flush()
+            output += "\(line.mark) \(line.text)\n"
+        }
+    }
+    flush()
+    return output
+}
+
+extension Array where Element == String {
+    /// Text ending in a newline splits into a last empty line that is not a line.
+    fileprivate func dropLastIfEmpty() -> [String] { last == "" ? Array(dropLast()) : self }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,55 @@
+import FlockCore
+import PropertyBased
+import Testing
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [
+        ("500ms", Duration.milliseconds(500)),
+        ("2s", .seconds(2)),
+        ("1m", .seconds(60)),
+        ("1h", .seconds(3600)),
+        ("90s", .seconds(90)),
+        ("0s", .zero),
+    ])
+    func parsesOneIntegerAndOneUnit(text: String, expected: Duration) {
+        #expect(Duration(flockText: text) == expected)
+    }
+
+    @Test(arguments: ["", "2", "-1s", "+1s", "1.5s", "1m30s", "2 s", " 2s", "s", "10d", "5S", "1sec", "１s"])
+    func rejectsAnythingElse(text: String) {
+        #expect(Duration(flockText: text) == nil)
+    }
+
+    @Test(arguments: [
+        (Duration.milliseconds(500), "500ms"),
+        (.milliseconds(1500), "1500ms"),
+        (.seconds(90), "90s"),
+        (.seconds(120), "2m"),
+        (.seconds(7200), "2h"),
+        (.zero, "0s"),
+    ])
+    func printsTheShortestExactForm(duration: Duration, expected: String) {
+        #expect(duration.flockText == expected)
+    }
+
+    @Test func oddMillisecondsPrintExactly() {
+        // 1001 ms is 1.001 s; printing it as "1000ms" would silently change a policy on save.
+        #expect(Duration.milliseconds(1001).flockText == "1001ms")
+    }
+
+    @Test func everyMillisecondCountUpToTenSecondsRoundTrips() {
+        let broken = (0...10_000).filter { ms in
+            Duration(flockText: Duration.milliseconds(ms).flockText) != .milliseconds(ms)
+        }
+        #expect(broken.isEmpty, "\(broken.count) values do not round-trip, first: \(broken.prefix(5))")
+    }
+
+    @Test func parsedTextRoundTrips() async {
+        let units = ["ms", "s", "m", "h"]
+        await propertyCheck(count: 500, input: Gen.int(in: 0...1_000_000), Gen.int(in: 0...3)) { value, unit in
+            let text = "\(value)\(units[unit])"
+            let parsed = try #require(Duration(flockText: text))
+            #expect(Duration(flockText: parsed.flockText) == parsed, "\(text) printed as \(parsed.flockText)")
+        }
+    }
+}
