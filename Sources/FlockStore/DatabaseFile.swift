@@ -16,9 +16,14 @@ enum DatabaseFile {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             try makeDirectory(String(path[..<slash]))
         }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError.cannotCreate("database file", path: path, errno: errno) }
-        close(fd)
+        // O_EXCL: never open (and so never close) a descriptor on a file SQLite may already have
+        // open in this process, because closing any descriptor drops the process's POSIX locks on it.
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != EEXIST {
+            throw StoreError.cannotCreate("database file", path: path, errno: errno)
+        }
     }
 
     /// `mkdir -p` with mode 0700 for every directory it creates.

@@ -26,7 +26,7 @@ public final class FlockStore: Sendable {
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         do {
-            writer = try DatabasePool(path: path, configuration: configuration)
+            writer = try Self.openPool(path: path, configuration: configuration)
         } catch {
             throw StoreError.cannotOpen(path: path, error)
         }
@@ -37,6 +37,19 @@ public final class FlockStore: Sendable {
             // finds the tables already made, which is success.
             let done = try? writer.read { try Schema.migrator.hasCompletedMigrations($0) }
             if done != true { throw StoreError.cannotOpen(path: path, error) }
+        }
+    }
+
+    /// Opens the pool, retrying while another process switches a new file to WAL: SQLite reports
+    /// that as "database is locked" at once instead of waiting out the busy timeout.
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + .seconds(busyTimeout)
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
         }
     }
 

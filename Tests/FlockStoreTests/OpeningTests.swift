@@ -36,7 +36,7 @@ import Testing
 
     @Test func reportsThePathWhenTheDirectoryCannotBeMade() throws {
         let scratch = try Scratch()
-        FileManager.default.createFile(atPath: scratch.path("file"), contents: Data())
+        try #require(FileManager.default.createFile(atPath: scratch.path("file"), contents: Data()))
         let error = try #require(throws: StoreError.self) { try scratch.store("file/flock.db") }
         #expect(error.description.contains(scratch.path("file")))
         #expect(error.description.contains("--db"))

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Flock builds and runs against, skipping any already installed,
+# so that running it twice does nothing twice. Used by Deploy/test.sh and Deploy/demo.sh.
+set -euo pipefail
+
+packages=(
+    libsqlite3-dev # GRDB builds against the system SQLite
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if ((${#missing[@]})); then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    echo "setup: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, builds everything and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash Deploy/setup.sh
+swift build --build-tests
+swift test --skip-build

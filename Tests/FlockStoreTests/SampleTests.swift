@@ -1,0 +1,45 @@
+import FlockCore
+import Foundation
+import Testing
+
+@testable import FlockStore
+
+@Suite struct SampleTests {
+    @Test func samplesRoundTripIncludingErrors() throws {
+        let scratch = try Scratch()
+        let store = try scratch.store()
+        let samples = [
+            MetricSample(metric: .sessionsPerServer, time: at(0), value: 12.5),
+            MetricSample(metric: .queue, time: at(0), reading: .error("haproxy: connection refused")),
+            MetricSample(metric: .sessionsPerServer, time: at(5), value: 0),
+        ]
+        try store.append(samples: samples, pool: "web")
+        try store.append(samples: [MetricSample(metric: .queue, time: at(1), value: 3)], pool: "api")
+        #expect(try store.samples(pool: "web", since: at(0)) == samples)
+        #expect(try store.samples(pool: "web", since: at(1)) == [samples[2]])
+    }
+
+    @Test func batchAcrossPoolsAndNaN() throws {
+        let scratch = try Scratch()
+        let store = try scratch.store()
+        try store.append(samples: [
+            "web": [MetricSample(metric: .queue, time: at(0), value: .nan)],
+            "api": [MetricSample(metric: .queue, time: at(0), value: 1)],
+        ])
+        #expect(try store.samples(pool: "api", since: t0) == [MetricSample(metric: .queue, time: at(0), value: 1)])
+        let nan = try #require(try store.samples(pool: "web", since: t0).first)
+        #expect(nan.value == nil, "NaN must never read back as a number")
+    }
+
+    @Test func pruningRemovesOnlyOldSamples() throws {
+        let scratch = try Scratch()
+        let store = try scratch.store()
+        let samples = (0..<10).map { MetricSample(metric: .queue, time: at(Double($0)), value: Double($0)) }
+        try store.append(samples: samples, pool: "web")
+        try store.append(samples: [MetricSample(metric: .queue, time: at(2), value: 0)], pool: "api")
+        #expect(try store.pruneSamples(olderThan: at(5)) == 6)
+        #expect(try store.samples(pool: "web", since: .distantPast) == Array(samples[5...]))
+        #expect(try store.samples(pool: "api", since: .distantPast).isEmpty)
+        #expect(FlockStore.defaultSampleRetention == .seconds(86_400))
+    }
+}
