@@ -47,15 +47,18 @@ struct DecisionRecord: StoreRecord {
         static let time = Column(CodingKeys.time)
     }
 
-    init(_ d: Decision) {
-        (pool, time, action, fromCount, toCount) = (d.pool, d.time, d.action, d.from, d.to)
-        (recommendation, reason, votes, dryRun) = (d.recommendation, d.reason, d.votes, d.dryRun)
-    }
-
     var decision: Decision {
         Decision(
-            pool: pool, time: time, action: action, from: fromCount, to: toCount, recommendation: recommendation,
-            reason: reason, votes: votes, dryRun: dryRun)
+            pool: pool,
+            time: time,
+            action: action,
+            from: fromCount,
+            to: toCount,
+            recommendation: recommendation,
+            reason: reason,
+            votes: votes,
+            dryRun: dryRun
+        )
     }
 
     // GRDB's default JSON encoder rounds dates to milliseconds and rejects NaN. Votes must read back
@@ -66,17 +69,38 @@ struct DecisionRecord: StoreRecord {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity,
-            nan: nonFinite.nan)
+            positiveInfinity: nonFinite.positiveInfinity,
+            negativeInfinity: nonFinite.negativeInfinity,
+            nan: nonFinite.nan
+        )
         return encoder
     }
 
     static func databaseJSONDecoder(for column: String) -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity,
-            nan: nonFinite.nan)
+            positiveInfinity: nonFinite.positiveInfinity,
+            negativeInfinity: nonFinite.negativeInfinity,
+            nan: nonFinite.nan
+        )
         return decoder
+    }
+}
+
+extension DecisionRecord {
+    init(_ d: Decision) {
+        self.init(
+            id: nil,
+            pool: d.pool,
+            time: d.time,
+            action: d.action,
+            fromCount: d.from,
+            toCount: d.to,
+            recommendation: d.recommendation,
+            reason: d.reason,
+            votes: d.votes,
+            dryRun: d.dryRun
+        )
     }
 }
 
@@ -101,7 +125,9 @@ extension FlockStore {
             if let pool { request = request.filter(EventRecord.Columns.pool == pool) }
             return try request.fetchAll(db).map {
                 RecordedEvent(
-                    id: $0.id ?? 0, event: Event(time: $0.time, pool: $0.pool, kind: $0.kind, message: $0.message))
+                    id: $0.id ?? 0,
+                    event: Event(time: $0.time, pool: $0.pool, kind: $0.kind, message: $0.message)
+                )
             }
         }
     }
@@ -116,7 +142,9 @@ extension FlockStore {
     public func decisions(pool: String, since: Date) throws -> [Decision] {
         try read { db in
             try DecisionRecord
-                .filter(DecisionRecord.Columns.pool == pool && DecisionRecord.Columns.time >= since.timeIntervalSince1970)
+                .filter(
+                    DecisionRecord.Columns.pool == pool && DecisionRecord.Columns.time >= since.timeIntervalSince1970
+                )
                 .order(DecisionRecord.Columns.time, DecisionRecord.Columns.id)
                 .fetchAll(db).map(\.decision)
         }

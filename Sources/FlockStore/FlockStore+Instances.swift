@@ -42,20 +42,42 @@ struct InstanceRecord: StoreRecord {
         static let createdAt = Column(CodingKeys.createdAt)
     }
 
-    init(_ i: Instance) {
-        (name, pool, role, state, address, port, mac, failure) =
-            (i.name, i.pool, i.role, i.state, i.address, i.port, i.mac, i.failure)
-        (parent, snapshot, generation, cloneMode) = (i.lineage.parent, i.lineage.snapshot, i.lineage.generation, i.lineage.mode)
-        (createdAt, updatedAt) = (i.createdAt, i.updatedAt)
-    }
-
     var instance: Instance {
         var i = Instance(
-            name: name, pool: pool, role: role, state: state,
+            name: name,
+            pool: pool,
+            role: role,
+            state: state,
             lineage: .init(parent: parent, snapshot: snapshot, generation: generation, mode: cloneMode),
-            address: address, port: port, mac: mac, failure: failure, createdAt: createdAt)
+            address: address,
+            port: port,
+            mac: mac,
+            failure: failure,
+            createdAt: createdAt
+        )
         i.updatedAt = updatedAt
         return i
+    }
+}
+
+extension InstanceRecord {
+    init(_ i: Instance) {
+        self.init(
+            name: i.name,
+            pool: i.pool,
+            role: i.role,
+            state: i.state,
+            parent: i.lineage.parent,
+            snapshot: i.lineage.snapshot,
+            generation: i.lineage.generation,
+            cloneMode: i.lineage.mode,
+            address: i.address,
+            port: i.port,
+            mac: i.mac,
+            failure: i.failure,
+            createdAt: i.createdAt,
+            updatedAt: i.updatedAt
+        )
     }
 }
 
@@ -97,9 +119,12 @@ extension FlockStore {
     /// For `failed`, `note` becomes the instance's `failure`.
     /// - Throws: `FlockError.illegalTransition` (nothing is changed), `StoreError.unknownInstance`.
     @discardableResult
-    public func transition(instance name: String, to next: InstanceState, at time: Date, note: String? = nil) throws
-        -> Instance
-    {
+    public func transition(
+        instance name: String,
+        to next: InstanceState,
+        at time: Date,
+        note: String? = nil
+    ) throws -> Instance {
         try write { db in
             guard var instance = try InstanceRecord.fetchOne(db, key: name)?.instance else {
                 throw StoreError.unknownInstance(name)

@@ -8,6 +8,7 @@ import GRDB
 /// intents without a result are exactly the actions a restarted daemon must check and finish or
 /// roll back.
 public struct JournalEntry: Sendable, Equatable {
+    /// An intent is written before the action; exactly one result (done or failed) after it.
     public enum Phase: String, Sendable, Codable, CaseIterable {
         case intent, done, failed
     }
@@ -24,7 +25,13 @@ public struct JournalEntry: Sendable, Equatable {
     public var intentId: Int64?
 
     public init(
-        id: Int64, pool: String, instance: String?, action: String, phase: Phase, detail: String, time: Date,
+        id: Int64,
+        pool: String,
+        instance: String?,
+        action: String,
+        phase: Phase,
+        detail: String,
+        time: Date,
         intentId: Int64? = nil
     ) {
         self.id = id
@@ -57,8 +64,15 @@ struct JournalRecord: StoreRecord {
 
     var entry: JournalEntry {
         JournalEntry(
-            id: id ?? 0, pool: pool, instance: instance, action: action, phase: phase, detail: detail, time: time,
-            intentId: intentId)
+            id: id ?? 0,
+            pool: pool,
+            instance: instance,
+            action: action,
+            phase: phase,
+            detail: detail,
+            time: time,
+            intentId: intentId
+        )
     }
 }
 
@@ -66,12 +80,22 @@ extension FlockStore {
     /// Records that an action is about to start. Call it before the action's first side effect.
     /// - Returns: the intent's id, to pass to `journalResult`.
     @discardableResult
-    public func journalIntent(pool: String, instance: String?, action: String, detail: String, at time: Date) throws
-        -> Int64
-    {
+    public func journalIntent(
+        pool: String,
+        instance: String?,
+        action: String,
+        detail: String,
+        at time: Date
+    ) throws -> Int64 {
         try write { db in
             try JournalRecord(
-                id: nil, pool: pool, instance: instance, action: action, phase: .intent, detail: detail, time: time
+                id: nil,
+                pool: pool,
+                instance: instance,
+                action: action,
+                phase: .intent,
+                detail: detail,
+                time: time
             ).insert(db)
             return db.lastInsertedRowID
         }
@@ -90,8 +114,14 @@ extension FlockStore {
                 throw StoreError.intentFinished(intentId, phase: earlier.phase.rawValue)
             }
             try JournalRecord(
-                id: nil, pool: intent.pool, instance: intent.instance, action: intent.action, phase: phase,
-                detail: detail, time: time, intentId: intentId
+                id: nil,
+                pool: intent.pool,
+                instance: intent.instance,
+                action: intent.action,
+                phase: phase,
+                detail: detail,
+                time: time,
+                intentId: intentId
             ).insert(db)
         }
     }

@@ -22,8 +22,14 @@ public struct PolicyVersion: Sendable, Equatable {
     public var note: String?
 
     public init(
-        pool: String, version: Int, backend: String, source: String, checksum: String, appliedAt: Date,
-        appliedBy: String, note: String? = nil
+        pool: String,
+        version: Int,
+        backend: String,
+        source: String,
+        checksum: String,
+        appliedAt: Date,
+        appliedBy: String,
+        note: String? = nil
     ) {
         self.pool = pool
         self.version = version
@@ -94,8 +100,15 @@ struct PolicyVersionRecord: StoreRecord {
 
     var policyVersion: PolicyVersion {
         PolicyVersion(
-            pool: pool, version: version, backend: backend, source: source, checksum: checksum, appliedAt: appliedAt,
-            appliedBy: appliedBy, note: note)
+            pool: pool,
+            version: version,
+            backend: backend,
+            source: source,
+            checksum: checksum,
+            appliedAt: appliedAt,
+            appliedBy: appliedBy,
+            note: note
+        )
     }
 }
 
@@ -115,8 +128,15 @@ extension FlockStore {
         return try write { db in
             try changes.compactMap { change in
                 try Self.addVersion(
-                    db, pool: change.pool, backend: change.backend, source: change.source, checksum: change.checksum,
-                    note: change.note, by: user, at: time)
+                    db,
+                    pool: change.pool,
+                    backend: change.backend,
+                    source: change.source,
+                    checksum: change.checksum,
+                    note: change.note,
+                    by: user,
+                    at: time
+                )
             }
         }
     }
@@ -129,6 +149,7 @@ extension FlockStore {
         }
     }
 
+    /// One version of `pool`, e.g. to show or compare it; `nil` when it does not exist.
     public func policyVersion(pool: String, version: Int) throws -> PolicyVersion? {
         try read { db in try Self.version(db, pool: pool, version: version)?.policyVersion }
     }
@@ -157,12 +178,20 @@ extension FlockStore {
                 let existing = try Int.fetchAll(
                     db,
                     PolicyVersionRecord.of(pool: pool).select(PolicyVersionRecord.Columns.version)
-                        .order(PolicyVersionRecord.Columns.version))
+                        .order(PolicyVersionRecord.Columns.version)
+                )
                 throw StoreError.unknownVersion(pool: pool, version: version, existing: existing)
             }
             return try Self.addVersion(
-                db, pool: pool, backend: old.backend, source: old.source, checksum: old.checksum,
-                note: "rollback to version \(version)", by: user, at: time)
+                db,
+                pool: pool,
+                backend: old.backend,
+                source: old.source,
+                checksum: old.checksum,
+                note: "rollback to version \(version)",
+                by: user,
+                at: time
+            )
         }
     }
 
@@ -190,21 +219,42 @@ extension FlockStore {
 
     /// Stores `source` as the pool's next version unless it is already the current one.
     private static func addVersion(
-        _ db: Database, pool: String, backend: String, source: String, checksum: String, note: String?,
-        by user: String, at time: Date
+        _ db: Database,
+        pool: String,
+        backend: String,
+        source: String,
+        checksum: String,
+        note: String?,
+        by user: String,
+        at time: Date
     ) throws -> PolicyVersion? {
         var poolRecord =
             try PoolRecord.fetchOne(db, key: pool)
             ?? PoolRecord(
-                name: pool, backend: backend, paused: false, manualDesired: nil, currentVersion: nil, createdAt: time)
-        if let current = poolRecord.currentVersion, try version(db, pool: pool, version: current)?.checksum == checksum {
-            return nil
-        }
+                name: pool,
+                backend: backend,
+                paused: false,
+                manualDesired: nil,
+                currentVersion: nil,
+                createdAt: time
+            )
+        let current = try poolRecord.currentVersion.flatMap { try version(db, pool: pool, version: $0) }
+        if current?.checksum == checksum { return nil }
         let last = try Int.fetchOne(
-            db, PolicyVersionRecord.of(pool: pool).select(max(PolicyVersionRecord.Columns.version)))
+            db,
+            PolicyVersionRecord.of(pool: pool).select(max(PolicyVersionRecord.Columns.version))
+        )
         let record = PolicyVersionRecord(
-            id: nil, pool: pool, version: (last ?? 0) + 1, backend: backend, source: source, checksum: checksum,
-            appliedAt: time, appliedBy: user, note: note)
+            id: nil,
+            pool: pool,
+            version: (last ?? 0) + 1,
+            backend: backend,
+            source: source,
+            checksum: checksum,
+            appliedAt: time,
+            appliedBy: user,
+            note: note
+        )
         poolRecord.backend = backend
         poolRecord.currentVersion = record.version
         try poolRecord.save(db)  // before the version: the version's foreign key needs the pool row

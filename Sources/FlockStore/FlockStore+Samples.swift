@@ -41,7 +41,8 @@ extension FlockStore {
         try write { db in
             // One prepared statement for every row; building records would cost more than the insert.
             let insert = try db.cachedStatement(
-                sql: "INSERT INTO metricSample (pool, metric, time, value, error) VALUES (?, ?, ?, ?, ?)")
+                sql: "INSERT INTO metricSample (pool, metric, time, value, error) VALUES (?, ?, ?, ?, ?)"
+            )
             for (pool, samples) in byPool {
                 for sample in samples {
                     let (value, error): (Double?, String?) =

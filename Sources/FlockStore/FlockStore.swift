@@ -47,7 +47,8 @@ public final class FlockStore: Sendable {
         while true {
             do {
                 return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                guard ContinuousClock.now < deadline else { throw error }
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }

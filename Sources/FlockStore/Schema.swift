@@ -94,7 +94,11 @@ enum Schema {
                 t.column("value", .double)
                 t.column("error", .text)
             }
-            try db.create(index: "metricSample_pool_metric_time", on: "metricSample", columns: ["pool", "metric", "time"])
+            try db.create(
+                index: "metricSample_pool_metric_time",
+                on: "metricSample",
+                columns: ["pool", "metric", "time"]
+            )
             // Retention deletes by time across all pools; without this index every prune scans the table.
             try db.create(index: "metricSample_time", on: "metricSample", columns: ["time"])
         }

@@ -35,25 +35,37 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The database file or one of its directories could not be created.
     public static func cannotCreate(
-        _ what: String, path: String, errno code: Int32, file: String = #fileID, line: Int = #line
+        _ what: String,
+        path: String,
+        errno code: Int32,
+        file: String = #fileID,
+        line: Int = #line
     ) -> StoreError {
         StoreError(
             .cannotCreate,
             "cannot create \(what) \(path): \(String(cString: strerror(code))) (choose another file with --db or FLOCK_DB)",
-            file: file, line: line)
+            file: file,
+            line: line
+        )
     }
 
     /// SQLite refused to open the file (not a database, unreadable, a newer schema, …).
-    public static func cannotOpen(path: String, _ error: any Error, file: String = #fileID, line: Int = #line)
-        -> StoreError
-    {
+    public static func cannotOpen(
+        path: String,
+        _ error: any Error,
+        file: String = #fileID,
+        line: Int = #line
+    ) -> StoreError {
         StoreError(.cannotOpen, "cannot open database \(path): \(Self.reason(error))", file: file, line: line)
     }
 
     /// A statement failed; the most common cause is another Flock process holding the write lock.
-    public static func database(path: String, _ error: DatabaseError, file: String = #fileID, line: Int = #line)
-        -> StoreError
-    {
+    public static func database(
+        path: String,
+        _ error: DatabaseError,
+        file: String = #fileID,
+        line: Int = #line
+    ) -> StoreError {
         var message = "database \(path): \(Self.reason(error))"
         if error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
             message += " (another flock process held the database for longer than the busy timeout; retry)"
@@ -64,43 +76,68 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// One apply named the same pool twice, so it is unclear which policy should win.
     public static func duplicatePool(_ pool: String, file: String = #fileID, line: Int = #line) -> StoreError {
         StoreError(
-            .duplicatePool, "pool \(pool) appears more than once in one apply; nothing was applied",
-            file: file, line: line)
+            .duplicatePool,
+            "pool \(pool) appears more than once in one apply; nothing was applied",
+            file: file,
+            line: line
+        )
     }
 
+    /// Pools come into being when their first policy is applied.
     public static func unknownPool(_ pool: String, file: String = #fileID, line: Int = #line) -> StoreError {
         StoreError(
-            .unknownPool, "unknown pool \(pool) (apply a policy for it first)", file: file, line: line)
+            .unknownPool,
+            "unknown pool \(pool) (apply a policy for it first)",
+            file: file,
+            line: line
+        )
     }
 
     /// Lists the versions that do exist, so the operator can pick one without another command.
     public static func unknownVersion(
-        pool: String, version: Int, existing: [Int], file: String = #fileID, line: Int = #line
+        pool: String,
+        version: Int,
+        existing: [Int],
+        file: String = #fileID,
+        line: Int = #line
     ) -> StoreError {
         let list = existing.isEmpty ? "none" : existing.map(String.init).joined(separator: ", ")
         return StoreError(
-            .unknownVersion, "pool \(pool) has no policy version \(version) (versions: \(list))", file: file,
-            line: line)
+            .unknownVersion,
+            "pool \(pool) has no policy version \(version) (versions: \(list))",
+            file: file,
+            line: line
+        )
     }
 
+    /// The instance was never recorded (or belongs to another database file).
     public static func unknownInstance(_ name: String, file: String = #fileID, line: Int = #line) -> StoreError {
         StoreError(.unknownInstance, "unknown instance \(name)", file: file, line: line)
     }
 
+    /// Results complete intents; the id is missing or names a result.
     public static func unknownIntent(_ id: Int64, file: String = #fileID, line: Int = #line) -> StoreError {
         StoreError(.unknownIntent, "journal entry \(id) is not an intent", file: file, line: line)
     }
 
     /// An intent gets exactly one result; a second one means two actors think they own the action.
-    public static func intentFinished(_ id: Int64, phase: String, file: String = #fileID, line: Int = #line)
-        -> StoreError
-    {
+    public static func intentFinished(
+        _ id: Int64,
+        phase: String,
+        file: String = #fileID,
+        line: Int = #line
+    ) -> StoreError {
         StoreError(.intentFinished, "journal intent \(id) already has a result (\(phase))", file: file, line: line)
     }
 
+    /// A result says how an intent ended, so it cannot itself be an intent.
     public static func notAResult(_ phase: String, file: String = #fileID, line: Int = #line) -> StoreError {
         StoreError(
-            .notAResult, "a journal result must be done or failed, not \(phase)", file: file, line: line)
+            .notAResult,
+            "a journal result must be done or failed, not \(phase)",
+            file: file,
+            line: line
+        )
     }
 
     private static func reason(_ error: any Error) -> String {

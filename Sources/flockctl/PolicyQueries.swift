@@ -46,7 +46,7 @@ extension PolicyCommand {
         func run() async throws {
             let db = try store.open()
             let versions = try db.policyHistory(pool: pool)
-            guard let current = versions.last else { throw unknownPool(pool, store: store) }
+            guard let current = versions.last else { throw unknownPool(pool) }
             var rows = [["", "VERSION", "APPLIED", "BY", "CHECKSUM", "NOTE"]]
             for v in versions {
                 rows.append([
@@ -105,16 +105,16 @@ private func requireVersion(_ db: FlockStore, pool: String, version: Int?) throw
     if let version {
         if let found = try db.policyVersion(pool: pool, version: version) { return found }
         let existing = try db.policyHistory(pool: pool).map { "\($0.version)" }
-        guard !existing.isEmpty else { throw unknownPool(pool, store: nil) }
+        guard !existing.isEmpty else { throw unknownPool(pool) }
         throw CLIFailure(
             "error: pool '\(pool)' has no version \(version) (versions: \(existing.joined(separator: ", ")))"
         )
     }
-    guard let current = try db.currentPolicy(pool: pool) else { throw unknownPool(pool, store: nil) }
+    guard let current = try db.currentPolicy(pool: pool) else { throw unknownPool(pool) }
     return current
 }
 
-private func unknownPool(_ pool: String, store: StoreOptions?) -> CLIFailure {
+private func unknownPool(_ pool: String) -> CLIFailure {
     CLIFailure("error: no pool '\(pool)' in the store; 'flockctl policy list' shows the pools")
 }
 

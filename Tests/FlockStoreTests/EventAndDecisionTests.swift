@@ -9,7 +9,12 @@ import Testing
         let scratch = try Scratch()
         let store = try scratch.store()
         let events = (0..<5).map { i in
-            Event(time: at(Double(i)), pool: i == 4 ? nil : (i % 2 == 0 ? "web" : "api"), kind: .decision, message: "e\(i)")
+            Event(
+                time: at(Double(i)),
+                pool: i == 4 ? nil : (i % 2 == 0 ? "web" : "api"),
+                kind: .decision,
+                message: "e\(i)"
+            )
         }
         let ids = try events.map { try store.record($0) }
         #expect(try store.events(pool: nil, since: nil, limit: 100) == zip(ids, events).map(RecordedEvent.init))
@@ -23,19 +28,49 @@ import Testing
         let store = try scratch.store()
         let votes = [
             CheckVote(
-                check: "cpu", metric: .sessionsPerServer, value: 41.123456789, kind: .scaleOut, desired: 5,
-                breachSince: Date(timeIntervalSinceReferenceDate: 721_692_800.123456), detail: "41.1 > 40"),
+                check: "cpu",
+                metric: .sessionsPerServer,
+                value: 41.123456789,
+                kind: .scaleOut,
+                desired: 5,
+                breachSince: Date(timeIntervalSinceReferenceDate: 721_692_800.123456),
+                detail: "41.1 > 40"
+            ),
             CheckVote(check: "lat", metric: .responseTimeMs, value: nil, kind: .missing, desired: nil, detail: "stale"),
         ]
         let old = Decision(
-            pool: "web", time: at(-100), action: .hold, from: 2, to: 2, recommendation: 2, reason: "ok", votes: [],
-            dryRun: false)
+            pool: "web",
+            time: at(-100),
+            action: .hold,
+            from: 2,
+            to: 2,
+            recommendation: 2,
+            reason: "ok",
+            votes: [],
+            dryRun: false
+        )
         let new = Decision(
-            pool: "web", time: at(0.25), action: .scaleOut, from: 2, to: 5, recommendation: 5, reason: "cpu",
-            votes: votes, dryRun: true)
+            pool: "web",
+            time: at(0.25),
+            action: .scaleOut,
+            from: 2,
+            to: 5,
+            recommendation: 5,
+            reason: "cpu",
+            votes: votes,
+            dryRun: true
+        )
         let otherPool = Decision(
-            pool: "api", time: at(1), action: .scaleIn, from: 3, to: 2, recommendation: 2, reason: "quiet", votes: [],
-            dryRun: false)
+            pool: "api",
+            time: at(1),
+            action: .scaleIn,
+            from: 3,
+            to: 2,
+            recommendation: 2,
+            reason: "quiet",
+            votes: [],
+            dryRun: false
+        )
         for d in [new, old, otherPool] { try store.record(d) }
         #expect(try store.decisions(pool: "web", since: at(-1000)) == [old, new])
         #expect(try store.decisions(pool: "web", since: at(0)) == [new])
@@ -47,8 +82,17 @@ import Testing
         let vote = CheckVote(check: "c", metric: .queue, value: .nan, kind: .hold, desired: nil, detail: "")
         try store.record(
             Decision(
-                pool: "web", time: t0, action: .hold, from: 1, to: 1, recommendation: 1, reason: "", votes: [vote],
-                dryRun: false))
+                pool: "web",
+                time: t0,
+                action: .hold,
+                from: 1,
+                to: 1,
+                recommendation: 1,
+                reason: "",
+                votes: [vote],
+                dryRun: false
+            )
+        )
         let value = try #require(try store.decisions(pool: "web", since: t0).first?.votes.first?.value)
         #expect(value.isNaN)
     }

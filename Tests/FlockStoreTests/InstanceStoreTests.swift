@@ -7,9 +7,15 @@ import Testing
 @Suite struct InstanceStoreTests {
     private func clone(_ suffix: String, pool: String = "web") -> Instance {
         Instance(
-            name: OwnedName.make(pool: pool, suffix: suffix), pool: pool, role: .clone,
+            name: OwnedName.make(pool: pool, suffix: suffix),
+            pool: pool,
+            role: .clone,
             lineage: .init(parent: "web-parent", snapshot: "/run/flock/web-1.mem", generation: 3, mode: .lazy),
-            address: "10.0.0.7", port: 8080, mac: "52:54:00:12:34:56", createdAt: t0)
+            address: "10.0.0.7",
+            port: 8080,
+            mac: "52:54:00:12:34:56",
+            createdAt: t0
+        )
     }
 
     @Test func upsertRoundTripsEveryField() throws {
@@ -35,10 +41,12 @@ import Testing
         let moved = try store.transition(instance: "flock-web-a", to: .failed, at: at(2), note: "qmp timed out")
         #expect(moved.state == .failed && moved.failure == "qmp timed out" && moved.updatedAt == at(2))
         #expect(try store.instances(pool: "web") == [moved])
-        #expect(try store.stateHistory(instance: "flock-web-a") == [
-            StateChange(from: .requested, to: .cloning, time: at(1)),
-            StateChange(from: .cloning, to: .failed, time: at(2), note: "qmp timed out"),
-        ])
+        #expect(
+            try store.stateHistory(instance: "flock-web-a") == [
+                StateChange(from: .requested, to: .cloning, time: at(1)),
+                StateChange(from: .cloning, to: .failed, time: at(2), note: "qmp timed out"),
+            ]
+        )
     }
 
     @Test func illegalTransitionChangesNothing() throws {
