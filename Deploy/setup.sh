@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     libsqlite3-dev # GRDB builds against the system SQLite
+    haproxy        # the balancer the FlockHAProxy tests start for real (Debian 12 ships 2.6)
 )
 
 missing=()

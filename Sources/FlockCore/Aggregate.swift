@@ -8,7 +8,11 @@ public enum Aggregate: String, CaseIterable, Sendable, Codable {
     public func apply(_ values: [Double]) -> Double? {
         guard !values.isEmpty else { return nil }
         switch self {
-        case .mean: return values.reduce(0, +) / Double(values.count)
+        case .mean:
+            // Summing offsets from the first value keeps a steady series exactly steady
+            // (0.1, 0.1, 0.1 has mean 0.1, not 0.10000000000000002) and loses less precision.
+            let base = values[0]
+            return base + values.reduce(0) { $0 + ($1 - base) } / Double(values.count)
         case .max: return values.max()
         case .min: return values.min()
         case .last: return values.last

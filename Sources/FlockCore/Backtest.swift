@@ -70,6 +70,8 @@ public struct Backtest: Sendable {
             summary.maxServing = max(summary.maxServing, serving)
         }
 
+        // Evaluation k runs at first + k × interval; multiplying, not accumulating, keeps times exact.
+        var step = 0.0
         var now = first
         while now <= last + 1e-9 {
             while nextRow < series.rows.count, series.rows[nextRow].time <= now + 1e-9 {
@@ -110,7 +112,8 @@ public struct Backtest: Sendable {
             case .hold:
                 break
             }
-            now += interval
+            step += 1
+            now = first + step * interval
         }
         return summary
     }

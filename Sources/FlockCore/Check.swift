@@ -71,7 +71,9 @@ public struct Check: Sendable, Hashable {
 
             /// The count this action asks for, starting from `serving`.
             public func desired(from serving: Int) -> Int {
-                func percent(_ p: Double) -> Int { Swift.max(1, Int((Double(serving) * p / 100).rounded(.up))) }
+                func percent(_ p: Double) -> Int {
+                    Swift.max(1, Int(Swift.min(Double(serving) * p / 100, Double(Policy.countLimit)).rounded(.up)))
+                }
                 switch self {
                 case .add(let n): return serving + n
                 case .addPercent(let p): return serving + percent(p)

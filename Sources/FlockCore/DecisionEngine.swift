@@ -48,6 +48,7 @@ public enum DecisionEngine {
         let metric = check.metric.rawValue
         guard let newest = samples.last else { return missing("\(check.name): no samples of \(metric)") }
         if case .error(let why) = newest.reading { return missing("\(check.name): \(metric) unreadable: \(why)") }
+        if newest.value == nil { return missing("\(check.name): \(metric) is not a finite number") }
         let age = now.timeIntervalSince(newest.time)
         if age > policy.staleAfter.seconds {
             return missing(
@@ -90,15 +91,18 @@ public enum DecisionEngine {
 
         switch check.rule {
         case .targetValue(let tv):
-            let ratio = value / tv.target
             let band = "target \(format(tv.target)) ±\(format(tv.tolerance * 100))%"
-            if abs(ratio - 1) <= tv.tolerance {
+            // Compared as |value − target| ≤ tolerance × target, with a relative epsilon, so that a
+            // value exactly on the bound (110 for 100 ± 10%) holds despite binary rounding.
+            if abs(value - tv.target) <= tv.tolerance * tv.target * (1 + 1e-9) {
                 return CheckVote(
                     check: check.name, metric: check.metric, value: value, kind: .hold, desired: counts.serving,
                     detail: "\(observed) within \(band)"
                 )
             }
-            let desired = Int((Double(max(counts.serving, 1)) * ratio).rounded(.up))
+            let exact = Double(max(counts.serving, 1)) * value / tv.target
+            // 28.000000000000004 is 28; an absurd reading must not overflow Int, so it is bounded first.
+            let desired = Int(min(exact * (1 - 1e-12), Double(Policy.countLimit)).rounded(.up))
             return proposal(desired, because: "vs \(band)")
 
         case .threshold(let th):

@@ -19,7 +19,8 @@ extension Duration {
 
     /// The shortest exact form in the same syntax, so that a parsed value prints as it was written.
     public var flockText: String {
-        let ms = Int64(seconds * 1000)
+        let parts = components  // integer arithmetic: going through Double would lose milliseconds
+        let ms = parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
         if ms % 3_600_000 == 0, ms != 0 { return "\(ms / 3_600_000)h" }
         if ms % 60_000 == 0, ms != 0 { return "\(ms / 60_000)m" }
         if ms % 1000 == 0 { return "\(ms / 1000)s" }

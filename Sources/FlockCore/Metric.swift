@@ -79,9 +79,10 @@ public struct MetricSample: Sendable, Codable, Hashable {
         self.init(metric: metric, time: time, reading: .value(value))
     }
 
-    /// The number, or `nil` for an error sample.
+    /// The number, or `nil` for an error sample. NaN and infinities count as no number: a broken
+    /// source must not be able to steer the engine with them.
     public var value: Double? {
-        if case .value(let v) = reading { return v }
+        if case .value(let v) = reading, v.isFinite { return v }
         return nil
     }
 }

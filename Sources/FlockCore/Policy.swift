@@ -36,6 +36,13 @@ public struct Policy: Sendable, Hashable {
 
     public static let defaultEvaluationInterval: Duration = .seconds(5)
 
+    /// The largest instance count or step a policy may name. Far above any real pool, it keeps
+    /// count arithmetic well away from overflow whatever a policy or a metric says.
+    public static let countLimit = 100_000
+
+    /// The largest percentage step (`add_percent`, `remove_percent`).
+    public static let percentLimit = 1_000.0
+
     /// Samples older than this are stale: the check that needs them holds instead of guessing.
     public var staleAfter: Duration { evaluationInterval * 2 }
 

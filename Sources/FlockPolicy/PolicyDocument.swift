@@ -37,13 +37,10 @@ public struct PolicyDocument: Sendable {
         var pools: [String: String] = [:]
         for file in files {
             let source: String
-            do {
-                source = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                let reason = (error as NSError).localizedFailureReason ?? "\(error.localizedDescription)"
-                diagnostics.append(
-                    PolicyDiagnostic(file: file, line: 1, column: 1, message: "cannot read the file: \(reason)")
-                )
+            switch readText(file) {
+            case .success(let text): source = text
+            case .failure(let problem):
+                diagnostics.append(PolicyDiagnostic(file: file, line: 1, column: 1, message: problem.message))
                 continue
             }
             do {
@@ -67,4 +64,26 @@ public struct PolicyDocument: Sendable {
         guard diagnostics.isEmpty else { throw PolicyErrors(diagnostics) }
         return documents
     }
+}
+
+/// Why a file could not be read, in words an operator can act on.
+public struct FileProblem: Error, Sendable {
+    public var message: String
+}
+
+/// Reads a UTF-8 text file, explaining a missing file, a directory or undecodable bytes plainly
+/// instead of with Foundation's generic error codes.
+public func readText(_ path: String) -> Result<String, FileProblem> {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        return .failure(FileProblem(message: "cannot read the file: it does not exist"))
+    }
+    if isDirectory.boolValue { return .failure(FileProblem(message: "cannot read the file: it is a directory")) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        return .failure(FileProblem(message: "cannot read the file: permission denied or I/O error"))
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        return .failure(FileProblem(message: "cannot read the file: it is not UTF-8 text"))
+    }
+    return .success(text)
 }

@@ -71,6 +71,9 @@ public enum PolicyParser {
                 )
             }
             if let max, max < 1 { r.error(at: f["max"]?.mark, "capacity.max must be at least 1; got \(max)") }
+            if let max, max > Policy.countLimit {
+                r.error(at: f["max"]?.mark, "capacity.max must be at most \(Policy.countLimit); got \(max)")
+            }
             if let min, let max, min >= 1, max >= 1, min > max {
                 r.error(at: f["min"]?.mark, "capacity.min (\(min)) is greater than capacity.max (\(max))")
             }
@@ -191,14 +194,18 @@ public enum PolicyParser {
             )
         } else if given[0].hasSuffix("_percent") {
             if let p = r.number(f, given[0]) {
-                if p > 0 {
+                if p > Policy.percentLimit {
+                    r.error(at: f[given[0]]?.mark, "\(path).\(given[0]) must be at most \(Int(Policy.percentLimit)); got \(p)")
+                } else if p > 0 {
                     action = given[0] == "add_percent" ? .addPercent(p) : .removePercent(p)
                 } else {
                     r.error(at: f[given[0]]?.mark, "\(path).\(given[0]) must be greater than zero; got \(p)")
                 }
             }
         } else if let n = r.int(f, given[0]) {
-            if n > 0 {
+            if n > Policy.countLimit {
+                r.error(at: f[given[0]]?.mark, "\(path).\(given[0]) must be at most \(Policy.countLimit); got \(n)")
+            } else if n > 0 {
                 action = given[0] == "add" ? .add(n) : .remove(n)
             } else {
                 r.error(at: f[given[0]]?.mark, "\(path).\(given[0]) must be a positive count; got \(n)")
@@ -231,8 +238,8 @@ public enum PolicyParser {
 
     private static func positiveCount(_ f: YAMLReader.Fields, _ key: String, _ r: inout YAMLReader) -> Int? {
         guard let n = r.int(f, key) else { return nil }
-        guard n > 0 else {
-            r.error(at: f[key]?.mark, "\(f.path).\(key) must be at least 1; got \(n)")
+        guard n > 0, n <= Policy.countLimit else {
+            r.error(at: f[key]?.mark, "\(f.path).\(key) must be between 1 and \(Policy.countLimit); got \(n)")
             return nil
         }
         return n

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockPolicy
 import Foundation
 
 /// Reads recorded backend metrics for `flockctl simulate`.
@@ -8,21 +9,19 @@ import Foundation
 /// treats as missing data, never as zero.
 enum MetricsCSV {
     static func load(file: String) throws -> Backtest.Series {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw CLIFailure("error: cannot read metrics file \(file): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        switch readText(file) {
+        case .success(let text): return try parse(text, file: file)
+        case .failure(let problem): throw CLIFailure("\(file): error: \(problem.message)")
         }
-        return try parse(text, file: file)
     }
 
     static func parse(_ text: String, file: String) throws -> Backtest.Series {
         func fail(_ line: Int, _ message: String, hint: String? = nil) -> CLIFailure {
             CLIFailure("\(file):\(line): error: \(message)" + (hint.map { " (hint: \($0))" } ?? ""))
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
+        // Split on any line break: "\r\n" is one Character in Swift, so splitting on "\n" would miss it.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
+            $0.trimmingCharacters(in: .whitespaces)
         }
         guard let header = lines.first, !header.isEmpty else { throw fail(1, "the metrics file is empty") }
         let names = header.split(separator: ",", omittingEmptySubsequences: false).map {

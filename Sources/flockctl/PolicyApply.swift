@@ -25,11 +25,12 @@ extension PolicyCommand {
 
         func run() async throws {
             let documents = try loadPolicies(files, failure: "; nothing was applied")
-            let db = try store.open()
+            // A dry run compares with what exists and never creates the store.
+            let db = dryRun ? try store.openExisting() : try store.open()
             var changes: [PolicyChange] = []
             for document in documents {
                 let pool = document.policy.pool
-                let current = try db.currentPolicy(pool: pool)
+                let current = try db?.currentPolicy(pool: pool)
                 if current?.checksum == document.checksum {
                     print("\(pool): unchanged (version \(current!.version)), nothing to apply")
                     continue
@@ -49,6 +50,7 @@ extension PolicyCommand {
                 print("dry run: nothing was stored")
                 return
             }
+            guard let db else { return }
             do {
                 let stored = try db.applyPolicies(changes, by: currentUser(), at: Date())
                 print("applied \(stored.map { "\($0.pool) v\($0.version)" }.joined(separator: ", ")) to \(store.path)")

@@ -8,9 +8,9 @@ extension PolicyCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let db = try store.open()
-            let pools = try db.pools()
-            guard !pools.isEmpty else {
+            let db = try store.openExisting()
+            let pools = try db?.pools() ?? []
+            guard let db, !pools.isEmpty else {
                 print("no pools in \(store.path); 'flockctl policy apply FILE' adds one")
                 return
             }
@@ -33,8 +33,7 @@ extension PolicyCommand {
         @Option(help: "The version to show (default: the current one).") var version: Int?
 
         func run() async throws {
-            let db = try store.open()
-            print(try requireVersion(db, pool: pool, version: version).source, terminator: "")
+            print(try requireVersion(store, pool: pool, version: version).source, terminator: "")
         }
     }
 
@@ -44,8 +43,7 @@ extension PolicyCommand {
         @Argument(help: "The pool.") var pool: String
 
         func run() async throws {
-            let db = try store.open()
-            let versions = try db.policyHistory(pool: pool)
+            let versions = try store.openExisting()?.policyHistory(pool: pool) ?? []
             guard let current = versions.last else { throw unknownPool(pool) }
             var rows = [["", "VERSION", "APPLIED", "BY", "CHECKSUM", "NOTE"]]
             for v in versions {
@@ -66,9 +64,8 @@ extension PolicyCommand {
         @Option(help: "The newer version.") var to: Int
 
         func run() async throws {
-            let db = try store.open()
-            let old = try requireVersion(db, pool: pool, version: from)
-            let new = try requireVersion(db, pool: pool, version: to)
+            let old = try requireVersion(store, pool: pool, version: from)
+            let new = try requireVersion(store, pool: pool, version: to)
             print("--- \(pool) version \(from)\n+++ \(pool) version \(to)")
             print(lineDiff(from: old.source, to: new.source), terminator: "")
         }
@@ -84,9 +81,9 @@ extension PolicyCommand {
         @Option(help: "The version to return to.") var to: Int
 
         func run() async throws {
+            let target = try requireVersion(store, pool: pool, version: to)
+            let current = try requireVersion(store, pool: pool, version: nil)
             let db = try store.open()
-            let target = try requireVersion(db, pool: pool, version: to)
-            let current = try requireVersion(db, pool: pool, version: nil)
             do {
                 guard let created = try db.rollback(pool: pool, to: to, by: currentUser(), at: Date()) else {
                     print("\(pool): version \(current.version) already has the text of version \(to), nothing to do")
@@ -101,7 +98,9 @@ extension PolicyCommand {
     }
 }
 
-private func requireVersion(_ db: FlockStore, pool: String, version: Int?) throws -> PolicyVersion {
+/// The pool's given (or current) version, or a failure that says what exists instead.
+private func requireVersion(_ store: StoreOptions, pool: String, version: Int?) throws -> PolicyVersion {
+    guard let db = try store.openExisting() else { throw unknownPool(pool) }
     if let version {
         if let found = try db.policyVersion(pool: pool, version: version) { return found }
         let existing = try db.policyHistory(pool: pool).map { "\($0.version)" }

@@ -51,6 +51,13 @@ struct Simulate: AsyncParsableCommand {
         if !absent.isEmpty {
             printError("warning: \(metrics) has no column for \(absent.joined(separator: ", ")); those checks will hold")
         }
+        let gaps = zip(series.rows.dropFirst(), series.rows).map { $0.time - $1.time }
+        if let widest = gaps.max(), widest > policy.staleAfter.seconds {
+            printError(
+                "warning: rows are up to \(widest)s apart, but samples go stale after \(policy.staleAfter.flockText) "
+                    + "(2 × evaluation_interval); checks will hold on stale data between rows"
+            )
+        }
         if policy.dryRun { printError("note: the policy has dry_run: true; simulating as if it were live") }
 
         let backtest = Backtest(

@@ -14,6 +14,13 @@ struct StoreOptions: ParsableArguments {
         )
     }
 
+    /// Opens the store for reading, or returns `nil` if it does not exist yet: a query never
+    /// creates a database as a side effect.
+    func openExisting() throws -> FlockStore? {
+        FileManager.default.fileExists(atPath: path) ? try open() : nil
+    }
+
+    /// Opens the store, creating it if needed.
     func open() throws -> FlockStore {
         do {
             return try FlockStore(path: path)

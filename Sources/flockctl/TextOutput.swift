@@ -13,11 +13,12 @@ func table(_ rows: [[String]]) -> String {
     }.joined()
 }
 
-/// A line diff: `- ` removed, `+ ` added, `  ` kept; unchanged runs longer than six lines are
-/// folded so that the change stands out.
+/// A line diff: `- ` removed, `+ ` added, `  ` kept; unchanged runs longer than eight lines are
+/// folded to three lines of context on each side, so that the change stands out.
 func lineDiff(from old: String, to new: String) -> String {
-    let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty()
-    let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty()
+    // Any line break splits, CRLF included ("\r\n" is a single Character).
+    let a = old.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init).dropLastIfEmpty()
+    let b = new.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init).dropLastIfEmpty()
     let changes = b.difference(from: a)
     var removed = Set<Int>(), inserted = Set<Int>()
     for change in changes {
@@ -40,7 +41,7 @@ func lineDiff(from old: String, to new: String) -> String {
     var output = ""
     var run: [String] = []
     func flush() {
-        if run.count > 6 {
+        if run.count > 8 {
             for line in run.prefix(3) { output += "  \(line)\n" }
             output += "  … \(run.count - 6) unchanged lines\n"
             for line in run.suffix(3) { output += "  \(line)\n" }

@@ -78,11 +78,12 @@ enum Fixture {
     }
 
     static func decide(
-        _ policy: Policy, serving: Int, warming: Int = 0, history: [Decision] = [], samples: [MetricSample],
-        now: Date = t0
+        _ policy: Policy, serving: Int, warming: Int = 0, servingSince: Date? = nil, history: [Decision] = [],
+        samples: [MetricSample], now: Date = t0
     ) -> Decision {
         DecisionEngine.decide(
-            policy: policy, counts: CapacityCounts(serving: serving, warming: warming), history: history,
+            policy: policy, counts: CapacityCounts(serving: serving, warming: warming, servingSince: servingSince),
+            history: history,
             samples: samples, now: now
         )
     }
