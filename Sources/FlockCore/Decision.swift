@@ -46,6 +46,14 @@ public struct Decision: Sendable, Hashable, Codable {
 
     /// True when this decision resized (or would have resized, in dry run) the pool.
     public var isAction: Bool { action != .hold }
+
+    /// What an operator should see in the event log: the decision when it acts, and one event per
+    /// check that had no usable data, so that holding on missing metrics is never silent.
+    public var events: [Event] {
+        var events = missing.map { Event(time: time, pool: pool, kind: .metricMissing, message: $0.detail) }
+        if isAction { events.append(Event(time: time, pool: pool, kind: .decision, message: reason)) }
+        return events
+    }
 }
 
 /// What one check said during one evaluation.

@@ -3,19 +3,29 @@
 /// One integer and one unit keeps the syntax unambiguous; compound forms such as `1m30s`
 /// are rejected rather than guessed at, and `90s` says the same thing.
 extension Duration {
-    /// Parses `<digits><unit>` where the unit is `ms`, `s`, `m` or `h`.
+    /// Parses `<digits><unit>` where the unit is `ms`, `s`, `m` or `h`, up to `flockTextLimit`.
     /// Returns `nil` for anything else, including signs, fractions and a missing unit.
     public init?(flockText text: String) {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let value = Int64(digits) else { return nil }
+        let unitSeconds: Int64
         switch text.dropFirst(digits.count) {
-        case "ms": self = .milliseconds(value)
-        case "s": self = .seconds(value)
-        case "m" where value <= Int64.max / 60: self = .seconds(value * 60)
-        case "h" where value <= Int64.max / 3600: self = .seconds(value * 3600)
+        case "ms":
+            guard value <= Self.flockTextLimitSeconds * 1000 else { return nil }
+            self = .milliseconds(value)
+            return
+        case "s": unitSeconds = 1
+        case "m": unitSeconds = 60
+        case "h": unitSeconds = 3600
         default: return nil
         }
+        guard value <= Self.flockTextLimitSeconds / unitSeconds else { return nil }
+        self = .seconds(value * unitSeconds)
     }
+
+    /// The longest duration a policy may write, about 31 years: longer than any sensible cooldown
+    /// or window, and far enough from Int64's range that printing and arithmetic cannot overflow.
+    public static let flockTextLimitSeconds: Int64 = 1_000_000_000
 
     /// The shortest exact form in the same syntax, so that a parsed value prints as it was written.
     public var flockText: String {

@@ -66,13 +66,29 @@ public struct Instance: Sendable, Hashable, Codable {
 }
 
 /// Flock names everything it creates `flock-<pool>-<suffix>` and only ever deletes what carries the prefix.
+///
+/// Pool names may contain `-`, so the suffix may not: otherwise `flock-web-a-1` could belong to
+/// pool `web` (suffix `a-1`) or pool `web-a` (suffix `1`), and one pool could adopt or delete
+/// another's VMs.
 public enum OwnedName {
     public static let prefix = "flock-"
 
-    public static func make(pool: String, suffix: String) -> String { "\(prefix)\(pool)-\(suffix)" }
+    /// - Parameter suffix: lowercase letters and digits only, e.g. a short random id.
+    public static func make(pool: String, suffix: String) -> String {
+        precondition(isValidSuffix(suffix), "suffix must be [a-z0-9]+, got \(suffix)")
+        return "\(prefix)\(pool)-\(suffix)"
+    }
 
-    /// True when `name` was made by `make(pool:suffix:)` for `pool`.
+    /// True when `name` was made by `make(pool:suffix:)` for exactly this `pool`.
     public static func isOwned(_ name: String, pool: String) -> Bool {
-        name.hasPrefix("\(prefix)\(pool)-") && name.count > prefix.count + pool.count + 1
+        let head = "\(prefix)\(pool)-"
+        return name.hasPrefix(head) && isValidSuffix(name.dropFirst(head.count))
+    }
+
+    /// True for any name Flock may have made, whatever the pool.
+    public static func isFlockName(_ name: String) -> Bool { name.hasPrefix(prefix) }
+
+    private static func isValidSuffix(_ suffix: some StringProtocol) -> Bool {
+        !suffix.isEmpty && suffix.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
     }
 }

@@ -1,4 +1,5 @@
 import FlockCore
+import Foundation
 import PropertyBased
 import Testing
 
@@ -50,6 +51,19 @@ import Testing
             let text = "\(value)\(units[unit])"
             let parsed = try #require(Duration(flockText: text))
             #expect(Duration(flockText: parsed.flockText) == parsed, "\(text) printed as \(parsed.flockText)")
+        }
+    }
+}
+
+/// Whatever the parser accepts must print, even at the top of its range. A policy can hold such
+/// a value (FlockPolicy only requires a positive duration), and reasons print policy durations.
+/// Each case runs in a child process, because an arithmetic overflow traps.
+@Suite struct DurationTextLimitTests {
+    @Test(arguments: ["9223372036854775807ms", "10000000000000000s", "9223372036854775807s", "153722867280912930m", "2562047788015215h"])
+    func largestAcceptedValuesRoundTrip(text: String) async {
+        await #expect(processExitsWith: .success) { [text] in
+            guard let parsed = Duration(flockText: text) else { exit(0) }  // rejecting is fine too
+            exit(Duration(flockText: parsed.flockText) == parsed ? 0 : 1)
         }
     }
 }

@@ -109,6 +109,10 @@ import Testing
         ("flock-api-1", "web", false),
         ("xflock-web-1", "web", false),
         ("Flock-web-1", "web", false),
+        // Pool names may contain '-': a clone of pool "web-a" must not count as pool "web"'s.
+        ("flock-web-a-1", "web", false),
+        ("flock-web-a-1", "web-a", true),
+        ("flock-web-A1", "web", false),
     ])
     func ownership(name: String, pool: String, owned: Bool) {
         #expect(OwnedName.isOwned(name, pool: pool) == owned)

@@ -113,4 +113,16 @@ import Testing
         #expect(history.map(\.action) == [.hold, .hold, .hold, .hold, .scaleOut])
         #expect(history[4].vote("queue")?.breachSince == Fixture.at(10))
     }
+
+    @Test func eachMissingCheckBecomesAnEvent() {
+        let samples = [Fixture.failure(.sessionsPerServer), Fixture.sample(.queue, 30)]
+        let decision = Self.decide(samples, serving: 4, checks: [Self.perServer, Self.queue])
+        #expect(decision.events.map(\.kind) == [.metricMissing, .decision])
+        #expect(decision.events.first?.message.contains("per-server") == true)
+        #expect(decision.events.last?.message == decision.reason)
+        #expect(decision.events.allSatisfy { $0.pool == "web" && $0.time == Fixture.t0 })
+
+        let quiet = Self.decide([Fixture.sample(.sessionsPerServer, 100)], serving: 4)
+        #expect(quiet.events.isEmpty, "a hold with full data is not worth an event")
+    }
 }
