@@ -94,7 +94,8 @@ public struct Backtest: Sendable {
             samples.removeAll { $0.time < cutoff }
 
             let decision = DecisionEngine.decide(
-                policy: policy, counts: CapacityCounts(serving: serving, warming: pending.count, servingSince: servingSince),
+                policy: policy,
+                counts: CapacityCounts(serving: serving, warming: pending.count, servingSince: servingSince),
                 history: history.decisions, samples: samples, now: epoch.addingTimeInterval(now)
             )
             history.record(decision, policy: policy)
@@ -119,6 +120,7 @@ public struct Backtest: Sendable {
     }
 
     private static func sample(_ metric: MetricName, _ value: Double?, at time: Date) -> MetricSample {
-        MetricSample(metric: metric, time: time, reading: value.map(MetricSample.Reading.value) ?? .error("no value recorded"))
+        MetricSample(
+            metric: metric, time: time, reading: value.map(MetricSample.Reading.value) ?? .error("no value recorded"))
     }
 }

@@ -32,7 +32,9 @@ public enum DecisionEngine {
             .mapValues { $0.sorted { $0.time < $1.time } }
         let previous = history.last.flatMap { now.timeIntervalSince($0.time) <= policy.staleAfter.seconds ? $0 : nil }
         let votes = policy.checks.map { check in
-            vote(check, policy: policy, counts: counts, samples: byMetric[check.metric] ?? [], previous: previous, now: now)
+            vote(
+                check, policy: policy, counts: counts, samples: byMetric[check.metric] ?? [], previous: previous,
+                now: now)
         }
         return combine(votes, policy: policy, counts: counts, history: history, now: now)
     }
@@ -63,7 +65,8 @@ public enum DecisionEngine {
                 // Data exists, but only for the fleet before the last change: wait, do not guess.
                 return CheckVote(
                     check: check.name, metric: check.metric, value: nil, kind: .hold, desired: nil,
-                    detail: "\(check.name): waiting for \(metric) samples since the serving count changed \(format(now.timeIntervalSince(since)))s ago"
+                    detail:
+                        "\(check.name): waiting for \(metric) samples since the serving count changed \(format(now.timeIntervalSince(since)))s ago"
                 )
             }
             return missing("\(check.name): no \(metric) values in the last \(check.window.flockText)")
@@ -190,7 +193,8 @@ public enum DecisionEngine {
             if counts.warming > 0 {
                 why += "; no scale-in while \(counts.warming) instance(s) warm up"
             } else if stabilized >= total {
-                why += "; stabilization: \(stabilized) was recommended in the last \(policy.scaleIn.stabilization.flockText)"
+                why +=
+                    "; stabilization: \(stabilized) was recommended in the last \(policy.scaleIn.stabilization.flockText)"
             } else if let last = history.last(where: { !$0.dryRun && $0.isAction }),
                 case let left = policy.scaleIn.cooldown.seconds - now.timeIntervalSince(last.time), left > 0
             {

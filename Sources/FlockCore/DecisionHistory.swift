@@ -15,8 +15,10 @@ public struct DecisionHistory: Sendable {
     /// Appends `decision` and forgets what `policy` can no longer use.
     public mutating func record(_ decision: Decision, policy: Policy) {
         decisions.append(decision)
-        let horizon = [policy.scaleIn.stabilization, policy.scaleIn.cooldown, policy.scaleOut.cooldown, policy.staleAfter]
-            .max()!
+        let horizon = [
+            policy.scaleIn.stabilization, policy.scaleIn.cooldown, policy.scaleOut.cooldown, policy.staleAfter,
+        ]
+        .max()!
         let cutoff = decision.time.addingTimeInterval(-horizon.seconds)
         if let keep = decisions.firstIndex(where: { $0.time >= cutoff }), keep > 0 {
             decisions.removeFirst(keep)

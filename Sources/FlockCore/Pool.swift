@@ -9,7 +9,9 @@ public struct Pool: Sendable, Hashable, Codable {
     /// The policy version in force.
     public var policyVersion: Int?
 
-    public init(name: String, backend: String, paused: Bool = false, manualDesired: Int? = nil, policyVersion: Int? = nil) {
+    public init(
+        name: String, backend: String, paused: Bool = false, manualDesired: Int? = nil, policyVersion: Int? = nil
+    ) {
         self.name = name
         self.backend = backend
         self.paused = paused

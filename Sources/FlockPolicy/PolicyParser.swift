@@ -15,7 +15,9 @@ public enum PolicyParser {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
-                throw PolicyErrors([PolicyDiagnostic(file: file, line: 1, column: 1, message: "the policy file is empty")])
+                throw PolicyErrors([
+                    PolicyDiagnostic(file: file, line: 1, column: 1, message: "the policy file is empty")
+                ])
             }
             root = node
         } catch let errors as PolicyErrors {
@@ -137,9 +139,13 @@ public enum PolicyParser {
         var rule: Check.Rule?
         switch (f["target_value"], f["threshold"]) {
         case (nil, nil):
-            r.error(at: f.mark, "\(path) needs a rule", hint: "add 'target_value: { target: … }' or 'threshold: { above: …, add: … }'")
+            r.error(
+                at: f.mark, "\(path) needs a rule",
+                hint: "add 'target_value: { target: … }' or 'threshold: { above: …, add: … }'")
         case (.some, .some):
-            r.error(at: f.entries["threshold"]?.key.mark, "\(path) has both target_value and threshold", hint: "split it into two checks")
+            r.error(
+                at: f.entries["threshold"]?.key.mark, "\(path) has both target_value and threshold",
+                hint: "split it into two checks")
         case (.some(let tv), nil):
             rule = readTargetValue(tv, path: "\(path).target_value", &r).map(Check.Rule.targetValue)
         case (nil, .some(let th)):
@@ -157,7 +163,8 @@ public enum PolicyParser {
         let tolerance = r.number(f, "tolerance") ?? Check.TargetValue.defaultTolerance
         if let target, target <= 0 { r.error(at: f["target"]?.mark, "\(path).target must be greater than zero") }
         if !(0..<1).contains(tolerance) {
-            r.error(at: f["tolerance"]?.mark, "\(path).tolerance must be at least 0 and below 1", hint: "0.1 means ±10%")
+            r.error(
+                at: f["tolerance"]?.mark, "\(path).tolerance must be at least 0 and below 1", hint: "0.1 means ±10%")
         }
         guard let target, target > 0, (0..<1).contains(tolerance) else { return nil }
         return .init(target: target, tolerance: tolerance)
@@ -195,7 +202,9 @@ public enum PolicyParser {
         } else if given[0].hasSuffix("_percent") {
             if let p = r.number(f, given[0]) {
                 if p > Policy.percentLimit {
-                    r.error(at: f[given[0]]?.mark, "\(path).\(given[0]) must be at most \(Int(Policy.percentLimit)); got \(p)")
+                    r.error(
+                        at: f[given[0]]?.mark,
+                        "\(path).\(given[0]) must be at most \(Int(Policy.percentLimit)); got \(p)")
                 } else if p > 0 {
                     action = given[0] == "add_percent" ? .addPercent(p) : .removePercent(p)
                 } else {
@@ -217,7 +226,9 @@ public enum PolicyParser {
 
     private static func readScaleOut(_ node: Node?, _ r: inout YAMLReader) -> Policy.ScaleOut {
         var result = Policy.ScaleOut()
-        guard let node, let f = r.fields(node, path: "scale_out", allowed: ["cooldown", "max_step"]) else { return result }
+        guard let node, let f = r.fields(node, path: "scale_out", allowed: ["cooldown", "max_step"]) else {
+            return result
+        }
         result.cooldown = r.duration(f, "cooldown") ?? result.cooldown
         result.maxStep = positiveCount(f, "max_step", &r) ?? result.maxStep
         return result
@@ -227,7 +238,8 @@ public enum PolicyParser {
         var result = Policy.ScaleIn()
         guard
             let node,
-            let f = r.fields(node, path: "scale_in", allowed: ["cooldown", "stabilization", "max_step", "drain_timeout"])
+            let f = r.fields(
+                node, path: "scale_in", allowed: ["cooldown", "stabilization", "max_step", "drain_timeout"])
         else { return result }
         result.cooldown = r.duration(f, "cooldown") ?? result.cooldown
         result.stabilization = r.duration(f, "stabilization") ?? result.stabilization
@@ -250,7 +262,8 @@ public enum PolicyParser {
         switch error as? YamlError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            return PolicyDiagnostic(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
+            return PolicyDiagnostic(
+                file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return PolicyDiagnostic(
                 file: file, line: context.mark.line, column: context.mark.column,

@@ -30,7 +30,8 @@ struct YAMLReader {
     /// with a suggestion, so a typo never passes silently.
     mutating func fields(_ node: Node, path: String, allowed: [String]) -> Fields? {
         guard let mapping = node.mapping else {
-            error(at: node.mark, "\(path) must be a mapping of \(allowed.joined(separator: ", ")); got \(describe(node))")
+            error(
+                at: node.mark, "\(path) must be a mapping of \(allowed.joined(separator: ", ")); got \(describe(node))")
             return nil
         }
         var fields = Fields(mark: node.mark, path: path, entries: [:])
@@ -106,7 +107,8 @@ struct YAMLReader {
         }
         guard node.kind == .str || node.kind == .int, let value = Duration(flockText: text) else {
             let hint =
-                node.kind == .int ? "add a unit, e.g. '\(text)s'" : "write a whole number and a unit: 500ms, 2s, 1m or 1h"
+                node.kind == .int
+                ? "add a unit, e.g. '\(text)s'" : "write a whole number and a unit: 500ms, 2s, 1m or 1h"
             error(at: node.mark, "\(fields.path).\(key) must be a duration; got \(describe(node))", hint: hint)
             return nil
         }
@@ -124,7 +126,9 @@ struct YAMLReader {
         let options = T.allCases.map(\.rawValue)
         guard let text = node.scalar?.string, let value = T(rawValue: text) else {
             let text = node.scalar?.string ?? ""
-            let hint = suggestion(for: text, among: options).map { "did you mean '\($0)'?" } ?? "one of: \(options.joined(separator: ", "))"
+            let hint =
+                suggestion(for: text, among: options).map { "did you mean '\($0)'?" }
+                ?? "one of: \(options.joined(separator: ", "))"
             error(at: node.mark, "\(fields.path).\(key): unknown value \(describe(node))", hint: hint)
             return nil
         }

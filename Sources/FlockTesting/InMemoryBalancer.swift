@@ -29,12 +29,15 @@ public actor InMemoryBalancer: Balancer {
             }
             return
         }
-        servers[server.name] = BalancerServer(name: server.name, address: server.address, port: server.port, status: .up)
+        servers[server.name] = BalancerServer(
+            name: server.name, address: server.address, port: server.port, status: .up)
         backends[server.backend] = servers
     }
 
     public func drain(backend: String, server: String, timeout: Duration) async throws -> DrainOutcome {
-        guard let current = backends[backend]?[server] else { throw FlockError.notFound("no server \(backend)/\(server)") }
+        guard let current = backends[backend]?[server] else {
+            throw FlockError.notFound("no server \(backend)/\(server)")
+        }
         backends[backend]?[server]?.status = .draining
         return current.sessions == 0 ? .drained : .timedOut(sessions: current.sessions)
     }

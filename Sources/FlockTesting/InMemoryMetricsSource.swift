@@ -21,7 +21,9 @@ public final class InMemoryMetricsSource: MetricsSource {
         let now = clock()
         let readings = state.withLock { $0[backend] ?? [:] }
         return metrics.sorted { $0.rawValue < $1.rawValue }.map { metric in
-            MetricSample(metric: metric, time: now, reading: readings[metric] ?? .error("backend \(backend) has no \(metric.rawValue)"))
+            MetricSample(
+                metric: metric, time: now,
+                reading: readings[metric] ?? .error("backend \(backend) has no \(metric.rawValue)"))
         }
     }
 }

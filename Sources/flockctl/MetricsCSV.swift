@@ -33,10 +33,14 @@ enum MetricsCSV {
         var metrics: [MetricName] = []
         for name in names.dropFirst() {
             guard let metric = MetricName(rawValue: name) else {
-                throw fail(1, "unknown metric '\(name)'", hint: "columns are backend metrics such as sessions, queue, session_rate, response_time_ms")
+                throw fail(
+                    1, "unknown metric '\(name)'",
+                    hint: "columns are backend metrics such as sessions, queue, session_rate, response_time_ms")
             }
             if let base = metric.perServerBase {
-                throw fail(1, "'\(name)' is derived by the simulation", hint: "record the backend total '\(base.rawValue)' instead")
+                throw fail(
+                    1, "'\(name)' is derived by the simulation",
+                    hint: "record the backend total '\(base.rawValue)' instead")
             }
             if metrics.contains(metric) { throw fail(1, "column '\(name)' appears twice") }
             metrics.append(metric)
@@ -56,7 +60,9 @@ enum MetricsCSV {
                 throw fail(number, "time_s must be a number of seconds ≥ 0; got '\(cells[0])'")
             }
             if let previous = rows.last?.time, time <= previous {
-                throw fail(number, "time_s \(cells[0]) is not after the previous row's \(previous)", hint: "sort the rows by time_s")
+                throw fail(
+                    number, "time_s \(cells[0]) is not after the previous row's \(previous)",
+                    hint: "sort the rows by time_s")
             }
             var values: [Double?] = []
             for (cell, name) in zip(cells.dropFirst(), names.dropFirst()) {

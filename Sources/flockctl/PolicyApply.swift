@@ -36,7 +36,9 @@ extension PolicyCommand {
                     continue
                 }
                 let next = (current?.version ?? 0) + 1
-                print("\(pool): \(document.file) → version \(next)" + (current.map { " (was version \($0.version))" } ?? " (new pool)"))
+                print(
+                    "\(pool): \(document.file) → version \(next)"
+                        + (current.map { " (was version \($0.version))" } ?? " (new pool)"))
                 print(lineDiff(from: current?.source ?? "", to: document.source), terminator: "")
                 changes.append(
                     PolicyChange(

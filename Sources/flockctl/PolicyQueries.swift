@@ -19,7 +19,8 @@ extension PolicyCommand {
                 let current = try db.currentPolicy(pool: pool.name)
                 rows.append([
                     pool.name, pool.backend, current.map { "\($0.version)" } ?? "-",
-                    current.map { timestamp($0.appliedAt) } ?? "-", current?.appliedBy ?? "-", pool.paused ? "yes" : "no",
+                    current.map { timestamp($0.appliedAt) } ?? "-", current?.appliedBy ?? "-",
+                    pool.paused ? "yes" : "no",
                 ])
             }
             print(table(rows), terminator: "")
@@ -118,5 +119,7 @@ private func unknownPool(_ pool: String) -> CLIFailure {
 }
 
 private func timestamp(_ date: Date) -> String {
-    date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
+    date.formatted(
+        .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon)
+    )
 }

@@ -49,7 +49,8 @@ struct Simulate: AsyncParsableCommand {
         let used = Set(policy.checks.map { $0.metric.perServerBase ?? $0.metric })
         let absent = used.subtracting(series.metrics).map(\.rawValue).sorted()
         if !absent.isEmpty {
-            printError("warning: \(metrics) has no column for \(absent.joined(separator: ", ")); those checks will hold")
+            printError(
+                "warning: \(metrics) has no column for \(absent.joined(separator: ", ")); those checks will hold")
         }
         let gaps = zip(series.rows.dropFirst(), series.rows).map { $0.time - $1.time }
         if let widest = gaps.max(), widest > policy.staleAfter.seconds {
@@ -61,14 +62,16 @@ struct Simulate: AsyncParsableCommand {
         if policy.dryRun { printError("note: the policy has dry_run: true; simulating as if it were live") }
 
         let backtest = Backtest(
-            policy: policy, startCount: startCount ?? policy.capacity.min, cloneLatency: Duration(flockText: cloneLatency)!
+            policy: policy, startCount: startCount ?? policy.capacity.min,
+            cloneLatency: Duration(flockText: cloneLatency)!
         )
         var rows = [["TIME_S", "ACTION", "FROM", "TO", "REASON"]]
         let summary = backtest.run(series) { change in
             let d = change.decision
             switch format {
             case .json:
-                let line = ChangeLine(time_s: change.time, action: d.action.rawValue, from: d.from, to: d.to, reason: d.reason)
+                let line = ChangeLine(
+                    time_s: change.time, action: d.action.rawValue, from: d.from, to: d.to, reason: d.reason)
                 print(jsonLine(line))
             case .table:
                 rows.append([seconds(change.time), d.action.rawValue, "\(d.from)", "\(d.to)", d.reason])

@@ -8,10 +8,11 @@ struct StoreOptions: ParsableArguments {
     var db: String?
 
     var path: String {
-        db ?? FlockStore.defaultPath(
-            environment: ProcessInfo.processInfo.environment, isRoot: getuid() == 0,
-            home: FileManager.default.homeDirectoryForCurrentUser.path
-        )
+        db
+            ?? FlockStore.defaultPath(
+                environment: ProcessInfo.processInfo.environment, isRoot: getuid() == 0,
+                home: FileManager.default.homeDirectoryForCurrentUser.path
+            )
     }
 
     /// Opens the store for reading, or returns `nil` if it does not exist yet: a query never

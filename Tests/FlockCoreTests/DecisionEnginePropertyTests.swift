@@ -110,7 +110,9 @@ enum Gens {
 }
 
 /// Checks the invariants every decision keeps, whatever its inputs.
-func expectWellFormed(_ decision: Decision, _ policy: Policy, from: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectWellFormed(
+    _ decision: Decision, _ policy: Policy, from: Int, sourceLocation: SourceLocation = #_sourceLocation
+) {
     let bounds = policy.capacity.min...policy.capacity.max
     #expect(decision.from == from, sourceLocation: sourceLocation)
     #expect(decision.dryRun == policy.dryRun, sourceLocation: sourceLocation)
@@ -124,7 +126,8 @@ func expectWellFormed(_ decision: Decision, _ policy: Policy, from: Int, sourceL
         #expect(decision.to == from, sourceLocation: sourceLocation)
     }
     if bounds.contains(from) {
-        #expect(bounds.contains(decision.to), "\(from) → \(decision.to) leaves \(bounds)", sourceLocation: sourceLocation)
+        #expect(
+            bounds.contains(decision.to), "\(from) → \(decision.to) leaves \(bounds)", sourceLocation: sourceLocation)
     } else if from > bounds.upperBound {
         // Never further out; still out only when the step limit stopped short of max.
         #expect(decision.to <= from && decision.to >= bounds.lowerBound, sourceLocation: sourceLocation)
@@ -236,10 +239,12 @@ func expectWellFormed(_ decision: Decision, _ policy: Policy, from: Int, sourceL
         var serving = start
         for (step, (total, error)) in zip(load, errors).enumerated() {
             let now = Fixture.at(Double(step) * 5)
-            let sample = error
+            let sample =
+                error
                 ? Fixture.failure(.sessionsPerServer, at: now)
                 : Fixture.sample(.sessionsPerServer, total / Double(max(serving, 1)), at: now)
-            let decision = Fixture.decide(policy, serving: serving, history: history.decisions, samples: [sample], now: now)
+            let decision = Fixture.decide(
+                policy, serving: serving, history: history.decisions, samples: [sample], now: now)
             expectWellFormed(decision, policy, from: serving)
             history.record(decision, policy: policy)
             run.decisions.append(decision)

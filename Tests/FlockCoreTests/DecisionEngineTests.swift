@@ -72,7 +72,8 @@ import Testing
     @Test func aggregatesTheWindowOnly() {
         // Mean of the last 30 s is (100 + 200) / 2 = 150; the 1000 at t0 − 40 s is outside the window.
         let check = Fixture.target("per-server", .sessionsPerServer, target: 100, aggregate: .mean)
-        let samples = [Fixture.sample(.sessionsPerServer, 1000, at: Fixture.at(-40))]
+        let samples =
+            [Fixture.sample(.sessionsPerServer, 1000, at: Fixture.at(-40))]
             + Fixture.series(.sessionsPerServer, [100, 200])
         let decision = Fixture.decide(Fixture.policy([check]), serving: 4, samples: samples)
         #expect(decision.vote("per-server")?.value == 150)
@@ -151,7 +152,8 @@ import Testing
         var history: [Decision] = []
         for t in times {
             let decision = Fixture.decide(
-                policy, serving: serving, history: history, samples: [Fixture.sample(.queue, queue(t), at: Fixture.at(t))],
+                policy, serving: serving, history: history,
+                samples: [Fixture.sample(.queue, queue(t), at: Fixture.at(t))],
                 now: Fixture.at(t)
             )
             history.append(decision)

@@ -118,7 +118,8 @@ enum Guard {
         for t in stride(from: 0.0, through: 90, by: 5) {
             let value = t == 0 ? 100.0 : 50.0
             let decision = Fixture.decide(
-                policy, serving: 8, history: history, samples: [Fixture.sample(.sessionsPerServer, value, at: Fixture.at(t))],
+                policy, serving: 8, history: history,
+                samples: [Fixture.sample(.sessionsPerServer, value, at: Fixture.at(t))],
                 now: Fixture.at(t)
             )
             history.append(decision)
@@ -182,7 +183,8 @@ enum Guard {
         var history: [Decision] = []
         for t in stride(from: 0.0, through: 20, by: 5) {
             let decision = Fixture.decide(
-                policy, serving: 4, history: history, samples: [Fixture.sample(.sessionsPerServer, 150, at: Fixture.at(t))],
+                policy, serving: 4, history: history,
+                samples: [Fixture.sample(.sessionsPerServer, 150, at: Fixture.at(t))],
                 now: Fixture.at(t)
             )
             history.append(decision)

@@ -51,7 +51,8 @@ import Testing
         for t in stride(from: 0.0, through: 900, by: 5) {
             let value = t.truncatingRemainder(dividingBy: 200) < 40 ? 180.0 : 40
             let samples = [Fixture.sample(.sessionsPerServer, value, at: Fixture.at(t))]
-            let fromPruned = Fixture.decide(policy, serving: 6, history: pruned.decisions, samples: samples, now: Fixture.at(t))
+            let fromPruned = Fixture.decide(
+                policy, serving: 6, history: pruned.decisions, samples: samples, now: Fixture.at(t))
             let fromFull = Fixture.decide(policy, serving: 6, history: full, samples: samples, now: Fixture.at(t))
             #expect(fromPruned == fromFull, "at t0+\(t)")
             pruned.record(fromPruned, policy: policy)

@@ -59,7 +59,10 @@ import Testing
 /// a value (FlockPolicy only requires a positive duration), and reasons print policy durations.
 /// Each case runs in a child process, because an arithmetic overflow traps.
 @Suite struct DurationTextLimitTests {
-    @Test(arguments: ["9223372036854775807ms", "10000000000000000s", "9223372036854775807s", "153722867280912930m", "2562047788015215h"])
+    @Test(arguments: [
+        "9223372036854775807ms", "10000000000000000s", "9223372036854775807s", "153722867280912930m",
+        "2562047788015215h",
+    ])
     func largestAcceptedValuesRoundTrip(text: String) async {
         await #expect(processExitsWith: .success) { [text] in
             guard let parsed = Duration(flockText: text) else { exit(0) }  // rejecting is fine too

@@ -57,7 +57,9 @@ enum Fixture {
     }
 
     /// `values` as samples every `spacing` seconds, the last one at `end`.
-    static func series(_ metric: MetricName, _ values: [Double], endingAt end: Date = t0, spacing: Double = 5)
+    static func series(
+        _ metric: MetricName, _ values: [Double], endingAt end: Date = t0, spacing: Double = 5
+    )
         -> [MetricSample]
     {
         values.enumerated().map { index, value in

@@ -4,7 +4,9 @@ import Foundation
 import Testing
 
 @Suite struct InMemoryBalancerTests {
-    static func registration(_ name: String = "flock-web-1", address: String = "10.0.1.2", port: Int = 8080)
+    static func registration(
+        _ name: String = "flock-web-1", address: String = "10.0.1.2", port: Int = 8080
+    )
         -> ServerRegistration
     {
         ServerRegistration(backend: "web", name: name, address: address, port: port)
@@ -34,7 +36,10 @@ import Testing
     @Test func unknownBackendIsNotFound() async throws {
         let balancer = InMemoryBalancer(backends: ["web"])
         let calls: [@Sendable () async throws -> Void] = [
-            { try await balancer.register(ServerRegistration(backend: "api", name: "flock-api-1", address: "a", port: 1)) },
+            {
+                try await balancer.register(
+                    ServerRegistration(backend: "api", name: "flock-api-1", address: "a", port: 1))
+            },
             { _ = try await balancer.servers(backend: "api") },
             { try await balancer.remove(backend: "api", server: "flock-api-1") },
             { _ = try await balancer.drain(backend: "api", server: "flock-api-1", timeout: .seconds(1)) },

@@ -13,7 +13,8 @@ import Testing
         Fixture.decide(Fixture.policy(checks, min: min, max: max), serving: serving, samples: samples)
     }
 
-    static func expectMissing(_ decision: Decision, _ check: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectMissing(_ decision: Decision, _ check: String, sourceLocation: SourceLocation = #_sourceLocation)
+    {
         #expect(decision.vote(check)?.kind == .missing, sourceLocation: sourceLocation)
         #expect(decision.vote(check)?.value == nil, sourceLocation: sourceLocation)
         #expect(decision.missing.map(\.check).contains(check), sourceLocation: sourceLocation)
@@ -38,13 +39,16 @@ import Testing
     }
 
     @Test func newestErrorWinsOverEarlierValuesInTheWindow() {
-        let samples = Fixture.series(.sessionsPerServer, [50, 50], endingAt: Fixture.at(-5))
+        let samples =
+            Fixture.series(.sessionsPerServer, [50, 50], endingAt: Fixture.at(-5))
             + [Fixture.failure(.sessionsPerServer)]
         Self.expectMissing(Self.decide(samples), "per-server")
     }
 
     @Test func aValueAfterAnErrorIsUsed() {
-        let samples = [Fixture.failure(.sessionsPerServer, at: Fixture.at(-5)), Fixture.sample(.sessionsPerServer, 150)]
+        let samples = [
+            Fixture.failure(.sessionsPerServer, at: Fixture.at(-5)), Fixture.sample(.sessionsPerServer, 150),
+        ]
         let decision = Self.decide(samples, serving: 4)
         #expect(decision.missing.isEmpty)
         #expect(decision.to == 6)
@@ -69,13 +73,16 @@ import Testing
     @Test func samplesAfterNowAreIgnored() {
         let onlyFuture = Self.decide([Fixture.sample(.sessionsPerServer, 50, at: Fixture.at(5))], serving: 8)
         Self.expectMissing(onlyFuture, "per-server")
-        let samples = [Fixture.sample(.sessionsPerServer, 150), Fixture.sample(.sessionsPerServer, 500, at: Fixture.at(5))]
+        let samples = [
+            Fixture.sample(.sessionsPerServer, 150), Fixture.sample(.sessionsPerServer, 500, at: Fixture.at(5)),
+        ]
         #expect(Self.decide(samples, serving: 4).to == 6)
     }
 
     @Test func freshSampleOutsideAShortWindowIsMissing() {
         let check = Fixture.target("per-server", .sessionsPerServer, target: 100, window: .seconds(5))
-        let decision = Self.decide([Fixture.sample(.sessionsPerServer, 50, at: Fixture.at(-8))], serving: 8, checks: [check])
+        let decision = Self.decide(
+            [Fixture.sample(.sessionsPerServer, 50, at: Fixture.at(-8))], serving: 8, checks: [check])
         Self.expectMissing(decision, "per-server")
     }
 
@@ -107,7 +114,9 @@ import Testing
         var history: [Decision] = []
         let readings: [(Double, Double?)] = [(0, 30), (5, nil), (10, 30), (15, 30), (20, 30)]
         for (t, reading) in readings {
-            let sample = reading.map { Fixture.sample(.queue, $0, at: Fixture.at(t)) } ?? Fixture.failure(.queue, at: Fixture.at(t))
+            let sample =
+                reading.map { Fixture.sample(.queue, $0, at: Fixture.at(t)) }
+                ?? Fixture.failure(.queue, at: Fixture.at(t))
             history.append(Fixture.decide(policy, serving: 4, history: history, samples: [sample], now: Fixture.at(t)))
         }
         #expect(history.map(\.action) == [.hold, .hold, .hold, .hold, .scaleOut])

@@ -48,7 +48,8 @@ import Testing
 
     @Test func olderNonFiniteSamplesAreSkippedInTheWindow() {
         let check = Fixture.target("per-server", .sessionsPerServer, target: 100, aggregate: .mean)
-        let samples = Fixture.series(.sessionsPerServer, [.nan, 150, .infinity, 150], endingAt: Fixture.at(-5))
+        let samples =
+            Fixture.series(.sessionsPerServer, [.nan, 150, .infinity, 150], endingAt: Fixture.at(-5))
             + [Fixture.sample(.sessionsPerServer, 150)]
         let decision = Fixture.decide(Fixture.policy([check]), serving: 4, samples: samples)
         #expect(decision.vote("per-server")?.value == 150)

@@ -28,7 +28,8 @@ import Testing
     @Test func onlyOlderSamplesHoldsRatherThanGuessOrMiss() {
         let policy = Fixture.policy([Self.perServerMean])
         let decision = Fixture.decide(
-            policy, serving: 8, servingSince: Fixture.at(-2), samples: Fixture.series(.sessionsPerServer, [20, 20], endingAt: Fixture.at(-5)))
+            policy, serving: 8, servingSince: Fixture.at(-2),
+            samples: Fixture.series(.sessionsPerServer, [20, 20], endingAt: Fixture.at(-5)))
         #expect(decision.vote("per-server")?.kind == .hold)
         #expect(decision.missing.isEmpty)
         #expect(decision.action == .hold)
@@ -38,7 +39,8 @@ import Testing
     @Test func backendTotalsAreNotFiltered() {
         let queue = Fixture.threshold("queue", .queue, .above(10), .add(2), aggregate: .max)
         let samples = [Fixture.sample(.queue, 30, at: Fixture.at(-10)), Fixture.sample(.queue, 5)]
-        let decision = Fixture.decide(Fixture.policy([queue]), serving: 4, servingSince: Fixture.at(-5), samples: samples)
+        let decision = Fixture.decide(
+            Fixture.policy([queue]), serving: 4, servingSince: Fixture.at(-5), samples: samples)
         #expect(decision.vote("queue")?.value == 30)
         #expect(decision.action == .scaleOut)
     }

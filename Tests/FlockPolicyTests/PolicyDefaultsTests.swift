@@ -27,11 +27,14 @@ import Testing
     }
 
     @Test func percentActionsAndDryRunParse() throws {
-        let text = Self.minimal.replacingOccurrences(
-            of: "target_value: { target: 10 }", with: "threshold: { above: 5, for: 500ms, add_percent: 25 }"
-        ) + "\ndry_run: true\n"
+        let text =
+            Self.minimal.replacingOccurrences(
+                of: "target_value: { target: 10 }", with: "threshold: { above: 5, for: 500ms, add_percent: 25 }"
+            ) + "\ndry_run: true\n"
         let policy = try PolicyParser.parse(text, file: "shop.yaml")
-        #expect(policy.checks[0].rule == .threshold(.init(bound: .above(5), sustain: .milliseconds(500), action: .addPercent(25))))
+        #expect(
+            policy.checks[0].rule
+                == .threshold(.init(bound: .above(5), sustain: .milliseconds(500), action: .addPercent(25))))
         #expect(policy.dryRun)
     }
 

@@ -27,7 +27,8 @@ import Testing
         let typo = try #require(found.first { $0.message.contains("unknown key 'capacty'") })
         #expect((typo.line, typo.column) == (4, 1))
         #expect(typo.hint == "did you mean 'capacity'?")
-        #expect(typo.description == "p.yaml:4:1: error: unknown key 'capacty' in policy (hint: did you mean 'capacity'?)")
+        #expect(
+            typo.description == "p.yaml:4:1: error: unknown key 'capacty' in policy (hint: did you mean 'capacity'?)")
         #expect(found.contains { $0.message == "policy is missing 'capacity'" })
     }
 
@@ -37,7 +38,8 @@ import Testing
                 .replacingOccurrences(of: "min: 2", with: "min: [2]")
         )
         #expect(found.contains { $0.line == 3 && $0.message.contains("balancer.port must be a whole number") })
-        #expect(found.contains { $0.line == 4 && $0.message.contains("capacity.min must be a whole number; got a list") })
+        #expect(
+            found.contains { $0.line == 4 && $0.message.contains("capacity.min must be a whole number; got a list") })
     }
 
     @Test func minAboveMaxAndNegativeCountsAreErrors() {
@@ -63,11 +65,13 @@ import Testing
         #expect(noAction.map(\.message) == ["checks[0].threshold has no action"])
         #expect(noAction.first?.line == 8)
 
-        let both = diagnostics(valid(replacing: "target_value: { target: 10 }", with: "threshold: { above: 5, below: 1, add: 1 }"))
+        let both = diagnostics(
+            valid(replacing: "target_value: { target: 10 }", with: "threshold: { above: 5, below: 1, add: 1 }"))
         #expect(both.map(\.message) == ["checks[0].threshold has both 'above' and 'below'"])
         #expect(both.first.map { ($0.line, $0.column) } ?? (0, 0) == (8, 28))
 
-        let twoActions = diagnostics(valid(replacing: "target_value: { target: 10 }", with: "threshold: { above: 5, add: 1, remove: 1 }"))
+        let twoActions = diagnostics(
+            valid(replacing: "target_value: { target: 10 }", with: "threshold: { above: 5, add: 1, remove: 1 }"))
         #expect(twoActions.first?.message.contains("more than one action") == true)
 
         let noBound = diagnostics(valid(replacing: "target_value: { target: 10 }", with: "threshold: { add: 1 }"))
@@ -138,7 +142,8 @@ import Testing
         } catch {
             #expect(error.diagnostics.count == 2)
             #expect(error.diagnostics[0].description.hasPrefix("\(b):2:7: error: pool 'shop' is also defined in \(a)"))
-            #expect(error.diagnostics[1].file == missing && error.diagnostics[1].message.hasPrefix("cannot read the file"))
+            #expect(
+                error.diagnostics[1].file == missing && error.diagnostics[1].message.hasPrefix("cannot read the file"))
         }
     }
 }

@@ -106,7 +106,10 @@ struct ApplyTests {
         #expect(result.status == 0, "\(result)")
         #expect(result.stdoutLines.last == "applied api v1, web v1, worker v1 to \(sandbox.db)", "\(result)")
         let rows = tableRows(try await sandbox.list().stdout)
-        #expect(rows.map { Array($0.prefix(3)) } == [["api", "api", "1"], ["web", "app", "1"], ["worker", "workers", "1"]])
+        #expect(
+            rows.map { Array($0.prefix(3)) } == [
+                ["api", "api", "1"], ["web", "app", "1"], ["worker", "workers", "1"],
+            ])
     }
 
     @Test("one invalid file among valid ones applies nothing")
@@ -149,7 +152,9 @@ struct ApplyTests {
     @Test("the same file given twice is a duplicate pool too")
     func sameFileTwice() async throws {
         let sandbox = try Sandbox()
-        let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db, Repo.policy("web"), Repo.policy("web")])
+        let result = try await sandbox.run([
+            "policy", "apply", "--db", sandbox.db, Repo.policy("web"), Repo.policy("web"),
+        ])
         #expect(result.status == 1, "\(result)")
         #expect(try await sandbox.list().stdout.hasPrefix("no pools in"))
     }

@@ -75,7 +75,9 @@ struct HistoryRollbackTests {
         let result = try await sandbox.run(["policy", "rollback", "--db", sandbox.db, "web", "--to", "1"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdoutLines.last == "web: rolled back to version 1, recorded as version 3", "\(result)")
-        #expect(result.stdout.contains("- " + Fixture.webLineV2) && result.stdout.contains("+ " + Fixture.webLine), "\(result)")
+        #expect(
+            result.stdout.contains("- " + Fixture.webLineV2) && result.stdout.contains("+ " + Fixture.webLine),
+            "\(result)")
 
         #expect(try await sandbox.show("web") == (try Fixture.webV1()))
         #expect(try await sandbox.show("web", version: 3) == (try Fixture.webV1()))
@@ -126,13 +128,15 @@ struct HistoryRollbackTests {
         #expect(try await sandbox.history("web").count == 2)
     }
 
-    @Test("commands on an unknown pool fail and point at policy list", arguments: [
-        ["rollback", "nope", "--to", "1"],
-        ["show", "nope"],
-        ["show", "nope", "--version", "1"],
-        ["history", "nope"],
-        ["diff", "nope", "--from", "1", "--to", "2"],
-    ])
+    @Test(
+        "commands on an unknown pool fail and point at policy list",
+        arguments: [
+            ["rollback", "nope", "--to", "1"],
+            ["show", "nope"],
+            ["show", "nope", "--version", "1"],
+            ["history", "nope"],
+            ["diff", "nope", "--from", "1", "--to", "2"],
+        ])
     func unknownPool(_ command: [String]) async throws {
         let sandbox = try Sandbox()
         try await sandbox.applyWebV1AndV2()

@@ -86,7 +86,9 @@ struct SimulateInputTests {
             sandbox, csv: "time_s,sessions,queue\n0,10,0\n2,,0\n4,30,\n6,12,0\n", extra: ["--format", "json"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
-        let last = result.stdoutLines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let last = result.stdoutLines.last.flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(last?["summary"] != nil, "\(result)")
     }
 
@@ -101,7 +103,8 @@ struct SimulateInputTests {
         // The bad value on line 4 must be found on line 4, with the header understood.
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr.hasPrefix("\(file):4: error: sessions must be a number or empty; got 'x'"), "\(result)")
-        let (_, good) = try await simulate(sandbox, csv: "time_s,sessions\r\n0,10\r\n2,12\r\n", extra: ["--format", "json"])
+        let (_, good) = try await simulate(
+            sandbox, csv: "time_s,sessions\r\n0,10\r\n2,12\r\n", extra: ["--format", "json"])
         #expect(good.status == 0, "\(good)")
         #expect(good.stderr.isEmpty, "\(good)")
     }
@@ -126,7 +129,8 @@ struct SimulateInputTests {
     @Test("an invalid policy is reported with its location and nothing is simulated")
     func invalidPolicy() async throws {
         let sandbox = try Sandbox()
-        let policy = try sandbox.write("p.yaml", try Fixture.webV1().replacingOccurrences(of: "aggregate: mean", with: "aggregate: median"))
+        let policy = try sandbox.write(
+            "p.yaml", try Fixture.webV1().replacingOccurrences(of: "aggregate: mean", with: "aggregate: median"))
         let result = try await sandbox.run(["simulate", "--policy", policy, "--metrics", Repo.loadStep])
         #expect(result.status == 1, "\(result)")
         #expect(result.stdout.isEmpty, "\(result)")
@@ -134,16 +138,19 @@ struct SimulateInputTests {
         #expect(result.stderrLines.last == "1 error; nothing was simulated", "\(result)")
     }
 
-    @Test("bad options are usage errors with a hint", arguments: [
-        ["--clone-latency", "3"],
-        ["--clone-latency", "1.5s"],
-        ["--start-count", "0"],
-        ["--format", "xml"],
-        ["--bogus"],
-    ])
+    @Test(
+        "bad options are usage errors with a hint",
+        arguments: [
+            ["--clone-latency", "3"],
+            ["--clone-latency", "1.5s"],
+            ["--start-count", "0"],
+            ["--format", "xml"],
+            ["--bogus"],
+        ])
     func usageErrors(_ extra: [String]) async throws {
         let sandbox = try Sandbox()
-        let result = try await sandbox.run(["simulate", "--policy", Repo.policy("web"), "--metrics", Repo.loadStep] + extra)
+        let result = try await sandbox.run(
+            ["simulate", "--policy", Repo.policy("web"), "--metrics", Repo.loadStep] + extra)
         expectUsageError(result, command: "flockctl simulate")
         #expect(result.stderr.contains(extra[0]), "the error names the option\n\(result)")
     }

@@ -48,7 +48,8 @@ struct SimulateTests {
     }
 
     private func parseSummary(_ objects: [[String: Any]]) -> SimulationSummary? {
-        guard let s = objects.last?["summary"] as? [String: Any], Set(s.keys) == ["scale_outs", "scale_ins", "max_serving", "min_serving"],
+        guard let s = objects.last?["summary"] as? [String: Any],
+            Set(s.keys) == ["scale_outs", "scale_ins", "max_serving", "min_serving"],
             let outs = (s["scale_outs"] as? NSNumber)?.intValue, let ins = (s["scale_ins"] as? NSNumber)?.intValue,
             let maxS = (s["max_serving"] as? NSNumber)?.intValue, let minS = (s["min_serving"] as? NSNumber)?.intValue
         else { return nil }
@@ -152,10 +153,12 @@ struct SimulateTests {
         #expect(rows.count == changes.count, "\(result)")
         for (row, change) in zip(rows, changes) {
             let cells = row.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: true).map(String.init)
-            #expect(cells.prefix(4) == ["\(Int(change.time))", change.action, "\(change.from)", "\(change.to)"], "\(row)")
+            #expect(
+                cells.prefix(4) == ["\(Int(change.time))", change.action, "\(change.from)", "\(change.to)"], "\(row)")
         }
         #expect(
-            lines.last == "\(json.scaleOuts) scale-outs, \(json.scaleIns) scale-ins; serving ranged \(json.minServing)…\(json.maxServing)",
+            lines.last
+                == "\(json.scaleOuts) scale-outs, \(json.scaleIns) scale-ins; serving ranged \(json.minServing)…\(json.maxServing)",
             "\(result)")
     }
 
@@ -163,19 +166,27 @@ struct SimulateTests {
     func startCount() async throws {
         let sandbox = try Sandbox()
         let result = try await sandbox.run([
-            "simulate", "--policy", Repo.policy("web"), "--metrics", Repo.loadStep, "--format", "json", "--start-count", "4",
+            "simulate", "--policy", Repo.policy("web"), "--metrics", Repo.loadStep, "--format", "json", "--start-count",
+            "4",
         ])
         #expect(result.status == 0, "\(result)")
-        let first = try #require(result.stdoutLines.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let first = try #require(
+            result.stdoutLines.first.flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            })
         #expect((first["from"] as? NSNumber)?.intValue == 4, "\(result)")
     }
 
     @Test("the other example policies simulate without error", arguments: ["api", "worker"])
     func otherPolicies(_ name: String) async throws {
         let sandbox = try Sandbox()
-        let result = try await sandbox.run(["simulate", "--policy", Repo.policy(name), "--metrics", Repo.loadStep, "--format", "json"])
+        let result = try await sandbox.run([
+            "simulate", "--policy", Repo.policy(name), "--metrics", Repo.loadStep, "--format", "json",
+        ])
         #expect(result.status == 0, "\(result)")
-        let last = result.stdoutLines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let last = result.stdoutLines.last.flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(last?["summary"] != nil, "\(result)")
     }
 }

@@ -32,7 +32,8 @@ struct StoreLocationTests {
     func existingDirectoryUntouched() async throws {
         let sandbox = try Sandbox()
         let dir = sandbox.path("shared")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let result = try await sandbox.run(["policy", "apply", "--db", "\(dir)/flock.db", Repo.policy("web")])
         #expect(result.status == 0, "\(result)")
         #expect(try permissions(dir) == 0o755)

@@ -17,15 +17,17 @@ struct UsageTests {
         expectUsageError(result, command: "flockctl policy")
     }
 
-    @Test("missing arguments and unknown options are usage errors", arguments: [
-        (["policy", "validate"], "flockctl policy validate"),
-        (["policy", "apply"], "flockctl policy apply"),
-        (["policy", "show"], "flockctl policy show"),
-        (["policy", "rollback", "web"], "flockctl policy rollback"),
-        (["policy", "diff", "web", "--from", "1"], "flockctl policy diff"),
-        (["policy", "show", "web", "--version", "two"], "flockctl policy show"),
-        (["policy", "list", "--bogus"], "flockctl policy list"),
-    ])
+    @Test(
+        "missing arguments and unknown options are usage errors",
+        arguments: [
+            (["policy", "validate"], "flockctl policy validate"),
+            (["policy", "apply"], "flockctl policy apply"),
+            (["policy", "show"], "flockctl policy show"),
+            (["policy", "rollback", "web"], "flockctl policy rollback"),
+            (["policy", "diff", "web", "--from", "1"], "flockctl policy diff"),
+            (["policy", "show", "web", "--version", "two"], "flockctl policy show"),
+            (["policy", "list", "--bogus"], "flockctl policy list"),
+        ])
     func policyUsageErrors(_ arguments: [String], _ command: String) async throws {
         let sandbox = try Sandbox()
         let result = try await sandbox.run(arguments)

@@ -11,7 +11,10 @@ struct ValidateTests {
 
     @Test("the examples directory holds the three documented policies")
     func examplesExist() {
-        #expect(Self.examplePolicies.map { URL(fileURLWithPath: $0).lastPathComponent } == ["api.yaml", "web.yaml", "worker.yaml"])
+        #expect(
+            Self.examplePolicies.map { URL(fileURLWithPath: $0).lastPathComponent } == [
+                "api.yaml", "web.yaml", "worker.yaml",
+            ])
     }
 
     @Test("each example policy is valid", arguments: examplePolicies)
@@ -84,14 +87,35 @@ struct ValidateTests {
         let text = Self.badPolicy
         // (where the problem is, what the message must say)
         let expected: [((line: Int, column: Int), [String])] = [
-            (Self.position(of: "capacty", onLineWith: "capacty:", in: text), ["unknown key 'capacty'", "did you mean 'capacity'?"]),
-            (Self.position(of: "5", onLineWith: "min: 5", in: text), ["capacity.min (5) is greater than capacity.max (2)"]),
-            (Self.position(of: "sessions_per_servr", onLineWith: "sessions_per_servr", in: text), ["checks[0].metric", "'sessions_per_servr'"]),
-            (Self.position(of: "10", onLineWith: "window: 10", in: text), ["checks[0].window must be a duration", "10s"]),
-            (Self.position(of: "average", onLineWith: "aggregate: average", in: text), ["checks[0].aggregate", "'average'"]),
+            (
+                Self.position(of: "capacty", onLineWith: "capacty:", in: text),
+                ["unknown key 'capacty'", "did you mean 'capacity'?"]
+            ),
+            (
+                Self.position(of: "5", onLineWith: "min: 5", in: text),
+                ["capacity.min (5) is greater than capacity.max (2)"]
+            ),
+            (
+                Self.position(of: "sessions_per_servr", onLineWith: "sessions_per_servr", in: text),
+                ["checks[0].metric", "'sessions_per_servr'"]
+            ),
+            (
+                Self.position(of: "10", onLineWith: "window: 10", in: text),
+                ["checks[0].window must be a duration", "10s"]
+            ),
+            (
+                Self.position(of: "average", onLineWith: "aggregate: average", in: text),
+                ["checks[0].aggregate", "'average'"]
+            ),
             (Self.position(of: "{", onLineWith: "{ above: 250 }", in: text), ["checks[1].threshold has no action"]),
-            (Self.position(of: "below", onLineWith: "below: 1", in: text), ["checks[2].threshold has both 'above' and 'below'"]),
-            (Self.position(of: "0s", onLineWith: "window: 0s", in: text), ["checks[3].window must be longer than zero"]),
+            (
+                Self.position(of: "below", onLineWith: "below: 1", in: text),
+                ["checks[2].threshold has both 'above' and 'below'"]
+            ),
+            (
+                Self.position(of: "0s", onLineWith: "window: 0s", in: text),
+                ["checks[3].window must be longer than zero"]
+            ),
             (Self.position(of: "-6s", onLineWith: "for: -6s", in: text), ["checks[3].threshold.for", "-6s"]),
         ]
         // Sanity-check the fixture arithmetic against hand-counted positions.

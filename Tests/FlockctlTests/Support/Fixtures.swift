@@ -39,7 +39,8 @@ extension Sandbox {
 
     /// `policy show POOL [--version N]` stdout, exactly.
     func show(_ pool: String, version: Int? = nil) async throws -> String {
-        let result = try await run(["policy", "show", "--db", db, pool] + (version.map { ["--version", "\($0)"] } ?? []))
+        let result = try await run(
+            ["policy", "show", "--db", db, pool] + (version.map { ["--version", "\($0)"] } ?? []))
         #expect(result.status == 0, "\(result)")
         return result.stdout
     }

@@ -123,7 +123,9 @@ final class Sandbox: @unchecked Sendable {
         process.standardError = err
 
         let status: (Int32, Process.TerminationReason) = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { p in continuation.resume(returning: (p.terminationStatus, p.terminationReason)) }
+            process.terminationHandler = { p in
+                continuation.resume(returning: (p.terminationStatus, p.terminationReason))
+            }
             do {
                 try process.run()
             } catch {
@@ -138,7 +140,8 @@ final class Sandbox: @unchecked Sendable {
             stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
         )
-        #expect(status.1 == .exit, "flockctl was killed by signal \(status.0)\n\(result)", sourceLocation: sourceLocation)
+        #expect(
+            status.1 == .exit, "flockctl was killed by signal \(status.0)\n\(result)", sourceLocation: sourceLocation)
         for trap in ["Fatal error", "Stack dump", "Current stack trace", "Illegal instruction"] {
             #expect(!result.stderr.contains(trap), "flockctl crashed\n\(result)", sourceLocation: sourceLocation)
         }
@@ -162,7 +165,9 @@ func expectUsageError(_ result: CLIResult, command: String, sourceLocation: Sour
 /// The non-empty lines of `text`, split at every LF even where it follows a CR (Swift treats
 /// CR LF as one Character, so `String.split(separator: "\n")` would not split there).
 func lines(of text: String) -> [String] {
-    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true).map { String(String.UnicodeScalarView($0)) }
+    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true).map {
+        String(String.UnicodeScalarView($0))
+    }
 }
 
 /// The data rows of a `flockctl` table (the header dropped), each split into its cells.
