@@ -36,9 +36,22 @@ extension FlockStore {
 
     /// Appends readings for many pools in one transaction: the daemon's tick writes every pool at
     /// once (1000 pools × 10 metrics every few seconds), so one commit instead of one per pool.
+    ///
+    /// Retention is enforced here, in the same transaction, at most once a minute of sample time:
+    /// samples older than `sampleRetention` before the newest one written are deleted. Measuring
+    /// from the samples rather than the wall clock keeps replays and tests deterministic.
     public func append(samples byPool: [String: [MetricSample]]) throws {
-        guard byPool.values.contains(where: { !$0.isEmpty }) else { return }
+        guard let newest = byPool.values.joined().map(\.time).max() else { return }
+        let prune = lastPrune.withLock { last in
+            guard last.map({ newest.timeIntervalSince($0) >= 60 }) ?? true else { return false }
+            last = newest
+            return true
+        }
         try write { db in
+            if prune {
+                let cutoff = newest.addingTimeInterval(-sampleRetention.seconds)
+                try SampleRecord.filter(SampleRecord.Columns.time < cutoff.timeIntervalSince1970).deleteAll(db)
+            }
             // One prepared statement for every row; building records would cost more than the insert.
             let insert = try db.cachedStatement(
                 sql: "INSERT INTO metricSample (pool, metric, time, value, error) VALUES (?, ?, ?, ?, ?)"

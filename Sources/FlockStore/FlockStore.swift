@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// Flock's durable state: pools, policy versions, instances, the action journal, events,
 /// decisions and metric samples, in one SQLite file.
@@ -12,6 +13,11 @@ public final class FlockStore: Sendable {
     /// The database file; errors name it so the operator knows which file is involved.
     public let path: String
     let writer: any DatabaseWriter
+    /// Samples older than this, measured from the newest sample written, are deleted as new ones
+    /// arrive; see `append(samples:)`.
+    public let sampleRetention: Duration
+    /// When retention last ran, so that it runs about once a minute rather than on every write.
+    let lastPrune = Mutex<Date?>(nil)
 
     /// How long a write waits for another process's write to finish before failing.
     public static let busyTimeout: TimeInterval = 5
@@ -19,8 +25,10 @@ public final class FlockStore: Sendable {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     ///
     /// A missing parent directory is created with mode 0700 and a missing file with mode 0600.
-    public init(path: String) throws {
+    /// - Parameter sampleRetention: how long metric samples are kept (default 24 h).
+    public init(path: String, sampleRetention: Duration = FlockStore.defaultSampleRetention) throws {
         self.path = path
+        self.sampleRetention = sampleRetention
         try DatabaseFile.prepare(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(Self.busyTimeout)

@@ -31,6 +31,31 @@ import Testing
         #expect(nan.value == nil, "NaN must never read back as a number")
     }
 
+    @Test func retentionIsEnforcedAsSamplesArrive() throws {
+        let scratch = try Scratch()
+        let store = try FlockStore(path: scratch.path("flock.db"), sampleRetention: .seconds(100))
+        #expect(store.sampleRetention == .seconds(100))
+        // One sample every 10 s for 300 s; retention runs at most once a minute of sample time.
+        for second in stride(from: 0.0, through: 300, by: 10) {
+            try store.append(samples: [MetricSample(metric: .queue, time: at(second), value: second)], pool: "web")
+        }
+        let kept = try store.samples(pool: "web", since: t0).map(\.time)
+        // The last prune ran at 300 s and kept everything from 200 s on.
+        #expect(kept.first == at(200))
+        #expect(kept.last == at(300))
+    }
+
+    @Test func defaultRetentionIsADay() throws {
+        let scratch = try Scratch()
+        let store = try scratch.store()
+        #expect(store.sampleRetention == .seconds(86_400))
+        try store.append(samples: [MetricSample(metric: .queue, time: at(0), value: 1)], pool: "web")
+        try store.append(samples: [MetricSample(metric: .queue, time: at(86_000), value: 1)], pool: "web")
+        #expect(try store.samples(pool: "web", since: t0).count == 2)
+        try store.append(samples: [MetricSample(metric: .queue, time: at(86_401), value: 1)], pool: "web")
+        #expect(try store.samples(pool: "web", since: t0).count == 2)
+    }
+
     @Test func pruningRemovesOnlyOldSamples() throws {
         let scratch = try Scratch()
         let store = try scratch.store()
