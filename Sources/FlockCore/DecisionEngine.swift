@@ -154,11 +154,12 @@ public enum DecisionEngine {
 
         let wanted: Int
         var why: String
-        if let top = outs.max(by: { $0.desired! < $1.desired! }) {
-            wanted = top.desired!
+        // Scale-out and scale-in votes always carry a desired count.
+        if let top = outs.max(by: { ($0.desired ?? 0) < ($1.desired ?? 0) }), let desired = top.desired {
+            wanted = desired
             why = "\(top.check) wants \(wanted)"
-        } else if !ins.isEmpty && vetoes.isEmpty {
-            wanted = ins.map { $0.desired! }.max()!
+        } else if let largest = ins.compactMap(\.desired).max(), vetoes.isEmpty {
+            wanted = largest
             why = "every voting check agrees to scale in (largest count \(wanted))"
         } else {
             wanted = total
