@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "flockctl", targets: ["flockctl"]),
         .library(name: "FlockCore", targets: ["FlockCore"]),
+        .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -28,10 +29,11 @@ let package = Package(
         ),
         .target(name: "FlockStore", dependencies: ["FlockCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FlockTesting", dependencies: ["FlockCore"]),
+        .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
+        .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,11 +24,14 @@ public struct ServerRegistration: Sendable, Hashable {
     public var name: String
     public var address: String
     public var port: Int
-    public init(backend: String, name: String, address: String, port: Int) {
+    /// The pool's server settings (policy `balancer.server`), over the balancer's defaults.
+    public var options: ServerOptions
+    public init(backend: String, name: String, address: String, port: Int, options: ServerOptions = ServerOptions()) {
         self.backend = backend
         self.name = name
         self.address = address
         self.port = port
+        self.options = options
     }
 }
 

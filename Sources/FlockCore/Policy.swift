@@ -52,9 +52,12 @@ public struct Policy: Sendable, Hashable {
         public var backend: String
         /// The port the app listens on inside each VM.
         public var port: Int
-        public init(backend: String, port: Int) {
+        /// How the balancer treats each server of the pool (health-check pacing, limits).
+        public var server: ServerOptions
+        public init(backend: String, port: Int, server: ServerOptions = ServerOptions()) {
             self.backend = backend
             self.port = port
+            self.server = server
         }
     }
 

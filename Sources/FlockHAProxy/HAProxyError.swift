@@ -61,7 +61,8 @@ public struct HAProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func rejected(_ command: String, target: String?, response: String) -> HAProxyError {
         let line = firstLine(of: response)
         let about = target.map { " for \($0)" } ?? ""
-        return HAProxyError(.rejected, "HAProxy refused '\(command)'\(about): \(line.isEmpty ? "(empty answer)" : line)")
+        return HAProxyError(
+            .rejected, "HAProxy refused '\(command)'\(about): \(line.isEmpty ? "(empty answer)" : line)")
     }
 
     /// The answer was not in the format the command produces.
@@ -79,10 +80,14 @@ public struct HAProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The backend cannot take servers at run time.
-    public static func backendUnsupported(_ message: String) -> HAProxyError { HAProxyError(.backendUnsupported, message) }
+    public static func backendUnsupported(_ message: String) -> HAProxyError {
+        HAProxyError(.backendUnsupported, message)
+    }
 
     /// A new server never passed its health check; it was never enabled.
-    public static func healthCheckFailed(_ message: String) -> HAProxyError { HAProxyError(.healthCheckFailed, message) }
+    public static func healthCheckFailed(_ message: String) -> HAProxyError {
+        HAProxyError(.healthCheckFailed, message)
+    }
 
     public var isTimeout: Bool { code == .timeout }
     public var isConnect: Bool { code == .connect }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where HAProxy's runtime API (`stats socket … level admin`) listens.
 ///
 /// HAProxy offers the same API on a unix socket (the usual, permission-protected choice) and on
@@ -33,7 +35,8 @@ public enum RuntimeEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     private static func tcpAddress(_ text: String) throws(HAProxyError) -> RuntimeEndpoint {
         guard let (host, port) = HostPort.split(text) else {
-            throw .invalidArgument("'\(text)' is neither a socket path nor HOST:PORT (e.g. /run/haproxy/admin.sock or 127.0.0.1:9999)")
+            throw .invalidArgument(
+                "'\(text)' is neither a socket path nor HOST:PORT (e.g. /run/haproxy/admin.sock or 127.0.0.1:9999)")
         }
         return .tcp(host: host, port: port)
     }
@@ -54,10 +57,10 @@ public enum RuntimeEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// `HOST:PORT` splitting shared by endpoints and server addresses.
-enum HostPort {
+/// `HOST:PORT` splitting shared by endpoints, server addresses and `flockctl lb`.
+public enum HostPort {
     /// Splits `host:port` or `[v6]:port`; `nil` unless the port is 1…65535 and the host non-empty.
-    static func split(_ text: String) -> (host: String, port: Int)? {
+    public static func split(_ text: String) -> (host: String, port: Int)? {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
@@ -78,5 +81,3 @@ enum HostPort {
         return (String(host), port)
     }
 }
-
-import Foundation

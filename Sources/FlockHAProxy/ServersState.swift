@@ -1,3 +1,5 @@
+import Foundation
+
 /// The answer to `show servers state [backend]`, version `1`: one line per server with its
 /// operational and administrative state.
 ///
@@ -8,13 +10,20 @@ public struct ServersState: Sendable, Hashable {
 
     /// Parses the text. Throws `HAProxyError.malformed` for anything that is not a version-1 dump.
     public init(parsing text: String, command: String = "show servers state") throws(HAProxyError) {
+        // Every line HAProxy writes ends with a newline; text that does not was cut short.
+        guard text.isEmpty || text.hasSuffix("\n") else {
+            throw .malformed(command, "the answer ends in the middle of a line (cut short?)")
+        }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             line.hasSuffix("\r") ? line.dropLast() : line
         }
         while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
         guard let version = lines.first else { throw .malformed(command, "empty answer") }
         guard version == "1" else {
-            throw .malformed(command, "expected the format version '1' on the first line, got '\(HAProxyError.firstLine(of: String(version)))'")
+            throw .malformed(
+                command,
+                "expected the format version '1' on the first line, got '\(HAProxyError.firstLine(of: String(version)))'"
+            )
         }
         guard lines.count >= 2, lines[1].hasPrefix("# ") else {
             throw .malformed(command, "expected a header line starting with '# ' after the version")
@@ -100,7 +109,9 @@ public struct ServerState: Sendable, Hashable {
         func text(_ column: String) -> String { fields[index[column]!] }
         func integer(_ column: String) throws(HAProxyError) -> Int {
             guard let value = Int(text(column)) else {
-                throw .malformed(command, "line \(line): \(column) is not a number: '\(HAProxyError.firstLine(of: text(column), limit: 40))'")
+                throw .malformed(
+                    command,
+                    "line \(line): \(column) is not a number: '\(HAProxyError.firstLine(of: text(column), limit: 40))'")
             }
             return value
         }
@@ -125,5 +136,3 @@ public struct ServerState: Sendable, Hashable {
         operational == .running && admin.isDisjoint(with: .anyMaintenance) && admin.isDisjoint(with: .anyDrain)
     }
 }
-
-import Foundation

@@ -21,8 +21,10 @@ enum SocketTransport {
         let deadline = ContinuousClock.now + timeout
         let fd = try connect(endpoint, command: command, deadline: deadline, timeout: timeout)
         defer { close(fd) }
-        try send(Array(payload.utf8), fd: fd, command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
-        let bytes = try receive(fd: fd, command: command, endpoint: endpoint, deadline: deadline, timeout: timeout, limit: limit)
+        try send(
+            Array(payload.utf8), fd: fd, command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
+        let bytes = try receive(
+            fd: fd, command: command, endpoint: endpoint, deadline: deadline, timeout: timeout, limit: limit)
         // HAProxy writes ASCII; anything else is kept visible instead of failing the decode.
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -99,11 +101,17 @@ enum SocketTransport {
         guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
             throw .connect(endpoint, "fcntl(): \(errnoText())")
         }
-        if Glibc.connect(fd, address, length) == 0 { return }
-        guard errno == EINPROGRESS || errno == EAGAIN || errno == EINTR else {
-            throw .connect(endpoint, errnoText())
+        while true {
+            if Glibc.connect(fd, address, length) == 0 { return }
+            if errno == EINPROGRESS { break }
+            // A unix socket whose listen queue is full fails a non-blocking connect with EAGAIN
+            // and stays unconnected: try again shortly, within the deadline.
+            guard errno == EAGAIN || errno == EINTR else { throw .connect(endpoint, errnoText()) }
+            guard ContinuousClock.now < deadline else { throw .timeout(command, endpoint, after: timeout) }
+            usleep(5_000)
         }
-        try wait(fd: fd, for: Int16(POLLOUT), command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
+        try wait(
+            fd: fd, for: Int16(POLLOUT), command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
         var error: Int32 = 0
         var size = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 else {
@@ -120,7 +128,8 @@ enum SocketTransport {
     ) throws(HAProxyError) {
         var offset = 0
         while offset < bytes.count {
-            try wait(fd: fd, for: Int16(POLLOUT), command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
+            try wait(
+                fd: fd, for: Int16(POLLOUT), command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
             let written = bytes[offset...].withUnsafeBytes { raw in
                 Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
             }
@@ -139,7 +148,8 @@ enum SocketTransport {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            try wait(fd: fd, for: Int16(POLLIN), command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
+            try wait(
+                fd: fd, for: Int16(POLLIN), command: command, endpoint: endpoint, deadline: deadline, timeout: timeout)
             let count = buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, 0) }
             if count == 0 { return result }
             if count < 0 {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The answer to `show stat`: HAProxy's CSV statistics, one row per frontend, backend and server.
 ///
 /// Columns are looked up by the names in the `# pxname,svname,…` header rather than by position,
@@ -9,12 +11,17 @@ public struct StatTable: Sendable, Hashable {
 
     /// Parses the CSV text. Throws `HAProxyError.malformed` for anything that is not `show stat` output.
     public init(parsing text: String, command: String = "show stat") throws(HAProxyError) {
+        // Every line HAProxy writes ends with a newline; text that does not was cut short.
+        guard text.isEmpty || text.hasSuffix("\n") else {
+            throw .malformed(command, "the answer ends in the middle of a line (cut short?)")
+        }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             line.hasSuffix("\r") ? line.dropLast() : line
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let header = lines.first, header.hasPrefix("# ") else {
-            throw .malformed(command, "expected a CSV header starting with '# ', got '\(HAProxyError.firstLine(of: text))'")
+            throw .malformed(
+                command, "expected a CSV header starting with '# ', got '\(HAProxyError.firstLine(of: text))'")
         }
         var columns = try Self.fields(of: header.dropFirst(2), line: 1, command: command)
         if columns.last == "" { columns.removeLast() }  // HAProxy ends every line with a comma
@@ -150,5 +157,3 @@ public struct StatRow: Sendable, Hashable {
         return status == "UP" || status.hasPrefix("UP ") || status == "no check"
     }
 }
-
-import Foundation

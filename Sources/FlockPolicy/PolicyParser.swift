@@ -52,14 +52,17 @@ public enum PolicyParser {
         if let parent, parent.isEmpty { r.error(at: top["parent"]?.mark, "policy.parent must name the warm parent VM") }
 
         var balancer: Policy.BalancerTarget?
-        if let node = top["balancer"], let f = r.fields(node, path: "balancer", allowed: ["backend", "port"]) {
+        if let node = top["balancer"],
+            let f = r.fields(node, path: "balancer", allowed: ["backend", "port", "server"])
+        {
             r.require(["backend", "port"], in: f)
             let backend = r.string(f, "backend")
             let port = r.int(f, "port")
             if let port, !(1...65535).contains(port) {
                 r.error(at: f["port"]?.mark, "balancer.port must be between 1 and 65535; got \(port)")
             }
-            if let backend, let port { balancer = .init(backend: backend, port: port) }
+            let server = f["server"].map { readServerOptions($0, &r) } ?? ServerOptions()
+            if let backend, let port { balancer = .init(backend: backend, port: port, server: server) }
         }
 
         var capacity: Policy.Capacity?
@@ -222,6 +225,40 @@ public enum PolicyParser {
         }
         guard let bound, let action else { return nil }
         return .init(bound: bound, sustain: sustain, action: action)
+    }
+
+    /// `balancer.server`: the per-server settings, named after HAProxy's keywords.
+    private static func readServerOptions(_ node: Node, _ r: inout YAMLReader) -> ServerOptions {
+        let path = "balancer.server"
+        var options = ServerOptions()
+        guard
+            let f = r.fields(node, path: path, allowed: ["inter", "rise", "fall", "maxconn", "slowstart", "weight"])
+        else { return options }
+        func count(_ key: String, in range: ClosedRange<Int>) -> Int? {
+            guard let n = r.int(f, key) else { return nil }
+            guard range.contains(n) else {
+                r.error(
+                    at: f[key]?.mark,
+                    "\(path).\(key) must be between \(range.lowerBound) and \(range.upperBound); got \(n)")
+                return nil
+            }
+            return n
+        }
+        func duration(_ key: String) -> Duration? {
+            guard let d = r.duration(f, key) else { return nil }
+            guard ServerOptions.durationRange.contains(d) else {
+                r.error(at: f[key]?.mark, "\(path).\(key) must be at most 24h; got \(d.flockText)")
+                return nil
+            }
+            return d
+        }
+        options.interval = duration("inter")
+        options.rise = count("rise", in: ServerOptions.riseFallRange)
+        options.fall = count("fall", in: ServerOptions.riseFallRange)
+        options.maxConnections = count("maxconn", in: ServerOptions.maxConnectionsRange)
+        options.slowStart = duration("slowstart")
+        options.weight = count("weight", in: ServerOptions.weightRange)
+        return options
     }
 
     private static func readScaleOut(_ node: Node?, _ r: inout YAMLReader) -> Policy.ScaleOut {

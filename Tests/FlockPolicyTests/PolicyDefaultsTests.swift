@@ -38,6 +38,21 @@ import Testing
         #expect(policy.dryRun)
     }
 
+    @Test func serverOptionsParse() throws {
+        let text = Self.minimal.replacingOccurrences(
+            of: "balancer: { backend: shop, port: 80 }",
+            with:
+                "balancer:\n  backend: shop\n  port: 80\n  server: { inter: 500ms, rise: 1, fall: 2, maxconn: 64, slowstart: 10s, weight: 50 }"
+        )
+        let policy = try PolicyParser.parse(text, file: "shop.yaml")
+        #expect(
+            policy.balancer.server
+                == ServerOptions(
+                    interval: .milliseconds(500), rise: 1, fall: 2, maxConnections: 64, slowStart: .seconds(10),
+                    weight: 50))
+        #expect(try PolicyParser.parse(Self.minimal, file: "shop.yaml").balancer.server == ServerOptions())
+    }
+
     @Test func checksumFollowsTheExactText() throws {
         let a = try PolicyDocument(source: Self.minimal, file: "a.yaml")
         let b = try PolicyDocument(source: Self.minimal, file: "b.yaml")

@@ -99,6 +99,23 @@ import Testing
         #expect(found[2].hint == "add a unit, e.g. '2s'" && found[2].line == 11)
     }
 
+    @Test func serverOptionsAreRangeChecked() {
+        let found = diagnostics(
+            valid(
+                replacing: "balancer: { backend: shop, port: 80 }",
+                with:
+                    "balancer: { backend: shop, port: 80, server: { rise: 0, weight: 300, inter: 2d, maxconn: x, chek: 1 } }"
+            )
+        )
+        #expect(found.count == 5)
+        #expect(found.allSatisfy { $0.line == 3 })
+        #expect(found.contains { $0.message == "balancer.server.rise must be between 1 and 1000; got 0" })
+        #expect(found.contains { $0.message == "balancer.server.weight must be between 0 and 256; got 300" })
+        #expect(found.contains { $0.message.hasPrefix("balancer.server.inter must be a duration") })
+        #expect(found.contains { $0.message.hasPrefix("balancer.server.maxconn must be a whole number") })
+        #expect(found.contains { $0.message == "unknown key 'chek' in balancer.server" })
+    }
+
     @Test func everyErrorIsReportedInOneRun() {
         let text = """
             pool: Bad_Name
