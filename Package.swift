@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -29,12 +30,17 @@ let package = Package(
         ),
         .target(name: "FlockStore", dependencies: ["FlockCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FlockTesting", dependencies: ["FlockCore"]),
+        .target(
+            name: "FlockController",
+            dependencies: ["FlockCore", "FlockStore", .product(name: "Metrics", package: "swift-metrics")]
+        ),
         .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
         .executableTarget(
             name: "flockctl",
             dependencies: [
                 "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(
@@ -46,6 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
+        .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
         .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
     ],

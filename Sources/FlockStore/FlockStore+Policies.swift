@@ -167,6 +167,12 @@ extension FlockStore {
         try read { db in try PoolRecord.order(PoolRecord.Columns.name).fetchAll(db).map(\.pool) }
     }
 
+    /// One pool, or `nil` if no policy for it was ever applied; the daemon reads it every tick
+    /// for the operator's pause and manual count.
+    public func pool(named name: String) throws -> Pool? {
+        try read { db in try PoolRecord.fetchOne(db, key: name)?.pool }
+    }
+
     /// Re-applies an old version's text as a new version, so history only ever grows and the
     /// rollback itself is audited.
     /// - Returns: the new version, or `nil` when that text is already in force.

@@ -6,6 +6,7 @@ public actor InMemoryHypervisor: Hypervisor {
     private var vms: [String: VMInfo] = [:]
     private var generations: [String: Int] = [:]
     private var failing: Set<String> = []
+    private var failAll = false
 
     /// - Parameter parents: running parent VMs, by name, with their pool.
     public init(parents: [String: String]) {
@@ -17,6 +18,11 @@ public actor InMemoryHypervisor: Hypervisor {
         failing.insert(name)
     }
 
+    /// Makes every clone fail until switched off, as a broken parent would.
+    public func failEveryClone(_ on: Bool) {
+        failAll = on
+    }
+
     public func clone(_ request: CloneRequest) async throws -> CloneBatch {
         guard parents[request.parent] == request.pool else {
             throw FlockError.notFound("no running parent \(request.parent) in pool \(request.pool)")
@@ -25,7 +31,7 @@ public actor InMemoryHypervisor: Hypervisor {
         generations[request.parent] = generation
         var batch = CloneBatch(started: [])
         for (index, name) in request.names.enumerated() {
-            if failing.remove(name) != nil || vms[name] != nil {
+            if failAll || failing.remove(name) != nil || vms[name] != nil {
                 batch.failed[name] = vms[name] != nil ? "a VM named \(name) already exists" : "injected failure"
                 continue
             }

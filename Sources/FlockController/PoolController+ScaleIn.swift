@@ -1,0 +1,103 @@
+import FlockCore
+import FlockStore
+import Foundation
+
+extension PoolController {
+    /// Removes `count` clones, newest first; the parent is never chosen.
+    func scaleIn(by count: Int, among all: [Instance]) {
+        let victims = all.filter { $0.role == .clone && $0.state == .serving && inFlight[$0.name] == nil }
+            .sorted { $0.createdAt > $1.createdAt }
+            .prefix(count)
+        for instance in victims {
+            inFlight[instance.name] = Task { await self.retire(instance.name, from: .serving) }
+        }
+    }
+
+    /// Drain, remove from the balancer, destroy: each step journaled, each resumable after a crash.
+    func retire(_ name: String, from state: InstanceState) async {
+        defer { inFlight[name] = nil }
+        let backend = policy.balancer.backend
+        do {
+            if state == .serving || state == .draining {
+                if state == .serving { try store.transition(instance: name, to: .draining, at: now()) }
+                let timeout = policy.scaleIn.drainTimeout
+                let outcome = try await journaled(
+                    "drain", instance: name, detail: "\(backend)/\(name), timeout \(timeout.flockText)",
+                    result: { outcome in
+                        switch outcome {
+                        case .drained: (true, "drained")
+                        case .timedOut(let sessions): (false, "timed out with \(sessions) session(s) open")
+                        }
+                    }
+                ) {
+                    try await self.drivers.balancer.drain(backend: backend, server: name, timeout: timeout)
+                }
+                if case .timedOut(let sessions) = outcome {
+                    event(
+                        .instance,
+                        "\(name): drain timed out after \(timeout.flockText) with \(sessions) session(s); removing")
+                }
+                try await journaled("remove", instance: name, detail: "\(backend)/\(name)") {
+                    try await self.drivers.balancer.remove(backend: backend, server: name)
+                }
+                try store.transition(instance: name, to: .stopping, at: now())
+            }
+            await destroy(name)
+        } catch {
+            event(.failure, "\(name): scale-in step failed: \(error); retrying next tick")
+        }
+    }
+
+    /// Destroys the VM and marks the instance gone; from `failed` or `stopping`.
+    func destroy(_ name: String) async {
+        do {
+            let current = try store.instances(pool: pool, includeGone: true).first { $0.name == name }
+            if let state = current?.state, state != .stopping, state != .failed, state != .gone {
+                try store.transition(instance: name, to: .stopping, at: now())
+            }
+            try await journaled("destroy", instance: name, detail: name) {
+                try await self.drivers.hypervisor.destroy(name: name)
+            }
+            if current?.state != .gone { try store.transition(instance: name, to: .gone, at: now()) }
+        } catch {
+            event(.failure, "\(name): destroy failed: \(error); retrying next tick")
+        }
+    }
+
+    /// Marks an instance failed with its cause, and says so in the event log.
+    func fail(_ name: String, because cause: String) {
+        event(.failure, "\(name): \(cause)")
+        _ = try? store.transition(instance: name, to: .failed, at: now(), note: cause)
+        ControllerMetrics.error(kind: "instance", pool: pool)
+    }
+
+    /// Level-triggered repair: instances left between states with no task working on them (a step
+    /// failed, or the daemon restarted) get their work started again.
+    func resumeUnfinishedWork(_ all: [Instance]) {
+        for instance in all where instance.role == .clone && inFlight[instance.name] == nil {
+            let name = instance.name
+            switch instance.state {
+            case .ready, .registering:
+                inFlight[name] = Task {
+                    await self.register(name, decidedAt: nil); self.inFlight[name] = nil
+                }
+            case .draining:
+                inFlight[name] = Task { await self.retire(name, from: .draining) }
+            case .stopping, .failed:
+                inFlight[name] = Task {
+                    await self.destroy(name); self.inFlight[name] = nil
+                }
+            case .requested, .cloning, .booting:
+                // Only a crash leaves these without a task: the clone's identity was never
+                // acknowledged, so it is rolled back rather than trusted.
+                inFlight[name] = Task {
+                    self.fail(name, because: "interrupted before its identity was acknowledged")
+                    await self.destroy(name)
+                    self.inFlight[name] = nil
+                }
+            case .serving, .gone:
+                break
+            }
+        }
+    }
+}

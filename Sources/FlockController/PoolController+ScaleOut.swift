@@ -1,0 +1,142 @@
+import FlockCore
+import FlockStore
+import Foundation
+
+extension PoolController {
+    /// Asks for `count` new clones: records them as `requested`, then forks them in one batch.
+    func scaleOut(by count: Int, at time: Date) {
+        guard count > 0 else { return }
+        if let retryAfter, time < retryAfter {
+            event(
+                .failure,
+                "scale-out by \(count) postponed: cloning failed \(cloneFailures) time(s) in a row; retrying after \(retryAfter)"
+            )
+            return
+        }
+        let names = (0..<count).map { _ in OwnedName.make(pool: pool, suffix: Self.randomSuffix()) }
+        do {
+            for name in names {
+                try store.upsert(
+                    Instance(
+                        name: name, pool: pool, role: .clone, state: .requested,
+                        lineage: .init(parent: policy.parent, mode: policy.cloneMode), createdAt: time))
+            }
+        } catch {
+            event(.failure, "could not record new instances: \(error)")
+            return
+        }
+        let task = Task { await self.cloneBatch(names, decidedAt: time) }
+        for name in names { inFlight[name] = task }
+    }
+
+    /// Forks the batch from the parent, then registers every clone that started, in parallel.
+    private func cloneBatch(_ names: [String], decidedAt: Date) async {
+        defer { for name in names { inFlight[name] = nil } }
+        let request = CloneRequest(pool: pool, parent: policy.parent, mode: policy.cloneMode, names: names)
+        let started: [VMInfo]
+        do {
+            let batch = try await journaled(
+                "clone", instance: nil,
+                detail:
+                    "\(names.count) \(policy.cloneMode.rawValue) clone(s) of \(policy.parent): \(names.joined(separator: ", "))",
+                before: {
+                    for name in names { try self.store.transition(instance: name, to: .cloning, at: self.now()) }
+                },
+                result: { batch in
+                    batch.failed.isEmpty
+                        ? (true, "\(batch.started.count) started")
+                        : (false, "failed: \(batch.failed.keys.sorted().joined(separator: ", "))")
+                }
+            ) {
+                try await self.drivers.hypervisor.clone(request)
+            }
+            for (name, cause) in batch.failed.sorted(by: { $0.key < $1.key }) {
+                fail(name, because: "clone failed: \(cause)")
+                await destroy(name)
+            }
+            started = batch.started
+            noteCloneOutcome(failed: !batch.failed.isEmpty)
+        } catch {
+            for name in names {
+                fail(name, because: "clone failed: \(error)")
+                await destroy(name)
+            }
+            noteCloneOutcome(failed: true)
+            return
+        }
+        for vm in started {
+            do {
+                guard var instance = try store.instances(pool: pool).first(where: { $0.name == vm.name }) else {
+                    continue
+                }
+                instance.address = vm.address
+                instance.port = vm.port ?? policy.balancer.port
+                instance.mac = vm.mac
+                instance.lineage = vm.lineage
+                try store.upsert(instance)
+                // The driver returns a clone once its agent acknowledged the new identity.
+                try store.transition(instance: vm.name, to: .booting, at: now())
+                try store.transition(instance: vm.name, to: .ready, at: now(), note: "identity acknowledged")
+            } catch {
+                fail(vm.name, because: "could not record the clone: \(error)")
+                await destroy(vm.name)
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for vm in started { group.addTask { await self.register(vm.name, decidedAt: decidedAt) } }
+        }
+    }
+
+    /// Adds a ready clone to the balancer; only a passed health check lets traffic reach it.
+    func register(_ name: String, decidedAt: Date?) async {
+        guard let instance = try? store.instances(pool: pool).first(where: { $0.name == name }),
+            let address = instance.address
+        else {
+            fail(name, because: "no address recorded for registration")
+            await destroy(name)
+            return
+        }
+        let port = instance.port ?? policy.balancer.port
+        let registration = ServerRegistration(
+            backend: policy.balancer.backend, name: name, address: address, port: port, options: policy.balancer.server)
+        do {
+            if instance.state == .ready { try store.transition(instance: name, to: .registering, at: now()) }
+            try await journaled("register", instance: name, detail: "\(registration.backend) at \(address):\(port)") {
+                try await self.drivers.balancer.register(registration)
+            }
+            // A serving clone re-registered after a balancer reload is already serving.
+            if instance.state != .serving { try store.transition(instance: name, to: .serving, at: now()) }
+            if let decidedAt {
+                let seconds = now().timeIntervalSince(decidedAt)
+                ControllerMetrics.cloneToServing(seconds, pool: pool)
+                event(.instance, "\(name) serving \(String(format: "%.2f", seconds))s after the decision")
+            }
+        } catch {
+            fail(name, because: "registration failed: \(error)")
+            try? await drivers.balancer.remove(backend: registration.backend, server: name)
+            await destroy(name)
+        }
+    }
+
+    /// Backoff for repeated clone failures, so a broken parent does not make the pool spin.
+    private func noteCloneOutcome(failed: Bool) {
+        guard failed else {
+            cloneFailures = 0
+            retryAfter = nil
+            return
+        }
+        cloneFailures += 1
+        let wait = min(settings.initialBackoff * (1 << min(cloneFailures - 1, 20)), settings.maximumBackoff)
+        retryAfter = now().addingTimeInterval(wait.seconds)
+        if cloneFailures >= settings.failureAlarm {
+            event(.failure, "cloning has failed \(cloneFailures) times in a row; next attempt in \(wait.flockText)")
+        }
+    }
+
+    /// Eight lowercase hex digits: short, and unique enough within one pool.
+    static func randomSuffix() -> String {
+        let value = UInt32.random(in: .min ... .max)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+}

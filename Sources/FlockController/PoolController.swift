@@ -1,0 +1,103 @@
+import FlockCore
+import FlockStore
+import Foundation
+
+/// Runs one pool: each tick reads its metrics, decides, and moves its instances toward the
+/// decision, journaling every side effect before and after it happens.
+///
+/// The loop is level-triggered, as Kubernetes controllers are: a tick compares what should be
+/// (the policy's decision, or an operator's manual count) with what is (the store's instances)
+/// and starts whatever closes the gap. Clones and drains run as tasks of their own, so a slow
+/// drain never delays the next evaluation, and their instances count as warming or leaving
+/// meanwhile. After a crash, `recover()` makes the store, the hypervisor and the balancer agree
+/// before the first tick.
+public actor PoolController {
+    public let pool: String
+    let store: FlockStore
+    let drivers: Drivers
+    let settings: Settings
+    let now: @Sendable () -> Date
+
+    /// The policy in force and the store version it came from.
+    private(set) var policy: Policy
+    private(set) var policyVersion: Int?
+    var history = DecisionHistory()
+    var samples: [MetricSample] = []
+    var servingSince: Date?
+    var lastServing: Int?
+    /// Tasks that are cloning, registering or draining, by instance name.
+    var inFlight: [String: Task<Void, Never>] = [:]
+    /// Consecutive failed clone batches, and when scale-out may be tried again.
+    var cloneFailures = 0
+    var retryAfter: Date?
+
+    /// The drivers one pool acts through.
+    public struct Drivers: Sendable {
+        public var metrics: any MetricsSource
+        public var balancer: any Balancer
+        public var hypervisor: any Hypervisor
+        public init(metrics: any MetricsSource, balancer: any Balancer, hypervisor: any Hypervisor) {
+            self.metrics = metrics
+            self.balancer = balancer
+            self.hypervisor = hypervisor
+        }
+    }
+
+    public struct Settings: Sendable {
+        /// First wait after a failed clone batch; it doubles with each further failure.
+        public var initialBackoff: Duration
+        public var maximumBackoff: Duration
+        /// Failures in a row after which an event says the pool needs attention.
+        public var failureAlarm: Int
+        public init(
+            initialBackoff: Duration = .seconds(2), maximumBackoff: Duration = .seconds(300), failureAlarm: Int = 3
+        ) {
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+            self.failureAlarm = failureAlarm
+        }
+    }
+
+    /// - Parameters:
+    ///   - policy: the pool's policy; `reloadPolicy` picks up newer versions from the store.
+    ///   - now: the wall clock, injected so tests control time.
+    public init(
+        policy: Policy, version: Int?, store: FlockStore, drivers: Drivers, settings: Settings = Settings(),
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.pool = policy.pool
+        self.policy = policy
+        self.policyVersion = version
+        self.store = store
+        self.drivers = drivers
+        self.settings = settings
+        self.now = now
+    }
+
+    /// Replaces the policy, e.g. after `flockctl policy apply` or a rollback stored a new version.
+    /// Decision history is kept: cooldowns and stabilization carry over across policy versions.
+    public func reloadPolicy(_ policy: Policy, version: Int?) {
+        guard policy.pool == pool else { return }
+        self.policy = policy
+        policyVersion = version
+    }
+
+    /// Waits for every clone, registration and drain in flight; graceful shutdown calls this so
+    /// that nothing is left half-done that the journal would have to repair.
+    public func settle() async {
+        while let (name, task) = inFlight.first {
+            await task.value
+            if inFlight[name] == task { inFlight[name] = nil }
+        }
+    }
+
+    /// The pool's instances as the store has them, the parent first.
+    func instances() throws -> [Instance] {
+        try store.instances(pool: pool)
+    }
+
+    /// Records an event, logging rather than failing when the store cannot take it.
+    func event(_ kind: Event.Kind, _ message: String) {
+        _ = try? store.record(Event(time: now(), pool: pool, kind: kind, message: message))
+    }
+}
