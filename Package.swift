@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "flockctl", targets: ["flockctl"]),
         .library(name: "FlockCore", targets: ["FlockCore"]),
+        .executable(name: "flock-agent", targets: ["flock-agent"]),
+        .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
         .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
     ],
     dependencies: [
@@ -34,6 +36,9 @@ let package = Package(
             name: "FlockController",
             dependencies: ["FlockCore", "FlockStore", .product(name: "Metrics", package: "swift-metrics")]
         ),
+        // In-guest executables: Glibc only, built static for the guest image by Deploy/guest/build.sh.
+        .executableTarget(name: "flock-agent"),
+        .executableTarget(name: "flock-demo-app"),
         .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
         .executableTarget(
             name: "flockctl",
@@ -55,6 +60,7 @@ let package = Package(
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
         .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
+        .testTarget(name: "GuestImageTests"),
     ],
     swiftLanguageModes: [.v6]
 )

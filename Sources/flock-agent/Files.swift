@@ -1,0 +1,65 @@
+import Glibc
+
+/// Small file helpers over raw syscalls; everything returns nil/false instead of trapping
+/// because /proc, /sys and /run can all be missing or odd in a freshly cloned guest.
+enum Files {
+    static func read(_ path: String, maxBytes: Int = 1 << 20) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while out.count < maxBytes {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    static func readTrimmed(_ path: String) -> String? {
+        guard let bytes = read(path, maxBytes: 4096) else { return nil }
+        var text = String(decoding: bytes, as: UTF8.self)
+        while let last = text.last, last == "\n" || last == " " || last == "\r" || last == "\t" { text.removeLast() }
+        return text
+    }
+
+    /// Writes to `path.tmp` then renames over `path`, so a reader sees the old or the new file,
+    /// never a torn one.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
+        let temp = path + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return false }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return write(fd, base + written, raw.count - written)
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                close(fd)
+                unlink(temp)
+                return false
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 || errno == EINVAL else {
+            close(fd)
+            unlink(temp)
+            return false
+        }
+        close(fd)
+        guard rename(temp, path) == 0 else {
+            unlink(temp)
+            return false
+        }
+        return true
+    }
+
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Bool {
+        mkdir(path, mode) == 0 || errno == EEXIST
+    }
+}

@@ -1,0 +1,58 @@
+import Glibc
+
+/// The app's settings. In the guest they come from the kernel command line (`flock.*=` words in
+/// /proc/cmdline), so one image serves every experiment; on a workstation the same knobs can be
+/// given as `--port`, `--miss-cost-ms`, `--max-connections` for quick local runs.
+struct Config: Sendable {
+    var port: UInt16 = 8080
+    var missCostMs: Int = 50
+    var maxConnections: Int = 64
+
+    static func load(arguments: [String]) -> Config {
+        var config = Config()
+        if let bytes = readSmallFile("/proc/cmdline") {
+            for word in String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+                let parts = word.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                config.set(String(parts[0]), String(parts[1]))
+            }
+        }
+        var i = 1
+        while i + 1 < arguments.count {
+            switch arguments[i] {
+            case "--port": config.set("flock.app_port", arguments[i + 1])
+            case "--miss-cost-ms": config.set("flock.miss_cost_ms", arguments[i + 1])
+            case "--max-connections": config.set("flock.max_conns", arguments[i + 1])
+            default: break
+            }
+            i += 2
+        }
+        return config
+    }
+
+    /// Out-of-range values are ignored, keeping the default, rather than taking the app down.
+    private mutating func set(_ key: String, _ value: String) {
+        switch key {
+        case "flock.app_port": if let v = UInt16(value), v > 0 { port = v }
+        case "flock.miss_cost_ms": if let v = Int(value), (0...60_000).contains(v) { missCostMs = v }
+        case "flock.max_conns": if let v = Int(value), (1...1024).contains(v) { maxConnections = v }
+        default: break
+        }
+    }
+}
+
+/// Reads a small file whole; nil if it is missing or unreadable.
+func readSmallFile(_ path: String, limit: Int = 64 * 1024) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while out.count < limit {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return n == 0 ? out : nil }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}
