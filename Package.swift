@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "flock-agent", targets: ["flock-agent"]),
         .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
         .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
+        .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -40,10 +41,11 @@ let package = Package(
         .executableTarget(name: "flock-agent"),
         .executableTarget(name: "flock-demo-app"),
         .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
+        .target(name: "FlockQEMU", dependencies: ["FlockCore"]),
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
         .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
+        .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
         .testTarget(name: "GuestImageTests"),
     ],
     swiftLanguageModes: [.v6]

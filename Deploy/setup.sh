@@ -9,6 +9,7 @@ packages=(
     qemu-system-x86 # the hypervisor FlockQEMU drives over QMP; its tests boot real VMs under TCG (7.2)
     qemu-utils      # qemu-img, for qcow2 overlays of VMs with a root disk
     cpio            # Deploy/guest/build.sh packs the guest initramfs (newc) with it
+    iproute2        # bridge-mode VMs: TAP devices, bridges and the tests' network namespaces
 )
 
 missing=()

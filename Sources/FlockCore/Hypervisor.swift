@@ -52,9 +52,12 @@ public struct VMInfo: Sendable, Hashable {
     public var lineage: Instance.Lineage
     public var address: String?
     public var mac: String?
+    /// The port the app answers on at `address`, when it is not the pool's usual one: VMs on
+    /// user-mode networking share 127.0.0.1 and each gets its own forwarded port.
+    public var port: Int?
     public init(
         name: String, pool: String, status: Status, lineage: Instance.Lineage, address: String? = nil,
-        mac: String? = nil
+        mac: String? = nil, port: Int? = nil
     ) {
         self.name = name
         self.pool = pool
@@ -62,5 +65,6 @@ public struct VMInfo: Sendable, Hashable {
         self.lineage = lineage
         self.address = address
         self.mac = mac
+        self.port = port
     }
 }

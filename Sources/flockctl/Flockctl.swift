@@ -10,7 +10,7 @@ struct Flockctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flockctl",
         abstract: "Operate Flock, the autoscaler that clones warm VMs.",
-        subcommands: [PolicyCommand.self, Simulate.self, LBCommand.self]
+        subcommands: [PolicyCommand.self, Simulate.self, LBCommand.self, VMCommand.self]
     )
 
     static func main() async {

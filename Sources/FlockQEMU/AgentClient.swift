@@ -1,0 +1,167 @@
+import Foundation
+
+/// The host side of the flock-agent protocol: JSON lines over the VM's virtio-serial socket.
+///
+/// The host always opens the conversation with `hello`, because a guest restored from a
+/// snapshot cannot know that a new host connected; anything the guest sent earlier is ignored.
+/// Replies of other types (a late `ready` or `pong`) are skipped while waiting for the one
+/// expected, so repeated hellos during a cold boot cannot confuse a later exchange.
+public final class AgentClient: Sendable {
+    /// What the guest reports in `ready`.
+    public struct Ready: Sendable, Hashable {
+        public var hostname: String
+        public var bootID: String
+        public var cloneID: String?
+        public var generation: Int
+        /// True when the demo app answers `/healthz` inside the guest.
+        public var appUp: Bool
+    }
+
+    /// A clone's new identity, applied by the agent before the clone takes traffic.
+    public struct Identity: Sendable, Hashable {
+        public var cloneID: String
+        public var generation: Int
+        public var hostname: String
+        public var entropy: [UInt8]
+        public var timeUnixNanoseconds: Int64
+        public var network: Network?
+
+        public struct Network: Sendable, Hashable {
+            public var mac: String
+            public var address: String
+            public var prefix: Int
+            public var gateway: String
+        }
+
+        /// An identity with fresh host entropy and the current wall clock.
+        public static func fresh(cloneID: String, generation: Int, network: Network? = nil) -> Identity {
+            var generator = SystemRandomNumberGenerator()
+            let entropy = (0..<256).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return Identity(
+                cloneID: cloneID, generation: generation, hostname: cloneID, entropy: entropy,
+                timeUnixNanoseconds: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec), network: network)
+        }
+
+        var json: JSONValue {
+            var object: [String: JSONValue] = [
+                "type": "identity", "clone_id": .string(cloneID), "generation": .number(Double(generation)),
+                "hostname": .string(hostname), "entropy": .string(Data(entropy).base64EncodedString()),
+                "time_unix_ns": .number(Double(timeUnixNanoseconds)),
+            ]
+            if let network {
+                object["network"] = [
+                    "mac": .string(network.mac), "address": .string(network.address),
+                    "prefix": .number(Double(network.prefix)), "gateway": .string(network.gateway),
+                ]
+            }
+            return .object(object)
+        }
+    }
+
+    private let socket: UnixSocket
+    private let vm: String
+    private let splitter = Locked(LineSplitter(limit: 64 * 1024))
+    private let queued = Locked<[JSONValue]>([])
+
+    private init(socket: UnixSocket, vm: String) {
+        self.socket = socket
+        self.vm = vm
+    }
+
+    /// Connects to the agent socket QEMU serves for `vm`.
+    public static func connect(
+        path: String, vm: String, timeout: Duration = .seconds(10)
+    ) async throws(QEMUError) -> AgentClient {
+        AgentClient(socket: try await UnixSocket.connect(path: path, timeout: timeout), vm: vm)
+    }
+
+    /// Sends `hello` until the guest answers `ready` (and, if asked, its app is up).
+    ///
+    /// During a cold boot the agent is not running yet, so hello is repeated every `interval`.
+    public func waitReady(
+        requireApp: Bool, timeout: Duration, interval: Duration = .seconds(1)
+    ) async throws(QEMUError) -> Ready {
+        let deadline = ContinuousClock.now + timeout
+        var last: Ready?
+        while ContinuousClock.now < deadline {
+            try send(["type": "hello"])
+            let slice = min(interval, deadline - ContinuousClock.now)
+            if let message = try await receive(type: "ready", until: ContinuousClock.now + slice) {
+                let ready = Ready(
+                    hostname: message["hostname"]?.stringValue ?? "", bootID: message["boot_id"]?.stringValue ?? "",
+                    cloneID: message["clone_id"]?.stringValue, generation: message["generation"]?.intValue ?? 0,
+                    appUp: message["app"]?.stringValue == "up")
+                last = ready
+                if ready.appUp || !requireApp { return ready }
+            }
+        }
+        if last != nil {
+            throw .agent(vm, "the guest agent is up but its app did not answer /healthz within \(timeout)")
+        }
+        throw .timeout("waiting for the agent of VM \(vm) to say ready", after: timeout)
+    }
+
+    /// Sends the clone's identity and waits for `ack`; an `error` reply is thrown with its message.
+    public func applyIdentity(_ identity: Identity, timeout: Duration) async throws(QEMUError) -> [String] {
+        try send(identity.json)
+        guard let reply = try await receive(type: "ack", until: ContinuousClock.now + timeout, failOnError: true) else {
+            throw .timeout("waiting for the agent of VM \(vm) to acknowledge its identity", after: timeout)
+        }
+        guard reply["clone_id"]?.stringValue == identity.cloneID else {
+            throw .agent(
+                vm, "acknowledged clone id \(reply["clone_id"]?.description ?? "none"), expected \(identity.cloneID)")
+        }
+        return reply["applied"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// A liveness check: `ping` with a sequence number, answered by `pong` with the same number.
+    public func ping(seq: Int, timeout: Duration) async throws(QEMUError) {
+        try send(["type": "ping", "seq": .number(Double(seq))])
+        let deadline = ContinuousClock.now + timeout
+        while let reply = try await receive(type: "pong", until: deadline) {
+            if reply["seq"]?.intValue == seq { return }
+        }
+        throw .timeout("ping of the agent of VM \(vm)", after: timeout)
+    }
+
+    public func close() { socket.shutdown() }
+
+    private func send(_ message: JSONValue) throws(QEMUError) {
+        var data = message.serialized()
+        data.append(UInt8(ascii: "\n"))
+        try socket.send(data, what: "agent of VM \(vm)")
+    }
+
+    /// The next message of `type`, skipping others; nil at the deadline.
+    private func receive(
+        type: String, until deadline: ContinuousClock.Instant, failOnError: Bool = false
+    ) async throws(QEMUError) -> JSONValue? {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            while let message = queued.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                let kind = message["type"]?.stringValue
+                if kind == type { return message }
+                if failOnError && kind == "error" {
+                    throw .agent(vm, message["message"]?.stringValue ?? "unspecified error")
+                }
+            }
+            // Poll in short slices so a cancelled task or a passed deadline is noticed promptly.
+            let slice = min(deadline, ContinuousClock.now + .milliseconds(50))
+            if !socket.waitReadable(until: slice) {
+                if ContinuousClock.now >= deadline { return nil }
+                await Task.yield()
+                continue
+            }
+            let count = socket.readChunk(into: &buffer)
+            guard count > 0 else { throw .disconnected("agent of VM \(vm)") }
+            let items = splitter.withLock { $0.feed(buffer[0..<count]) }
+            for item in items {
+                guard case .line(let line) = item, let message = JSONValue.parse(Data(line)), message["type"] != nil
+                else { continue }
+                queued.withLock { $0.append(message) }
+            }
+        }
+    }
+}

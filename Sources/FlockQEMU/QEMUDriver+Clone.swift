@@ -1,0 +1,188 @@
+import FlockCore
+import Foundation
+
+extension QEMUDriver {
+    /// The `Hypervisor` entry point: a missing parent is thrown as `FlockError.notFound` and a
+    /// refused request as `FlockError.conflict`, so callers that only know the core can tell
+    /// them apart; other failures are `QEMUError`s.
+    public func clone(_ request: CloneRequest) async throws -> CloneBatch {
+        do {
+            return try await cloneBatch(request)
+        } catch {
+            throw error.asFlockError
+        }
+    }
+
+    /// Forks clones of a running parent: one snapshot (one pause) for the batch, clones
+    /// restored in parallel, each ready only once its agent acknowledged its new identity.
+    public func cloneBatch(_ request: CloneRequest) async throws(QEMUError) -> CloneBatch {
+        try prepareRoot()
+        guard let parent = record(named: request.parent), parent.role == .parent else {
+            throw .notFound(request.parent)
+        }
+        guard parent.pool == request.pool else {
+            throw .refused("parent \(request.parent) serves pool \(parent.pool), not \(request.pool)")
+        }
+        let parentPaths = paths(parent.name)
+        guard let pid = Self.pid(parentPaths), ProcessTable.isOurs(pid, marker: parentPaths.qmpSocket) else {
+            throw .notFound("\(request.parent) (its QEMU is not running)")
+        }
+        var batch = CloneBatch(started: [])
+        var names: [String] = []
+        for name in request.names {
+            if !OwnedName.isOwned(name, pool: request.pool) {
+                batch.failed[name] =
+                    "not a Flock name for pool \(request.pool) (expected \(OwnedName.prefix)\(request.pool)-<[a-z0-9]+>)"
+            } else if names.contains(name) || record(named: name) != nil
+                || FileManager.default.fileExists(atPath: paths(name).directory)
+            {
+                batch.failed[name] = "a VM named \(name) already exists"
+            } else {
+                names.append(name)
+            }
+        }
+        guard !names.isEmpty else { return batch }
+
+        var snapshot: SnapshotRecord?
+        if request.mode != .cold {
+            snapshot = try await pinnedSnapshot(of: parent, mode: request.mode)
+        }
+        defer { if let snapshot { unpin(snapshot.id) } }
+        let generation = snapshot?.generation ?? (record(named: parent.name)?.generation ?? parent.generation)
+
+        let frozen = snapshot
+        let mode = request.mode
+        let results = await withTaskGroup(of: (String, Result<VMRecord, QEMUError>).self) { group in
+            for name in names {
+                group.addTask {
+                    do throws(QEMUError) {
+                        let started = ContinuousClock.now
+                        let record: VMRecord
+                        if let frozen {
+                            record = try await self.restoreClone(name, parent: parent, snapshot: frozen)
+                        } else {
+                            record = try await self.bootClone(name, parent: parent, generation: generation)
+                        }
+                        let elapsed = ContinuousClock.now - started
+                        self.configuration.log(
+                            "clone \(name) (\(mode.rawValue)) ready in \(elapsed.formatted(.units(allowed: [.milliseconds])))"
+                        )
+                        return (name, .success(record))
+                    } catch {
+                        return (name, .failure(error))
+                    }
+                }
+            }
+            var results: [(String, Result<VMRecord, QEMUError>)] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        for (name, result) in results {
+            switch result {
+            case .success(let record):
+                batch.started.append(VMStatusReport(record: record, pid: nil, status: .running).info)
+            case .failure(let error):
+                batch.failed[name] = error.message
+            }
+        }
+        batch.started.sort { $0.name < $1.name }
+        return batch
+    }
+
+    /// Restores one clone from a snapshot, then hands it its identity.
+    func restoreClone(_ name: String, parent: VMRecord, snapshot: SnapshotRecord) async throws(QEMUError) -> VMRecord {
+        let snapshotPaths = snapshotPaths(snapshot.id)
+        guard FileManager.default.fileExists(atPath: snapshotPaths.state),
+            snapshot.mode != .lazy || FileManager.default.fileExists(atPath: snapshotPaths.memory)
+        else {
+            throw .snapshot(
+                "snapshot \(snapshot.id) is missing its files in \(snapshotPaths.directory) (deleted while in use?)")
+        }
+        if parent.spec.disk != nil, snapshot.disk.map({ !FileManager.default.fileExists(atPath: $0) }) ?? true {
+            throw .snapshot("snapshot \(snapshot.id) has no frozen disk layer (\(snapshot.disk ?? "none recorded"))")
+        }
+        let lineage = Instance.Lineage(
+            parent: parent.name, snapshot: snapshot.id, generation: snapshot.generation, mode: snapshot.mode)
+        let memory: QEMUCommandLine.Memory =
+            snapshot.mode == .lazy ? .privateCopy(path: snapshotPaths.memory) : .anonymous
+        let record = try await launch(
+            name: name, role: .clone, lineage: lineage, spec: parent.spec, accelerator: parent.accelerator,
+            memory: memory,
+            incoming: true, diskBacking: snapshot.disk)
+        let paths = paths(name)
+        do throws(QEMUError) {
+            let pid = Self.pid(paths) ?? 0
+            let qmp = try await QMPClient.connect(
+                path: paths.qmpSocket, timeout: .seconds(10), keepTrying: { ProcessTable.isAlive(pid) })
+            defer { qmp.close() }
+            try await qmp.execute(
+                "migrate-set-capabilities",
+                arguments: [
+                    "capabilities": [["capability": "x-ignore-shared", "state": .bool(snapshot.mode == .lazy)]]
+                ])
+            try await qmp.execute("migrate-incoming", arguments: ["uri": .string("exec:cat \(snapshotPaths.state)")])
+            try await waitForMigration(qmp, what: "restore of \(name) from \(snapshot.id)")
+            // On a bridge the clone wakes up with its parent's MAC and IP: keep its link down
+            // until the agent has applied its own, so it never answers for the parent.
+            let bridged = record.spec.network.mode == .bridge
+            if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": false]) }
+            try await resume(qmp)
+            try await handOverIdentity(
+                record, generation: snapshot.generation, requireApp: false, timeout: configuration.agentTimeout)
+            if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": true]) }
+            return record
+        } catch {
+            // QEMU exits when a restore fails; what it printed says why (e.g. a corrupt stream).
+            let said = qemuLogTail(paths)
+            await discard(name)
+            throw .launch(name, "restore from snapshot \(snapshot.id) failed: \(error.message)\(said)")
+        }
+    }
+
+    /// Boots one clone from the parent's spec (the cold baseline), then hands it its identity.
+    func bootClone(_ name: String, parent: VMRecord, generation: Int) async throws(QEMUError) -> VMRecord {
+        let lineage = Instance.Lineage(parent: parent.name, snapshot: nil, generation: generation, mode: .cold)
+        let record = try await launch(
+            name: name, role: .clone, lineage: lineage, spec: parent.spec, accelerator: parent.accelerator,
+            memory: .anonymous,
+            incoming: false)
+        do throws(QEMUError) {
+            try await handOverIdentity(
+                record, generation: generation, requireApp: true, timeout: configuration.bootTimeout)
+            return record
+        } catch {
+            let console = consoleTail(paths(name))
+            await discard(name)
+            throw .launch(name, error.message + console)
+        }
+    }
+
+    /// hello → ready, then identity → ack: the clone is ready only after the ack.
+    func handOverIdentity(
+        _ record: VMRecord, generation: Int, requireApp: Bool, timeout: Duration
+    ) async throws(QEMUError) {
+        let agent = try await AgentClient.connect(path: paths(record.name).agentSocket, vm: record.name)
+        defer { agent.close() }
+        _ = try await agent.waitReady(requireApp: requireApp, timeout: timeout)
+        let identity = AgentClient.Identity.fresh(
+            cloneID: record.name, generation: generation, network: try bridgeIdentityNetwork(record))
+        _ = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
+    }
+
+    /// The last lines QEMU wrote to its log, for error messages.
+    nonisolated func qemuLogTail(_ paths: VMPaths) -> String {
+        guard let text = try? String(contentsOfFile: paths.log, encoding: .utf8), !text.isEmpty else { return "" }
+        return " (QEMU: " + text.split(separator: "\n").suffix(3).joined(separator: " | ") + ")"
+    }
+
+    /// Removes a clone that failed half-way, with everything it created.
+    func discard(_ name: String) async {
+        let paths = paths(name)
+        let record = JSONFile.read(VMRecord.self, from: paths.metadata)
+        await stopProcess(paths)
+        if let tap = record?.tap {
+            await Networking.deleteTAP(tap, namespace: configuration.networkNamespace, log: "/dev/null")
+        }
+        removeDirectory(paths.directory)
+    }
+}

@@ -1,0 +1,178 @@
+import FlockCore
+import Foundation
+
+/// Flock's QEMU hypervisor driver: starts parents, forks them into clones, destroys clones.
+///
+/// All state lives on disk under the state root (one directory per VM, one per snapshot), so
+/// any process (the daemon, `flockctl`, a restarted daemon) sees the same VMs, and a restart
+/// adopts running VMs instead of duplicating or killing them. QEMU runs daemonized for the same
+/// reason: VMs outlive the process that started them. The driver holds no QMP connection
+/// between operations, because QEMU serves one QMP client at a time.
+public actor QEMUDriver: Hypervisor {
+    public nonisolated let configuration: QEMUDriverConfiguration
+    /// Snapshots in use by a batch in this process, so they are not deleted mid-batch.
+    var pins: [String: Int] = [:]
+    /// A snapshot being taken per parent and mode, so concurrent batches share one pause.
+    var snapshotsInFlight: [String: Task<SnapshotRecord, any Error>] = [:]
+    /// Snapshots whose files are being written, never swept as unused.
+    var creating: Set<String> = []
+
+    public init(configuration: QEMUDriverConfiguration = QEMUDriverConfiguration()) {
+        self.configuration = configuration
+    }
+
+    nonisolated var root: String { configuration.stateRoot }
+    nonisolated func paths(_ name: String) -> VMPaths { VMPaths(root: root, name: name) }
+    nonisolated func snapshotPaths(_ id: String) -> SnapshotPaths { SnapshotPaths(root: root, id: id) }
+
+    /// Creates the state root and its subdirectories, 0700: they hold guest memory.
+    func prepareRoot() throws(QEMUError) {
+        guard QEMUDriverConfiguration.isSafePath(root) else {
+            throw .invalidSpec(
+                "state root '\(root)' must be an absolute path of [A-Za-z0-9/._-] (it is passed to QEMU unquoted)")
+        }
+        for directory in [root, "\(root)/vms", "\(root)/snapshots"] {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                chmod(directory, 0o700)
+            } catch {
+                throw .io("cannot create the state directory \(directory): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    // MARK: - listing
+
+    /// Every VM under the state root, parents included, with whether its QEMU still runs.
+    public func list() -> [VMStatusReport] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? []
+        return names.sorted().compactMap { name in
+            let paths = paths(name)
+            guard let record = JSONFile.read(VMRecord.self, from: paths.metadata), record.name == name else {
+                return nil
+            }
+            let pid = Self.pid(paths)
+            let alive = pid.map { ProcessTable.isOurs($0, marker: paths.qmpSocket) } ?? false
+            return VMStatusReport(record: record, pid: alive ? pid : nil, status: alive ? .running : .stopped)
+        }
+    }
+
+    /// The record of one VM, if the driver knows it.
+    public func record(named name: String) -> VMRecord? {
+        guard VMSpec.isValidName(name) else { return nil }
+        return JSONFile.read(VMRecord.self, from: paths(name).metadata)
+    }
+
+    public func ownedVMs() async throws -> [VMInfo] {
+        list().filter { OwnedName.isFlockName($0.record.name) }.map(\.info)
+    }
+
+    /// Takes over VMs left by an earlier driver: running ones are kept (their QMP must answer),
+    /// clones whose QEMU is gone are cleaned up, and unused snapshots are deleted.
+    ///
+    /// Returns the VMs that run, parents included.
+    public func adopt() async throws -> [VMStatusReport] {
+        try prepareRoot()
+        var adopted: [VMStatusReport] = []
+        for report in list() {
+            let paths = paths(report.record.name)
+            if report.status == .running {
+                do {
+                    let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(3))
+                    defer { qmp.close() }
+                    let status = try await qmp.execute("query-status")
+                    var adoptedReport = report
+                    adoptedReport.status = status["running"]?.boolValue == true ? .running : .paused
+                    adopted.append(adoptedReport)
+                } catch {
+                    configuration.log(
+                        "VM \(report.record.name) runs but its QMP does not answer (\(error)); leaving it alone")
+                    adopted.append(report)
+                }
+            } else if report.record.role == .clone && OwnedName.isFlockName(report.record.name) {
+                configuration.log("clone \(report.record.name) is no longer running; removing its files")
+                try? await destroy(name: report.record.name)
+            }
+        }
+        sweepUnusedSnapshots()
+        return adopted
+    }
+
+    // MARK: - destroying
+
+    /// The `Hypervisor` entry point; refusals (a parent, a name Flock does not own) are thrown
+    /// as `FlockError.conflict`.
+    public func destroy(name: String) async throws {
+        do {
+            try await destroyClone(name)
+        } catch {
+            throw error.asFlockError
+        }
+    }
+
+    /// Stops a clone and deletes every file it owns; typed for callers that want `QEMUError`.
+    func destroyClone(_ name: String) async throws(QEMUError) {
+        guard OwnedName.isFlockName(name), VMSpec.isValidName(name) else {
+            throw .refused(
+                "refusing to destroy '\(name)': Flock only destroys VMs it named \(OwnedName.prefix)<pool>-<id>")
+        }
+        let paths = paths(name)
+        guard FileManager.default.fileExists(atPath: paths.directory) else { return }  // already gone
+        let record = JSONFile.read(VMRecord.self, from: paths.metadata)
+        if record?.role == .parent {
+            throw .refused("refusing to destroy '\(name)': it is a parent VM (use stopParent)")
+        }
+        await stopProcess(paths)
+        if let tap = record?.tap {
+            await Networking.deleteTAP(tap, namespace: configuration.networkNamespace, log: "/dev/null")
+        }
+        removeDirectory(paths.directory)
+        if let snapshot = record?.lineage.snapshot { releaseSnapshotIfUnused(snapshot) }
+    }
+
+    /// Stops a parent and deletes its files (its RAM file included). Clones keep running: a
+    /// lazy clone's memory comes from the snapshot, not from the parent.
+    public func stopParent(name: String) async throws(QEMUError) {
+        let paths = paths(name)
+        guard VMSpec.isValidName(name), let record = JSONFile.read(VMRecord.self, from: paths.metadata) else {
+            throw .notFound(name)
+        }
+        guard record.role == .parent else { throw .refused("'\(name)' is a clone; destroy it instead") }
+        await stopProcess(paths)
+        if let tap = record.tap {
+            await Networking.deleteTAP(tap, namespace: configuration.networkNamespace, log: "/dev/null")
+        }
+        removeDirectory(paths.directory)
+    }
+
+    /// `quit` over QMP, then SIGKILL if QEMU is still there after the timeout. Only a process
+    /// whose command line names this VM's QMP socket is ever signalled (pids get reused).
+    func stopProcess(_ paths: VMPaths) async {
+        guard let pid = Self.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket) else { return }
+        if let qmp = try? await QMPClient.connect(
+            path: paths.qmpSocket, timeout: .seconds(2), keepTrying: { ProcessTable.isAlive(pid) })
+        {
+            _ = try? await qmp.execute("quit", timeout: .seconds(2))
+            qmp.close()
+        }
+        if await ProcessTable.waitGone(pid, timeout: configuration.quitTimeout) { return }
+        configuration.log("QEMU \(pid) did not quit within \(configuration.quitTimeout); killing it")
+        if ProcessTable.isOurs(pid, marker: paths.qmpSocket) { kill(pid, SIGKILL) }
+        _ = await ProcessTable.waitGone(pid, timeout: .seconds(5))
+    }
+
+    static func pid(_ paths: VMPaths) -> pid_t? {
+        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8) else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Deletes a directory the driver made; refuses anything outside the state root.
+    nonisolated func removeDirectory(_ directory: String) {
+        guard
+            directory.hasPrefix(root + "/vms/") || directory.hasPrefix(root + "/snapshots/")
+                || directory.hasPrefix(root + "/probe")
+        else { return }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import FlockCore
+import FlockQEMU
+import Foundation
+
+/// `flockctl vm …`: start parent VMs, clone them, list and destroy VMs by hand, through the
+/// same QEMU driver the daemon uses (all its state is on disk, so both see the same VMs).
+struct VMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Start, clone, list and destroy QEMU VMs.",
+        subcommands: [VMStart.self, VMClone.self, VMList.self, VMDestroy.self]
+    )
+}
+
+/// Options every `vm` subcommand shares.
+struct VMOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The driver's state directory (tmpfs). Default: $FLOCK_QEMU_STATE, else /run/flock/qemu for root.",
+            valueName: "dir"))
+    var state: String?
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    var stateRoot: String { state ?? QEMUDriverConfiguration.defaultStateRoot }
+
+    func driver(snapshotMaxAge: Duration = .seconds(15), lazyFreeze: LazyFreeze = .copyWhilePaused) -> QEMUDriver {
+        QEMUDriver(
+            configuration: QEMUDriverConfiguration(
+                stateRoot: stateRoot, snapshotMaxAge: snapshotMaxAge, lazyFreeze: lazyFreeze,
+                log: { printError("flockctl: \($0)") }))
+    }
+
+    /// A progress line on a terminal; silent when stderr is redirected (scripts, tests).
+    func progress(_ line: String) {
+        if isatty(2) == 1 { printError("… \(line)") }
+    }
+}
+
+struct VMStart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start", abstract: "Start a parent VM from a YAML spec and wait until its app serves.")
+
+    @Argument(help: ArgumentHelp("The VM spec, e.g. Deploy/guest/parent.yaml.", valueName: "spec"))
+    var spec: String
+
+    @OptionGroup var options: VMOptions
+
+    func run() async throws {
+        let spec = try VMSpecFile.load(spec)
+        let started = ContinuousClock.now
+        options.progress(
+            "starting \(spec.name) (\(spec.memoryMiB) MiB, accelerator \(spec.accelerator.rawValue)); a TCG boot takes a few seconds"
+        )
+        let record: VMRecord
+        do {
+            record = try await options.driver().startParent(spec)
+        } catch {
+            throw CLIFailure("error: \(error)")
+        }
+        options.progress("\(spec.name) serves after \(VMOutput.seconds(ContinuousClock.now - started))")
+        let reports = await options.driver().list().filter { $0.record.name == record.name }
+        print(options.json ? VMOutput.json(reports) : VMOutput.table(reports), terminator: "")
+    }
+}
+
+struct VMClone: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clone", abstract: "Fork clones of a running parent VM.")
+
+    @Argument(help: ArgumentHelp("The parent VM's name.", valueName: "parent"))
+    var parent: String
+
+    @Option(name: .long, help: "How many clones to fork in one batch (one parent pause).")
+    var count = 1
+
+    @Option(name: .long, help: "lazy (copy-on-write), eager (full copy) or cold (fresh boot).")
+    var mode: CloneMode = .lazy
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Reuse a snapshot younger than this many seconds instead of pausing the parent again (0: always a fresh one).",
+            valueName: "seconds"))
+    var snapshotMaxAge = 15
+
+    @Option(
+        name: .long,
+        help:
+            "How a lazy snapshot freezes the parent's RAM: copy (copy while paused: quickest clones) or template (live-migrate into a template VM: shortest parent pause)."
+    )
+    var lazyFreeze: LazyFreeze = .copyWhilePaused
+
+    @OptionGroup var options: VMOptions
+
+    func validate() throws {
+        guard (1...64).contains(count) else { throw ValidationError("--count must be 1...64") }
+        guard snapshotMaxAge >= 0 else { throw ValidationError("--snapshot-max-age must be 0 or more") }
+    }
+
+    func run() async throws {
+        let driver = options.driver(snapshotMaxAge: .seconds(snapshotMaxAge), lazyFreeze: lazyFreeze)
+        guard let record = await driver.record(named: parent), record.role == .parent else {
+            throw CLIFailure("error: no parent VM named \(parent) in \(options.stateRoot) (hint: flockctl vm list)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        let names = (0..<count).map { _ in
+            OwnedName.make(
+                pool: record.pool, suffix: String((0..<6).map { _ in alphabet.randomElement(using: &generator)! }))
+        }
+        let started = ContinuousClock.now
+        options.progress("forking \(count) \(mode.rawValue) clone(s) of \(parent)")
+        let batch: CloneBatch
+        do {
+            batch = try await driver.clone(CloneRequest(pool: record.pool, parent: parent, mode: mode, names: names))
+        } catch {
+            throw CLIFailure("error: \(error)")
+        }
+        options.progress(
+            "\(batch.started.count) clone(s) ready after \(VMOutput.seconds(ContinuousClock.now - started))")
+        let started_ = Set(batch.started.map(\.name))
+        let reports = await driver.list().filter { started_.contains($0.record.name) }
+        print(options.json ? VMOutput.json(reports, failed: batch.failed) : VMOutput.table(reports), terminator: "")
+        for (name, reason) in batch.failed.sorted(by: { $0.key < $1.key }) { printError("error: \(name): \(reason)") }
+        if !batch.failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct VMList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List VMs, parents and clones.")
+
+    @OptionGroup var options: VMOptions
+
+    func run() async throws {
+        let reports = await options.driver().list()
+        print(options.json ? VMOutput.json(reports) : VMOutput.table(reports), terminator: "")
+    }
+}
+
+struct VMDestroy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy", abstract: "Stop a clone and delete its files (a parent only with --parent).")
+
+    @Argument(help: ArgumentHelp("The VM's name.", valueName: "name"))
+    var name: String
+
+    @Flag(name: .long, help: "Confirm that NAME is a parent to stop; its clones keep running.")
+    var parent = false
+
+    @OptionGroup var options: VMOptions
+
+    func run() async throws {
+        let driver = options.driver()
+        guard let record = await driver.record(named: name) else {
+            throw CLIFailure("error: no VM named \(name) in \(options.stateRoot) (hint: flockctl vm list)")
+        }
+        do {
+            if record.role == .parent {
+                guard parent else {
+                    throw CLIFailure(
+                        "error: \(name) is a parent VM; pass --parent to stop it (its clones keep running)")
+                }
+                try await driver.stopParent(name: name)
+            } else {
+                try await driver.destroy(name: name)
+            }
+        } catch let failure as CLIFailure {
+            throw failure
+        } catch {
+            throw CLIFailure("error: \(error)")
+        }
+        if options.json {
+            print(#"{"destroyed":"\#(name)"}"#)
+        } else {
+            print("destroyed \(name)")
+        }
+    }
+}
+
+extension CloneMode: ExpressibleByArgument {}
+extension LazyFreeze: ExpressibleByArgument {}
