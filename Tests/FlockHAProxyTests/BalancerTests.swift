@@ -85,7 +85,6 @@ struct BalancerTests {
             #expect(error.message.contains("app/flock-web-9"))
             #expect(error.message.contains("never enabled"))
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
         watcher.cancel()
         #expect(await watcher.value == false)
         #expect(try await balancer.servers(backend: "app").isEmpty)
@@ -104,7 +103,7 @@ struct BalancerTests {
         )
 
         let port = haproxy.frontendPort
-        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=1500") }
+        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=4000") }
         // Wait until HAProxy sees the session, so the drain really has something to wait for.
         let client = haproxy.client
         #expect(
@@ -112,10 +111,10 @@ struct BalancerTests {
                 (try await client.showStat(backend: "app").server("flock-web-1", of: "app")?.integer("scur") ?? 0) > 0
             }
         )
-        let started = ContinuousClock.now
-        let outcome = try await balancer.drain(backend: "app", server: "flock-web-1", timeout: .seconds(10))
+        let servedBefore = clone.served
+        let outcome = try await balancer.drain(backend: "app", server: "flock-web-1", timeout: .seconds(30))
         #expect(outcome == .drained)
-        #expect(ContinuousClock.now - started > .milliseconds(500))
+        #expect(clone.served == servedBefore + 1, "the drain returned only after the in-flight request was answered")
         let response = try await inFlight.value
         #expect(response.status == 200)
         #expect(response.body == "slow clone1")
@@ -137,7 +136,7 @@ struct BalancerTests {
             ServerRegistration(backend: "app", name: "flock-web-1", address: "127.0.0.1", port: clone.port)
         )
         let port = haproxy.frontendPort
-        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=3000") }
+        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=6000") }
         let client = haproxy.client
         #expect(
             try await eventually(timeout: .seconds(5)) {
@@ -147,8 +146,7 @@ struct BalancerTests {
         let started = ContinuousClock.now
         let outcome = try await balancer.drain(backend: "app", server: "flock-web-1", timeout: .milliseconds(400))
         #expect(outcome == .timedOut(sessions: 1))
-        let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(400) && elapsed < .seconds(2))
+        #expect(ContinuousClock.now - started >= .milliseconds(400), "the drain waited out its timeout")
         // The server is draining, not gone: the request still completes.
         #expect(try await balancer.servers(backend: "app").first?.status == .draining)
         #expect(try await inFlight.value.status == 200)

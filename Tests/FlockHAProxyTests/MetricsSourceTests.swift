@@ -36,12 +36,12 @@ struct MetricsSourceTests {
 
         // Hold 6 slow requests open and send a burst of fast ones and some failures.
         let port = haproxy.frontendPort
-        let slow = (0..<6).map { _ in Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=2500") } }
+        let slow = (0..<6).map { _ in Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=8000") } }
         for _ in 0..<20 { _ = try await TestHTTPClient.get(port: port, path: "/") }
         for _ in 0..<4 { #expect(try await TestHTTPClient.get(port: port, path: "/fail").status == 500) }
 
         var busy: [MetricName: Double] = [:]
-        let reached = try await eventually(timeout: .seconds(2)) {
+        let reached = try await eventually(timeout: .seconds(7)) {
             busy = Self.values(await source.read(backend: "app", metrics: all))
             return busy[.sessions] == 6
         }

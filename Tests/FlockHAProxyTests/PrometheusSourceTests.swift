@@ -25,10 +25,10 @@ struct PrometheusSourceTests {
         _ = await source.read(backend: "app", metrics: all)  // baseline for the rates
 
         let port = haproxy.frontendPort
-        let slow = (0..<4).map { _ in Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=2000") } }
+        let slow = (0..<4).map { _ in Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=8000") } }
         for _ in 0..<3 { #expect(try await TestHTTPClient.get(port: port, path: "/fail").status == 500) }
         var values: [MetricName: Double] = [:]
-        let reached = try await eventually(timeout: .seconds(1.5)) {
+        let reached = try await eventually(timeout: .seconds(7)) {
             let samples = await source.read(backend: "app", metrics: all)
             values = Dictionary(uniqueKeysWithValues: samples.compactMap { s in s.value.map { (s.metric, $0) } })
             return values[.sessions] == 4

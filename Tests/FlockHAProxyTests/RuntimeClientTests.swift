@@ -115,7 +115,7 @@ struct RuntimeClientTests {
             #expect(error.isTimeout)
             #expect(error.message.contains("show stat"))
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(30), "bounded by the command timeout, not hung")
     }
 
     @Test func concurrentCallersEachGetTheirOwnAnswer() async throws {
