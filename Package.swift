@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "flock-agent", targets: ["flock-agent"]),
         .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
         .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
+        .executable(name: "flockd", targets: ["flockd"]),
         .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
     ],
     dependencies: [
@@ -19,6 +20,13 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // flockd: HTTP API, service lifecycle, logging and Prometheus /metrics. Hummingbird's
+        // swift-configuration trait is left off: flockd reads its own YAML config.
+        .package(
+            url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -41,6 +49,24 @@ let package = Package(
         .executableTarget(name: "flock-agent"),
         .executableTarget(name: "flock-demo-app"),
         .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
+        .target(
+            name: "FlockDaemon",
+            dependencies: [
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockController", "FlockHAProxy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "flockd",
+            dependencies: [
+                "FlockDaemon", "FlockQEMU", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(name: "FlockQEMU", dependencies: ["FlockCore"]),
         .executableTarget(
             name: "flockctl",
@@ -62,6 +88,10 @@ let package = Package(
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
         .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
+        .testTarget(
+            name: "FlockDaemonTests",
+            dependencies: ["FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl"]
+        ),
         .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
         .testTarget(name: "GuestImageTests"),
     ],

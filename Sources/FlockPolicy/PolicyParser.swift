@@ -295,7 +295,8 @@ public enum PolicyParser {
     }
 
     /// Turns a Yams syntax error into a located diagnostic.
-    private static func syntaxDiagnostic(_ error: any Error, file: String) -> PolicyDiagnostic {
+    /// Package-visible so that `flockd`'s config reports YAML syntax errors the same way.
+    package static func syntaxDiagnostic(_ error: any Error, file: String) -> PolicyDiagnostic {
         switch error as? YamlError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):

@@ -3,24 +3,25 @@ import Yams
 /// Walks a composed YAML tree and collects located errors instead of stopping at the first.
 ///
 /// Every getter returns `nil` after recording a diagnostic when a value is missing or has the
-/// wrong type, so the parser can keep going and report every problem in one run.
-struct YAMLReader {
-    let file: String
-    private(set) var diagnostics: [PolicyDiagnostic] = []
+/// wrong type, so the parser can keep going and report every problem in one run. Package-visible
+/// so that `flockd`'s config file is read with the same rules and the same located errors.
+package struct YAMLReader {
+    package let file: String
+    package private(set) var diagnostics: [PolicyDiagnostic] = []
 
-    init(file: String) {
+    package init(file: String) {
         self.file = file
     }
 
     /// A mapping's entries by key, with the nodes kept for their positions.
-    struct Fields {
-        let mark: Mark?
-        let path: String
-        var entries: [String: (key: Node, value: Node)]
-        subscript(_ key: String) -> Node? { entries[key]?.value }
+    package struct Fields {
+        package let mark: Mark?
+        package let path: String
+        package var entries: [String: (key: Node, value: Node)]
+        package subscript(_ key: String) -> Node? { entries[key]?.value }
     }
 
-    mutating func error(at mark: Mark?, _ message: String, hint: String? = nil) {
+    package mutating func error(at mark: Mark?, _ message: String, hint: String? = nil) {
         diagnostics.append(
             PolicyDiagnostic(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint)
         )
@@ -28,7 +29,7 @@ struct YAMLReader {
 
     /// Reads `node` as a mapping whose keys must all be in `allowed`; unknown keys are errors
     /// with a suggestion, so a typo never passes silently.
-    mutating func fields(_ node: Node, path: String, allowed: [String]) -> Fields? {
+    package mutating func fields(_ node: Node, path: String, allowed: [String]) -> Fields? {
         guard let mapping = node.mapping else {
             error(
                 at: node.mark, "\(path) must be a mapping of \(allowed.joined(separator: ", ")); got \(describe(node))")
@@ -53,13 +54,13 @@ struct YAMLReader {
     }
 
     /// Records an error for each of `keys` that `fields` lacks.
-    mutating func require(_ keys: [String], in fields: Fields) {
+    package mutating func require(_ keys: [String], in fields: Fields) {
         for key in keys where fields[key] == nil {
             error(at: fields.mark, "\(fields.path) is missing '\(key)'")
         }
     }
 
-    mutating func string(_ fields: Fields, _ key: String) -> String? {
+    package mutating func string(_ fields: Fields, _ key: String) -> String? {
         guard let node = fields[key] else { return nil }
         guard let scalar = node.scalar, node.kind != .null else {
             error(at: node.mark, "\(fields.path).\(key) must be a string; got \(describe(node))")
@@ -68,7 +69,7 @@ struct YAMLReader {
         return scalar.string
     }
 
-    mutating func int(_ fields: Fields, _ key: String) -> Int? {
+    package mutating func int(_ fields: Fields, _ key: String) -> Int? {
         guard let node = fields[key] else { return nil }
         guard node.scalar != nil, node.kind == .int, let value = node.int else {
             error(at: node.mark, "\(fields.path).\(key) must be a whole number; got \(describe(node))")
@@ -77,7 +78,7 @@ struct YAMLReader {
         return value
     }
 
-    mutating func number(_ fields: Fields, _ key: String) -> Double? {
+    package mutating func number(_ fields: Fields, _ key: String) -> Double? {
         guard let node = fields[key] else { return nil }
         guard node.scalar != nil, node.kind == .int || node.kind == .float, let value = node.float,
             value.isFinite
@@ -88,7 +89,7 @@ struct YAMLReader {
         return value
     }
 
-    mutating func bool(_ fields: Fields, _ key: String) -> Bool? {
+    package mutating func bool(_ fields: Fields, _ key: String) -> Bool? {
         guard let node = fields[key] else { return nil }
         guard node.kind == .bool, let value = node.bool else {
             error(at: node.mark, "\(fields.path).\(key) must be true or false; got \(describe(node))")
@@ -98,7 +99,7 @@ struct YAMLReader {
     }
 
     /// A positive duration such as `500ms`, `2s`, `1m` or `1h`.
-    mutating func duration(_ fields: Fields, _ key: String) -> Duration? {
+    package mutating func duration(_ fields: Fields, _ key: String) -> Duration? {
         guard let node = fields[key] else { return nil }
         let text = node.scalar?.string ?? ""
         if text.hasPrefix("-") {
@@ -120,7 +121,7 @@ struct YAMLReader {
     }
 
     /// One of a closed set of words, such as an aggregate or a clone mode.
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ fields: Fields, _ key: String, as: T.Type) -> T?
+    package mutating func choice<T: RawRepresentable & CaseIterable>(_ fields: Fields, _ key: String, as: T.Type) -> T?
     where T.RawValue == String {
         guard let node = fields[key] else { return nil }
         let options = T.allCases.map(\.rawValue)
@@ -146,7 +147,7 @@ struct YAMLReader {
 }
 
 /// The closest allowed word to a typo, if one is close enough to be a plausible intent.
-func suggestion(for word: String, among options: [String]) -> String? {
+package func suggestion(for word: String, among options: [String]) -> String? {
     let scored = options.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
     guard let (best, distance) = scored, distance <= max(2, word.count / 3) else { return nil }
     return best

@@ -10,7 +10,10 @@ struct Flockctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flockctl",
         abstract: "Operate Flock, the autoscaler that clones warm VMs.",
-        subcommands: [PolicyCommand.self, Simulate.self, LBCommand.self, VMCommand.self]
+        subcommands: [
+            PolicyCommand.self, Simulate.self, LBCommand.self, VMCommand.self, Status.self, Events.self, Pause.self,
+            Resume.self, Scale.self,
+        ]
     )
 
     static func main() async {

@@ -1,0 +1,101 @@
+import FlockCore
+import FlockPolicy
+import Foundation
+import Logging
+
+/// Everything `flockd` needs to start, read from its YAML config file and the environment.
+///
+/// The values are already validated: a `DaemonConfig` only exists when every error in the
+/// file has been ruled out, so start-up only meets problems the file cannot show (an
+/// unreachable balancer, a pool with no stored policy).
+public struct DaemonConfig: Sendable {
+    /// The config file, for messages.
+    public var file: String
+    public var store: StoreSettings
+    public var listen: ListenAddress
+    /// Bearer token the mutating API endpoints require; without one they are refused.
+    public var apiToken: String?
+    public var log: LogSettings
+    /// How often the policy watcher looks for versions applied with `flockctl`.
+    public var policyPollInterval: Duration
+    public var balancers: [String: BalancerConfig]
+    public var hypervisors: [String: HypervisorConfig]
+    /// In the order the file lists them.
+    public var pools: [PoolConfig]
+
+    public struct StoreSettings: Sendable, Hashable {
+        public var path: String
+        public var sampleRetention: Duration
+    }
+
+    public struct LogSettings: Sendable, Hashable {
+        public enum Format: String, Sendable, CaseIterable { case text, json }
+        public var format: Format
+        public var level: Logger.Level
+    }
+
+    /// A load balancer flockd registers servers with and reads metrics from.
+    public struct BalancerConfig: Sendable, Hashable {
+        public enum Kind: String, Sendable, CaseIterable { case haproxy }
+        public var name: String
+        public var kind: Kind
+        /// The runtime API: a unix socket path or `HOST:PORT` (`RuntimeEndpoint` syntax).
+        public var socket: String
+        /// Bound on every runtime API command.
+        public var timeout: Duration
+        /// How long a new server may take to pass its health check.
+        public var healthTimeout: Duration
+    }
+
+    /// A hypervisor, by kind; its settings are checked by the kind's `HypervisorFactory`.
+    public struct HypervisorConfig: Sendable {
+        public var name: String
+        public var kind: String
+        public var settings: HypervisorSettings
+    }
+
+    /// One pool flockd runs.
+    public struct PoolConfig: Sendable {
+        /// Where its policy comes from.
+        public enum PolicySource: Sendable {
+            /// A YAML file; stored as a new version at start-up when its text differs from the
+            /// store's current one, then the store is followed like for `stored`.
+            case file(PolicyDocument)
+            /// The store's current version (`flockctl policy apply` put it there).
+            case stored
+        }
+
+        public var name: String
+        public var policy: PolicySource
+        public var balancer: String
+        public var hypervisor: String
+        /// The warm parent VM, when the config names it; it must match the policy's `parent`.
+        public var parent: String?
+        /// Where the pool is written in the file, for errors found at start-up.
+        public var location: SourceLocation
+        /// Where its `policy:` value is written.
+        public var policyLocation: SourceLocation
+        public var parentLocation: SourceLocation?
+    }
+
+    /// A place in the config file, so that errors found after parsing still point at it.
+    public struct SourceLocation: Sendable, Hashable {
+        public var file: String
+        public var line: Int
+        public var column: Int
+
+        /// A located error at this place, formatted like policy errors.
+        public func diagnostic(_ message: String, hint: String? = nil) -> PolicyDiagnostic {
+            PolicyDiagnostic(file: file, line: line, column: column, message: message, hint: hint)
+        }
+    }
+
+    /// The defaults a config may leave out.
+    public enum Defaults {
+        /// Loopback only: the API can pause pools, so it is not exposed unless asked for.
+        public static let listen = ListenAddress(host: "127.0.0.1", port: 9464)
+        public static let policyPollInterval: Duration = .seconds(2)
+        public static let balancerTimeout: Duration = .seconds(5)
+        public static let healthTimeout: Duration = .seconds(30)
+    }
+}

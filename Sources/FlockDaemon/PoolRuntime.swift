@@ -1,0 +1,69 @@
+import FlockController
+import FlockCore
+import FlockStore
+import Foundation
+import Synchronization
+
+/// One pool as the running daemon holds it: its controller, the policy version in force, and
+/// what the loop, the policy watcher and the HTTP API share about it.
+///
+/// The controller keeps its policy private; the daemon keeps its own copy here because the loop
+/// needs the evaluation interval and the API reports the version actually running (which can lag
+/// the store's current version by one poll, or stay behind when a stored version is rejected).
+public final class PoolRuntime: Sendable {
+    public let name: String
+    public let controller: PoolController
+    public let store: FlockStore
+    /// The pool's metrics source, wrapped to report staleness.
+    public let metrics: StalenessTrackingSource
+    /// The parent the config names, which every reloaded policy must keep.
+    public let configuredParent: String?
+    /// Checks that a backend can take servers before a reloaded policy moves the pool to it.
+    let checkBackend: @Sendable (String) async throws -> Void
+    let state: Mutex<State>
+
+    struct State {
+        var policy: Policy
+        var version: Int?
+        /// A stored version that failed to load, so it is reported once, not every poll.
+        var rejectedVersion: Int?
+        var lastTick: Date?
+        var lastDecision: Decision?
+        var recovered = false
+    }
+
+    /// - Parameters:
+    ///   - drivers: the pool's drivers; the metrics source is wrapped for staleness here.
+    ///   - checkBackend: run before a reloaded policy that names another backend takes effect.
+    public init(
+        policy: Policy, version: Int?, store: FlockStore, drivers: PoolController.Drivers,
+        configuredParent: String? = nil, settings: PoolController.Settings = .init(),
+        now: @escaping @Sendable () -> Date = Date.init,
+        checkBackend: @escaping @Sendable (String) async throws -> Void = { _ in }
+    ) {
+        self.name = policy.pool
+        self.store = store
+        let metrics = StalenessTrackingSource(drivers.metrics)
+        self.metrics = metrics
+        var wrapped = drivers
+        wrapped.metrics = metrics
+        self.controller = PoolController(
+            policy: policy, version: version, store: store, drivers: wrapped, settings: settings, now: now)
+        self.configuredParent = configuredParent
+        self.checkBackend = checkBackend
+        self.state = Mutex(State(policy: policy, version: version))
+    }
+
+    /// The policy the controller runs, and its store version.
+    public var policy: (policy: Policy, version: Int?) {
+        state.withLock { ($0.policy, $0.version) }
+    }
+
+    /// When the last tick finished and what it decided, for the API.
+    public var lastTick: (time: Date?, decision: Decision?) {
+        state.withLock { ($0.lastTick, $0.lastDecision) }
+    }
+
+    /// True once `recover()` has succeeded and ticks run.
+    public var isRecovered: Bool { state.withLock { $0.recovered } }
+}

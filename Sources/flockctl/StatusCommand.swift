@@ -1,0 +1,57 @@
+import ArgumentParser
+import FlockStore
+import Foundation
+
+/// `flockctl status`: every pool at a glance, from the store the daemon writes.
+///
+/// It reads the store rather than the daemon's API so that it works when flockd is down (which
+/// is when an operator most needs it) and needs no token. `--json` prints the same keys as
+/// flockd's `/v1/pools`.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each pool: serving, warming and draining counts, the last decision and why.")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print JSON ({\"pools\": [...]}) instead of a table.") var json = false
+
+    func run() async throws {
+        let statuses = try store.openExisting()?.statuses() ?? []
+        if json {
+            print(try jsonText(["pools": statuses]))
+            return
+        }
+        guard !statuses.isEmpty else {
+            print("no pools in \(store.path); 'flockctl policy apply FILE' adds one")
+            return
+        }
+        var rows = [["POOL", "STATE", "SERVING", "WARMING", "DRAINING", "FAILED", "MANUAL", "POLICY", "LAST DECISION"]]
+        for pool in statuses {
+            let decision = pool.lastDecision.map {
+                "\(clockTime($0.time)) \($0.action.rawValue) \($0.from)→\($0.to)\($0.dryRun ? " (dry run)" : "")"
+            }
+            rows.append([
+                pool.name, pool.paused ? "paused" : "active", "\(pool.serving)", "\(pool.warming)", "\(pool.draining)",
+                "\(pool.failed)", pool.manualDesired.map { "\($0)" } ?? "-", pool.policyVersion.map { "v\($0)" } ?? "-",
+                decision ?? "none yet",
+            ])
+        }
+        print(table(rows), terminator: "")
+        for pool in statuses {
+            if let reason = pool.lastDecision?.reason { print("\(pool.name): \(reason)") }
+        }
+    }
+}
+
+/// JSON as the daemon's API writes it: sorted keys, ISO 8601 times.
+func jsonText(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// A local wall-clock time with the date, short enough for a table column.
+func clockTime(_ date: Date) -> String {
+    date.formatted(
+        .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon)
+    )
+}

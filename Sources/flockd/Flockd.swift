@@ -1,0 +1,88 @@
+import ArgumentParser
+import FlockDaemon
+import Foundation
+import Logging
+
+/// The autoscaler daemon: reads `flockd.yaml`, then runs every pool's reconcile loop, the
+/// policy watcher and the HTTP API until SIGTERM or SIGINT.
+///
+/// Exit codes match `flockctl`: 0 after a graceful shutdown (or a valid `--check-config`), 1 when
+/// it cannot start (every config error printed as `file:line:column: error: …`), 2 for a usage
+/// error with a one-line hint. No stack trace is ever the answer to a bad config.
+@main
+struct Flockd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flockd",
+        abstract: "Flock's autoscaler daemon: clones warm VMs when a pool's policy asks for capacity.",
+        discussion: """
+            The config file comes from --config, else $FLOCKD_CONFIG. These variables override it: \
+            FLOCKD_LISTEN (listen), FLOCKD_API_TOKEN (api_token), FLOCKD_LOG_LEVEL (log.level), \
+            FLOCKD_LOG_FORMAT (log.format), FLOCK_DB (store.path).
+            """
+    )
+
+    @Option(help: ArgumentHelp("The YAML config file (default: $FLOCKD_CONFIG).", valueName: "file"))
+    var config: String?
+
+    @Option(
+        name: .customLong("check-config"),
+        help: ArgumentHelp("Validate a config file (and the policies it names), then exit 0 or 1.", valueName: "file"))
+    var checkConfig: String?
+
+    /// The hypervisor kinds this build of flockd can drive.
+    static let factories: [any HypervisorFactory] = [QEMUHypervisorFactory()]
+
+    func validate() throws {
+        if config != nil && checkConfig != nil {
+            throw ValidationError("give either --config or --check-config, not both")
+        }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let checkConfig {
+            let loaded = try DaemonConfigParser.load(
+                path: checkConfig, environment: environment, factories: Self.factories)
+            print(
+                "\(checkConfig): valid; \(loaded.pools.count) pool(s): \(loaded.pools.map(\.name).joined(separator: ", "))"
+            )
+            return
+        }
+        guard let path = config ?? environment["FLOCKD_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            throw ValidationError("no config file: give --config FILE or set FLOCKD_CONFIG")
+        }
+        let loaded = try DaemonConfigParser.load(path: path, environment: environment, factories: Self.factories)
+        let log = loaded.log
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, format: log.format, level: log.level) }
+        _ = DaemonMetrics.registry
+        let logger = Logger(label: "flockd")
+        let daemon = try await Daemon.prepare(config: loaded, factories: Self.factories, logger: logger)
+        try await daemon.run()
+    }
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as DaemonError {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            if error.isConfigError {
+                FileHandle.standardError.write(Data("flockd: not starting: fix the config above\n".utf8))
+            }
+            Foundation.exit(1)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(
+                    Data("error: \(message(for: error))\nhint: run 'flockd --help' for usage\n".utf8))
+                Foundation.exit(2)
+            }
+            if exitCode(for: error) == .success { exit(withError: error) }
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import FlockCore
+import FlockStore
+import Foundation
+import Testing
+
+/// `flockctl status`, `events`, `pause`, `resume` and `scale`, run as the built binary against a
+/// scratch store.
+@Suite struct FlockctlPoolCommandTests {
+    let scratch: Scratch
+    let db: String
+
+    init() throws {
+        scratch = try Scratch()
+        db = scratch.path("flock.db")
+    }
+
+    func flockctl(_ arguments: [String]) async throws -> (status: Int32?, stdout: String, stderr: String) {
+        let binary = try #require(Binary.url("flockctl"))
+        return try await runToEnd(binary, arguments, environment: ["FLOCK_DB": db], in: scratch)
+    }
+
+    func applyWeb() async throws {
+        let applied = try await flockctl(["policy", "apply", Repo.path("Policies/web.yaml")])
+        #expect(applied.status == 0, "\(applied.stderr)")
+    }
+
+    @Test func statusShowsCountsAndTheLastDecision() async throws {
+        let empty = try await flockctl(["status"])
+        #expect(empty.status == 0)
+        #expect(empty.stdout.hasPrefix("no pools in \(db)"))
+
+        try await applyWeb()
+        let store = try FlockStore(path: db)
+        let now = Date()
+        try store.upsert(Instance(name: "web-parent", pool: "web", role: .parent, state: .serving, createdAt: now))
+        try store.upsert(Instance(name: "flock-web-a1", pool: "web", role: .clone, state: .cloning, createdAt: now))
+        try store.upsert(Instance(name: "flock-web-b2", pool: "web", role: .clone, state: .draining, createdAt: now))
+        try store.record(
+            Decision(
+                pool: "web", time: now, action: .scaleOut, from: 1, to: 2, recommendation: 2,
+                reason: "scale out 1 → 2: load wants 2", votes: [], dryRun: false))
+
+        let table = try await flockctl(["status"])
+        #expect(table.status == 0)
+        let row = table.stdout.split(separator: "\n")[1].split(separator: " ", omittingEmptySubsequences: true)
+        #expect(Array(row.prefix(8)) == ["web", "active", "1", "1", "1", "0", "-", "v1"])
+        #expect(table.stdout.contains("scale_out 1→2"))
+        #expect(table.stdout.contains("web: scale out 1 → 2: load wants 2"))
+
+        let json = try await flockctl(["status", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let pool = try #require((object?["pools"] as? [[String: Any]])?.first)
+        #expect(pool["name"] as? String == "web")
+        #expect(pool["serving"] as? Int == 1)
+        #expect(pool["warming"] as? Int == 1)
+        #expect(pool["draining"] as? Int == 1)
+        #expect(pool["paused"] as? Bool == false)
+        #expect((pool["last_decision"] as? [String: Any])?["action"] as? String == "scale_out")
+    }
+
+    @Test func pauseResumeAndScaleWriteTheStore() async throws {
+        try await applyWeb()
+        let store = try FlockStore(path: db)
+
+        let paused = try await flockctl(["pause", "web"])
+        #expect(paused.status == 0)
+        #expect(try store.pool(named: "web")?.paused == true)
+        #expect(try await flockctl(["status"]).stdout.contains("paused"))
+
+        #expect(try await flockctl(["resume", "web"]).status == 0)
+        #expect(try store.pool(named: "web")?.paused == false)
+
+        let scaled = try await flockctl(["scale", "web", "--to", "20"])
+        #expect(scaled.status == 0)
+        #expect(scaled.stdout.contains("clamps it to 16"))
+        #expect(try store.pool(named: "web")?.manualDesired == 20)
+
+        #expect(try await flockctl(["scale", "web", "--clear"]).status == 0)
+        #expect(try store.pool(named: "web")?.manualDesired == nil)
+    }
+
+    @Test func badCountsAreUsageErrorsAndUnknownPoolsFail() async throws {
+        try await applyWeb()
+        for arguments in [["scale", "web", "--to", "0"], ["scale", "web"], ["scale", "web", "--to", "2", "--clear"]] {
+            let result = try await flockctl(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains("hint: run 'flockctl scale --help' for usage"))
+        }
+        #expect(try FlockStore(path: db).pool(named: "web")?.manualDesired == nil)
+        for arguments in [
+            ["pause", "nope"], ["resume", "nope"], ["scale", "nope", "--to", "2"], ["events", "--pool", "nope"],
+        ] {
+            let result = try await flockctl(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.contains("no pool 'nope' in the store"), "\(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test func eventsListsAndFollows() async throws {
+        try await applyWeb()
+        let store = try FlockStore(path: db)
+        try store.record(Event(time: Date(), pool: "web", kind: .failure, message: "first failure"))
+        try store.record(Event(time: Date(), pool: "other", kind: .instance, message: "other pool"))
+
+        let listed = try await flockctl(["events", "--pool", "web"])
+        #expect(listed.status == 0)
+        #expect(listed.stdout.contains("web  failure  first failure"))
+        #expect(!listed.stdout.contains("other pool"))
+
+        let binary = try #require(Binary.url("flockctl"))
+        let follower = try Child(
+            binary, ["events", "--follow", "--json", "--pool", "web", "--interval", "100ms"],
+            environment: ["FLOCK_DB": db],
+            in: scratch, name: "follow")
+        #expect(try await eventually { follower.stdout.contains("first failure") })
+        try store.record(Event(time: Date(), pool: "web", kind: .instance, message: "a later event"))
+        #expect(try await eventually { follower.stdout.contains("a later event") })
+        let lines = follower.stdout.split(separator: "\n")
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any]
+        #expect(last?["kind"] as? String == "instance")
+        #expect(last?["pool"] as? String == "web")
+        follower.signal(SIGINT)
+        #expect(await follower.waitForExit(timeout: .seconds(10)) != nil)
+    }
+}

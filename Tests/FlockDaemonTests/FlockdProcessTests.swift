@@ -1,0 +1,114 @@
+import FlockStore
+import Foundation
+import Testing
+
+/// The built `flockd` as operators run it: config checks, start-up refusal, and SIGTERM.
+@Suite(.serialized) struct FlockdProcessTests {
+    func flockd() throws -> URL {
+        try #require(Binary.url("flockd"), "flockd not built next to the test runner nor in .build/debug")
+    }
+
+    @Test func checkConfigAcceptsTheShippedExample() async throws {
+        let scratch = try Scratch()
+        let result = try await runToEnd(try flockd(), ["--check-config", Repo.path("Deploy/flockd.yaml")], in: scratch)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("valid; 1 pool(s): web"))
+    }
+
+    @Test func checkConfigRejectsABadFileWithLocatedErrors() async throws {
+        let scratch = try Scratch()
+        try scratch.webPolicy()
+        let path = try scratch.write(
+            "bad.yaml",
+            """
+            listen: 127.0.0.1:9464
+            balancers: { lb: { kind: haproxy, socket: /run/haproxy/admin.sock } }
+            hypervisors: { vm: { kind: qemu, state_root: relative } }
+            pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm, colour: red } }
+            """)
+        let result = try await runToEnd(try flockd(), ["--check-config", path], in: scratch)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(
+            result.stderr.contains("\(path):3:46: error: hypervisors.vm.state_root: must be an absolute path"),
+            "\(result.stderr)")
+        #expect(result.stderr.contains("\(path):4:65: error: unknown key 'colour' in pools.web"), "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error"))
+        #expect(!result.stderr.contains("Stack dump"))
+
+        // The same file given to --config refuses to start the same way.
+        let start = try await runToEnd(try flockd(), ["--config", path], in: scratch)
+        #expect(start.status == 1)
+        #expect(start.stderr.contains("flockd: not starting: fix the config above"))
+    }
+
+    @Test func usageErrorsExitTwoWithAHint() async throws {
+        let scratch = try Scratch()
+        let result = try await runToEnd(try flockd(), [], environment: ["FLOCKD_CONFIG": ""], in: scratch)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("hint: run 'flockd --help' for usage"))
+    }
+
+    /// A config for a real HAProxy and the QEMU driver on a scratch state root (no VM is started:
+    /// the policy's max of 1 never asks for a clone).
+    func daemonConfig(_ scratch: Scratch, haproxy: TestHAProxy, backend: String = "app") throws -> String {
+        try scratch.webPolicy {
+            $0.replacingOccurrences(of: "max: 16", with: "max: 1")
+                .replacingOccurrences(of: "evaluation_interval: 2s", with: "evaluation_interval: 500ms")
+                .replacingOccurrences(of: "backend: app", with: "backend: \(backend)")
+        }
+        return try scratch.write(
+            "flockd.yaml",
+            """
+            store: { path: state/flock.db }
+            log: { format: json, level: info }
+            balancers: { lb: { kind: haproxy, socket: \(haproxy.socketPath) } }
+            hypervisors: { vm: { kind: qemu, state_root: \(scratch.path("qemu")) } }
+            pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm, parent: web-parent } }
+            """)
+    }
+
+    @Test func sigtermStopsGracefullyWithAConsistentStore() async throws {
+        let scratch = try Scratch()
+        let haproxy = try await TestHAProxy(in: scratch)
+        let config = try daemonConfig(scratch, haproxy: haproxy)
+        let port = try freePort()
+        let daemon = try Child(
+            try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(port)"], in: scratch,
+            name: "flockd")
+
+        let healthy = await eventually {
+            (try? await HTTP.request("GET", port: port, "/healthz"))?.status == 200
+        }
+        #expect(healthy, "flockd did not answer /healthz: \(daemon.stderr)")
+        let store = try FlockStore(path: scratch.path("state/flock.db"))
+        #expect(try await eventually { try store.decisions(pool: "web", since: .distantPast).count >= 2 })
+
+        daemon.signal(SIGTERM)
+        let status = await daemon.waitForExit()
+        #expect(status == 0, "\(daemon.stderr)")
+        #expect(try store.openIntents(pool: nil).isEmpty)
+        let instances = try store.instances(pool: "web")
+        #expect(instances.map(\.name) == ["web-parent"])
+        #expect(instances.first?.state == .serving)
+        #expect(try store.currentPolicy(pool: "web")?.appliedBy == "flockd")
+        // JSON log lines, one object each, ending with the stop.
+        let lines = daemon.stderr.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.hasPrefix("{") && $0.hasSuffix("}") }, "\(daemon.stderr)")
+        #expect(daemon.stderr.contains("\"message\":\"flockd stopped\""))
+        withExtendedLifetime(haproxy) {}
+    }
+
+    @Test func refusesToStartOnABackendThatCannotTakeServers() async throws {
+        let scratch = try Scratch()
+        let haproxy = try await TestHAProxy(in: scratch)
+        let config = try daemonConfig(scratch, haproxy: haproxy, backend: "fixed")
+        let result = try await runToEnd(
+            try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(try freePort())"],
+            in: scratch)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("HAProxy backend 'fixed'"), "\(result.stderr)")
+        #expect(result.stderr.contains("static-rr"), "\(result.stderr)")
+        withExtendedLifetime(haproxy) {}
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// One HTTP exchange with a flockd on loopback.
+struct HTTPResult: CustomStringConvertible {
+    var status: Int
+    var contentType: String?
+    var body: Data
+    var text: String { String(decoding: body, as: UTF8.self) }
+    /// The body as a JSON object, or nil.
+    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+    var description: String { "HTTP \(status) \(contentType ?? "-")\n\(text)" }
+}
+
+enum HTTP {
+    static func request(
+        _ method: String, port: Int, _ path: String, token: String? = nil, body: String? = nil
+    ) async throws -> HTTPResult {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as? HTTPURLResponse
+        return HTTPResult(
+            status: http?.statusCode ?? 0, contentType: http?.value(forHTTPHeaderField: "Content-Type"), body: data)
+    }
+}

@@ -1,0 +1,91 @@
+import FlockController
+import FlockCore
+import FlockDaemon
+import FlockPolicy
+import FlockStore
+import FlockTesting
+import Foundation
+import Logging
+
+/// A pool wired to FlockTesting's in-memory drivers and a real store in a scratch directory,
+/// with the runtime the daemon would build for it.
+final class InMemoryPool: @unchecked Sendable {
+    let scratch: Scratch
+    let store: FlockStore
+    let metrics = InMemoryMetricsSource(clock: Date.init)
+    let balancer = InMemoryBalancer(backends: ["app"])
+    let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
+    let runtime: PoolRuntime
+
+    /// A web pool that targets 10 sessions per server and evaluates every 100 ms.
+    static func policy(interval: Duration = .milliseconds(100), max: Int = 6) -> Policy {
+        Policy(
+            pool: "web", parent: "web-parent", balancer: .init(backend: "app", port: 8080),
+            capacity: .init(min: 1, max: max), evaluationInterval: interval,
+            checks: [
+                Check(
+                    name: "load", metric: .sessionsPerServer, window: .seconds(1), aggregate: .last,
+                    rule: .targetValue(.init(target: 10)))
+            ],
+            scaleOut: .init(cooldown: .milliseconds(100), maxStep: 4),
+            scaleIn: .init(cooldown: .seconds(600), stabilization: .seconds(600), maxStep: 1, drainTimeout: .seconds(1))
+        )
+    }
+
+    init(policy: Policy = InMemoryPool.policy()) throws {
+        scratch = try Scratch()
+        store = try FlockStore(path: scratch.path("flock.db"))
+        // The pool row exists once a policy was applied; pause and manual counts live on it.
+        let text = try String(contentsOfFile: Repo.path("Policies/web.yaml"), encoding: .utf8)
+        try store.applyPolicies(
+            [PolicyChange(pool: "web", backend: "app", source: text, checksum: PolicyDocument.checksum(of: text))],
+            by: "test", at: Date())
+        runtime = PoolRuntime(
+            policy: policy, version: 1, store: store,
+            drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor))
+    }
+
+    func setLoad(_ sessionsPerServer: Double?) {
+        metrics.set(.sessionsPerServer, sessionsPerServer.map { .value($0) } ?? .error("source down"), backend: "app")
+    }
+
+    func clones(_ state: InstanceState? = nil) throws -> [Instance] {
+        try store.instances(pool: "web", includeGone: true).filter {
+            $0.role == .clone && (state == nil || $0.state == state)
+        }
+    }
+
+    func decisionCount() throws -> Int {
+        try store.decisions(pool: "web", since: .distantPast).count
+    }
+}
+
+/// Log lines captured in memory, to assert what the daemon said.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    var sink: LogSink { LogSink { [self] line in lock.withLock { text += line } } }
+    var contents: String { lock.withLock { text } }
+
+    func logger(format: DaemonConfig.LogSettings.Format = .text, level: Logger.Level = .info) -> Logger {
+        let sink = self.sink
+        return Logger(label: "flockd-test") { label in
+            DaemonLogHandler(label: label, format: format, level: level, sink: sink)
+        }
+    }
+}
+
+/// `kind: memory`: in-memory VMs, so config tests have a hypervisor kind besides the executable's.
+struct MemoryHypervisorFactory: HypervisorFactory {
+    let kind = "memory"
+    let settingKeys = ["parent", "boot_delay"]
+
+    func validate(_ settings: HypervisorSettings) -> [PolicyDiagnostic] {
+        if case .failure(let list) = settings.duration("boot_delay") { return list.diagnostics }
+        return []
+    }
+
+    func open(_ settings: HypervisorSettings, logger: Logger) async throws -> any Hypervisor {
+        InMemoryHypervisor(parents: [settings["parent"] ?? "web-parent": "web"])
+    }
+}
