@@ -68,10 +68,15 @@ let package = Package(
             ]
         ),
         .target(name: "FlockQEMU", dependencies: ["FlockCore"]),
+        // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
+        // the wrk load step, sampling, summary and SVG chart), shared by `flockctl demo` and the
+        // end-to-end tests.
+        .target(name: "FlockDemo", dependencies: ["FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU"]),
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockDemo",
+                "FlockController", "FlockTesting",  // bench controller: the real loop on in-memory drivers
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -94,6 +99,15 @@ let package = Package(
         ),
         .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
         .testTarget(name: "GuestImageTests"),
+        // Runs the built flockctl's benches; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
+        .testTarget(name: "FlockBenchTests", dependencies: ["flockctl"]),
+        // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
+        // after the other VM suites (Deploy/test.sh).
+        .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "flockd"]),
+        .testTarget(
+            name: "FlockEndToEndTests",
+            dependencies: ["FlockDemo", "FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU", "flockd"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,6 +10,7 @@ packages=(
     qemu-utils      # qemu-img, for qcow2 overlays of VMs with a root disk
     cpio            # Deploy/guest/build.sh packs the guest initramfs (newc) with it
     iproute2        # bridge-mode VMs: TAP devices, bridges and the tests' network namespaces
+    wrk             # the load generator of the demo (flockctl demo) and the end-to-end tests
 )
 
 missing=()

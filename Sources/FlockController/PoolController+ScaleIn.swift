@@ -21,16 +21,24 @@ extension PoolController {
             if state == .serving || state == .draining {
                 if state == .serving { try store.transition(instance: name, to: .draining, at: now()) }
                 let timeout = policy.scaleIn.drainTimeout
-                let outcome = try await journaled(
-                    "drain", instance: name, detail: "\(backend)/\(name), timeout \(timeout.flockText)",
-                    result: { outcome in
-                        switch outcome {
-                        case .drained: (true, "drained")
-                        case .timedOut(let sessions): (false, "timed out with \(sessions) session(s) open")
+                let outcome: DrainOutcome
+                do {
+                    outcome = try await journaled(
+                        "drain", instance: name, detail: "\(backend)/\(name), timeout \(timeout.flockText)",
+                        result: { outcome in
+                            switch outcome {
+                            case .drained: (true, "drained")
+                            case .timedOut(let sessions): (false, "timed out with \(sessions) session(s) open")
+                            }
                         }
+                    ) {
+                        try await self.drivers.balancer.drain(backend: backend, server: name, timeout: timeout)
                     }
-                ) {
-                    try await self.drivers.balancer.drain(backend: backend, server: name, timeout: timeout)
+                } catch let error as FlockError where error.isNotFound {
+                    // The balancer lost the server (HAProxy restarted or reloaded): no request can
+                    // be in flight on it, so there is nothing to drain. Retrying would never end.
+                    event(.instance, "\(name): not in \(backend) any more (\(error)); nothing to drain")
+                    outcome = .drained
                 }
                 if case .timedOut(let sessions) = outcome {
                     event(

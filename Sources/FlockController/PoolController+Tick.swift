@@ -50,6 +50,7 @@ extension PoolController {
         ControllerMetrics.record(decision, pool: pool, instances: all)
 
         resumeUnfinishedWork(all)
+        await restoreLostRegistrations(all)
         if !paused && !decision.dryRun {
             switch decision.action {
             case .scaleOut: scaleOut(by: decision.to - decision.from, at: time)
@@ -58,6 +59,25 @@ extension PoolController {
             }
         }
         return decision
+    }
+
+    /// Re-adds serving clones that the balancer no longer has: an HAProxy reload or restart drops
+    /// every dynamic server, and a clone that counts as serving but gets no traffic would skew
+    /// every per-server metric. Registering again is idempotent and gated on the health check.
+    private func restoreLostRegistrations(_ all: [Instance]) async {
+        let serving = all.filter { $0.role == .clone && $0.state == .serving && inFlight[$0.name] == nil }
+        guard !serving.isEmpty,
+            let present = try? await drivers.balancer.servers(backend: policy.balancer.backend).map(\.name)
+        else { return }
+        for instance in serving where !present.contains(instance.name) {
+            let name = instance.name
+            event(
+                .instance, "\(name) is missing from \(policy.balancer.backend) (balancer reloaded?); registering again")
+            inFlight[name] = Task {
+                await self.register(name, decidedAt: nil)
+                self.inFlight[name] = nil
+            }
+        }
     }
 
     /// Serving instances (the parent always counts) and warming ones, and when serving last changed.

@@ -28,6 +28,9 @@ final class ChildProcess: Sendable {
         } else {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        // Nothing else of ours leaks into the child: without this a daemonized QEMU keeps,
+        // e.g., flockd's listening socket open, so a restarted flockd cannot bind its port.
+        closeInheritedDescriptors(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -128,4 +131,14 @@ enum ProcessTable {
         }
         return true
     }
+}
+
+/// Adds "close every descriptor from 3 up" to a spawn's actions (glibc ≥ 2.34's
+/// `posix_spawn_file_actions_addclosefrom_np`, looked up at run time because Swift's Glibc
+/// module does not export it). Descriptors opened without `O_CLOEXEC` elsewhere in the process
+/// would otherwise outlive it in the child.
+func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+    _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
 }

@@ -116,3 +116,20 @@ import Testing
         #expect(decision.from == 1 && decision.action == .hold)
     }
 }
+
+@Suite struct BalancerReloadTests {
+    @Test func serversLostWhileRunningAreRegisteredAgainAtTheNextTick() async throws {
+        let h = try ControllerHarness()
+        try await h.controller.recover()
+        await h.tick(sessionsPerServer: 20)
+        let clone = try #require(try h.clones(.serving).first)
+        // HAProxy restarted: its dynamic servers are gone, the clone still runs.
+        try await h.balancer.remove(backend: "app", server: clone.name)
+        h.advance(2)
+        await h.tick(sessionsPerServer: 10)
+        #expect(try await h.serverNames() == [clone.name])
+        #expect(try h.clones(.serving).map(\.name) == [clone.name])
+        let events = try h.store.events(pool: "web", since: nil, limit: 100).map(\.event.message)
+        #expect(events.contains { $0.contains("missing from app") })
+    }
+}

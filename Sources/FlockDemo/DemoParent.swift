@@ -1,0 +1,65 @@
+import FlockCore
+import FlockQEMU
+import Foundation
+
+/// The warm parent VM: booted through the QEMU driver in a state root that flockd then opens
+/// too (flockd's driver adopts it), with its cache warmed for the keys the load will ask for.
+public final class DemoParent: Sendable {
+    public let driver: QEMUDriver
+    public let record: VMRecord
+    public let stateRoot: String
+    public let warmedKeys: [String]
+
+    public var name: String { record.name }
+    public var pool: String { record.pool }
+    public var port: Int { record.port ?? record.spec.guestPort }
+
+    /// Boots `spec` in `stateRoot` and warms `keys` (a GET each, then checks one is a hit).
+    public init(spec: VMSpec, stateRoot: String, keys: [String], log: @escaping @Sendable (String) -> Void) async throws
+    {
+        let driver = QEMUDriver(
+            configuration: QEMUDriverConfiguration(stateRoot: stateRoot, quitTimeout: .seconds(3), log: log))
+        let record = try await driver.startParent(spec)
+        self.driver = driver
+        self.record = record
+        self.stateRoot = stateRoot
+        self.warmedKeys = keys
+        do {
+            try await warm()
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    /// One GET per key fills the app's cache; a second GET of the first key must be a hit.
+    func warm() async throws {
+        for key in warmedKeys {
+            let response = try await LoopbackHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
+            guard response.status == 200 else { throw DemoError("warming /item/\(key): HTTP \(response.status)") }
+        }
+        if let key = warmedKeys.first {
+            let check = try await LoopbackHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
+            guard check.headers["x-cache"] == "hit" else {
+                throw DemoError(
+                    "the parent's cache did not keep /item/\(key) (X-Cache: \(check.headers["x-cache"] ?? "-"))")
+            }
+        }
+    }
+
+    /// The clone VMs of the parent's pool that run under the state root.
+    public func clones() async -> [VMInfo] {
+        ((try? await driver.ownedVMs()) ?? []).filter { OwnedName.isOwned($0.name, pool: pool) }
+    }
+
+    /// Destroys every clone of the pool (flockd must be stopped first, or it may clone again).
+    public func destroyClones() async {
+        for vm in await clones() { try? await driver.destroy(name: vm.name) }
+    }
+
+    /// Destroys the clones, then stops the parent and deletes its files.
+    public func stop() async {
+        await destroyClones()
+        try? await driver.stopParent(name: record.name)
+    }
+}

@@ -1,0 +1,191 @@
+import FlockCore
+import FlockDemo
+import FlockQEMU
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The demo's steps between the command line and the library: resolving paths and binaries,
+/// starting the parent, haproxy and flockd, running the load, writing the outputs, cleaning up.
+enum DemoSetup {
+    /// What the run needs, resolved before anything starts.
+    final class Setup: Sendable {
+        let workdir: String
+        let createdWorkdir: Bool
+        let spec: VMSpec
+        let flockd: String
+        let policy: DemoPolicy
+        let started = Started()
+
+        init(workdir: String, createdWorkdir: Bool, spec: VMSpec, flockd: String, policy: DemoPolicy) {
+            self.workdir = workdir
+            self.createdWorkdir = createdWorkdir
+            self.spec = spec
+            self.flockd = flockd
+            self.policy = policy
+        }
+        var stateRoot: String { "\(workdir)/qemu" }
+    }
+
+    /// What has been started so far, for the clean-up to stop (and only that).
+    final class Started: Sendable {
+        private let parts = Mutex<(parent: DemoParent?, stack: DemoStack?)>((nil, nil))
+        var parent: DemoParent? {
+            get { parts.withLock { $0.parent } }
+            set { parts.withLock { $0.parent = newValue } }
+        }
+        var stack: DemoStack? {
+            get { parts.withLock { $0.stack } }
+            set { parts.withLock { $0.stack = newValue } }
+        }
+    }
+
+    static func prepare(
+        workdir: String?, parentSpec: String, flockd: String?, maxCapacity: Int, mode: CloneMode, view: DemoView
+    ) throws -> Setup {
+        for tool in ["haproxy", "wrk", "qemu-system-x86_64"] where findExecutable(tool) == nil {
+            throw CLIFailure("demo: \(tool) is not installed (hint: bash Deploy/setup.sh)")
+        }
+        let flockdPath = try flockdBinary(flockd)
+        var spec = try VMSpecFile.load(parentSpec)
+        spec.network = NetworkSpec(mode: .user)  // clones are reached on forwarded loopback ports
+        var policy = DemoPolicy()
+        policy.parent = spec.name
+        policy.pool = spec.pool
+        policy.guestPort = spec.guestPort
+        policy.maxCapacity = maxCapacity
+        policy.mode = mode
+        let (directory, created) = try makeWorkdir(workdir)
+        return Setup(workdir: directory, createdWorkdir: created, spec: spec, flockd: flockdPath, policy: policy)
+    }
+
+    /// The given directory (created if missing), else a fresh one on tmpfs: the QEMU state root
+    /// inside it holds the parent's RAM and lazy snapshots, which tmpfs keeps cheap to freeze.
+    private static func makeWorkdir(_ given: String?) throws -> (String, Bool) {
+        let path: String
+        var created = false
+        if let given {
+            path = URL(fileURLWithPath: given).standardizedFileURL.path
+            if !FileManager.default.fileExists(atPath: path) { created = true }
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } else {
+            let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+            var template = Array("\(base)/flock-demo-XXXXXX".utf8CString)
+            guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+                throw CLIFailure("demo: cannot create a work directory under \(base)")
+            }
+            path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            created = true
+        }
+        // The state root goes into QEMU option strings unquoted; the driver refuses anything else.
+        guard
+            path.unicodeScalars.allSatisfy({
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "/._-".unicodeScalars.contains($0))
+            })
+        else {
+            throw CLIFailure(
+                "demo: the work directory '\(path)' must be a path of [A-Za-z0-9/._-] (QEMU takes it unquoted)")
+        }
+        return (path, created)
+    }
+
+    private static func flockdBinary(_ given: String?) throws -> String {
+        if let given {
+            guard let found = findExecutable(given) else {
+                throw CLIFailure("demo: flockd binary '\(given)' not found")
+            }
+            return found
+        }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let sibling = me.deletingLastPathComponent().appendingPathComponent("flockd").path
+        if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
+        if let found = findExecutable("flockd") { return found }
+        throw CLIFailure("demo: flockd is not built (hint: swift build --product flockd)")
+    }
+
+    /// Boots, starts, drives and reports; the clean-up is the caller's (`DemoSignals`).
+    static func execute(
+        _ setup: Setup, plan: LoadPlan, json: String?, chart: String?, view: DemoView
+    ) async throws
+        -> DemoSummary
+    {
+        view.note("work directory \(setup.workdir)")
+        view.note(
+            "booting the parent VM \(setup.spec.name) (\(setup.spec.memoryMiB) MiB) and warming \(plan.keys.count) keys"
+        )
+        let parent = try await DemoParent(
+            spec: setup.spec, stateRoot: setup.stateRoot, keys: plan.keys,
+            log: { line in view.note("qemu: \(line)") })
+        setup.started.parent = parent
+        view.note("parent serving on 127.0.0.1:\(parent.port); starting haproxy and flockd")
+        let stack = try await DemoStack(
+            directory: setup.workdir, parent: parent, policy: setup.policy, flockdBinary: setup.flockd)
+        setup.started.stack = stack
+        view.note(
+            "haproxy frontend \(stack.frontendURL), flockd API 127.0.0.1:\(stack.flockd.port); policy: "
+                + "session_rate_per_server target \(Int(setup.policy.targetRate)), capacity 1...\(setup.policy.maxCapacity), \(setup.policy.mode.rawValue) clones"
+        )
+        view.note(
+            "load: \(plan.calm)s at ~1x (\(plan.baseConnections) connections), \(plan.step)s at ~\(plan.factor)x, \(plan.tail)s at ~1x; keys warmed in the parent"
+        )
+        let result = try await LoadStepRun.run(
+            stack: stack, plan: plan, mode: setup.policy.mode, directory: setup.workdir, progress: view.update)
+        view.finishLive()
+        var summary = result.summary
+        if let chart {
+            let svg = SVGChart.render(
+                samples: result.samples, stepStart: Double(plan.calm), stepEnd: Double(plan.calm + plan.step),
+                title: "flockctl demo: \(setup.policy.mode.rawValue) clones under a ~\(plan.factor)x load step")
+            try write(svg, to: chart)
+            summary.chart = URL(fileURLWithPath: chart).standardizedFileURL.path
+        }
+        // Through the same unbuffered handle as the live lines, so the order on screen is right.
+        FileHandle.standardOutput.write(Data(("\n" + summary.table + "\n").utf8))
+        if let json { try write(String(decoding: summary.json, as: UTF8.self) + "\n", to: json) }
+        return summary
+    }
+
+    private static func write(_ text: String, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// The files and directories the demo writes into its work directory, besides the store and wrk's.
+    static let written: Set<String> = [
+        "qemu", "haproxy.cfg", "haproxy.log", "haproxy.sock", "flockd.yaml", "flockd.log", "policy.yaml",
+    ]
+
+    /// Stops what was started, in order: flockd (SIGTERM, so drains finish), the clones, haproxy,
+    /// the parent; then removes the work directory unless `keep`.
+    static func cleanUp(_ setup: Setup, keep: Bool, view: DemoView) async {
+        view.finishLive()
+        if let stack = setup.started.stack {
+            view.note("stopping flockd, destroying clones, stopping haproxy")
+            if let status = await stack.flockd.stop(grace: .seconds(60)), status != 0 {
+                view.note("flockd exited with status \(status); its log: \(setup.workdir)/flockd.log")
+            }
+            await stack.parent.destroyClones()
+            await stack.haproxy.stop()
+        }
+        if let parent = setup.started.parent {
+            view.note("stopping the parent VM")
+            await parent.stop()
+        }
+        if keep {
+            view.note("kept \(setup.workdir) (configs, logs, store)")
+        } else if setup.createdWorkdir {
+            try? FileManager.default.removeItem(atPath: setup.workdir)
+        } else {
+            // A directory the user gave is theirs: remove only what the demo wrote.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: setup.workdir)) ?? []
+            where written.contains(name) || name.hasPrefix("flock.db") || name.hasPrefix("wrk-") {
+                try? FileManager.default.removeItem(atPath: "\(setup.workdir)/\(name)")
+            }
+        }
+    }
+}

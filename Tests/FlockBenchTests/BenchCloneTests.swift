@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// The smallest real `flockctl bench clone`: one lazy clone and one cold boot of the guest image
+/// built by `Deploy/guest/build.sh`, under TCG. It boots VMs, so Deploy/test.sh runs this target
+/// on its own line; it checks the JSON's shape and what the caches say, never how long it took.
+@Suite(.serialized) struct BenchCloneTests {
+    static var imageBuilt: Bool {
+        FileManager.default.fileExists(atPath: BenchCLI.repository + "/.build-guest/vmlinuz")
+            && FileManager.default.fileExists(atPath: BenchCLI.repository + "/.build-guest/initrd.img")
+    }
+
+    @Test(.timeLimit(.minutes(10)))
+    func lazyCloneInheritsTheWarmCacheAndColdBootDoesNot() async throws {
+        try #require(Self.imageBuilt, "build the guest image first: bash Deploy/guest/build.sh")
+        let directory = try BenchCLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = "\(directory)/clone.json"
+        // A state root of the test's own on tmpfs, to check afterwards that nothing is left running.
+        let state = "/dev/shm/flock-bench-test-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let result = try await BenchCLI.run(
+            [
+                "bench", "clone", "--modes", "lazy,cold", "--count", "1", "--memory", "256M", "--keys", "1",
+                "--accelerator", "tcg", "--spec", BenchCLI.repository + "/Deploy/guest/parent.yaml", "--json", file,
+                "--state", state,
+            ], in: directory)
+        try #require(result.status == 0, "\(result)")
+
+        let json = try BenchCLI.json(file)
+        #expect(json["machine"] is String)
+        #expect(number(json, "count") == 1)
+        #expect(number(json, "memory_mb") == 256)
+        #expect(try #require(number(json, "parent_warm_request_ms")) > 0)
+        let modes = try #require(json["modes"] as? [String: Any])
+        #expect(Set(modes.keys) == ["lazy", "cold"])
+        for (name, value) in modes {
+            let mode = try #require(value as? [String: Any], "\(name)")
+            for key in [
+                "parent_pause_ms", "all_serving_ms", "warm_first_request_ms", "pss_mb_per_clone", "host_mb_total",
+            ] {
+                #expect(number(mode, key) != nil, "\(name).\(key)")
+            }
+            let first = mode["first_200_ms"] as? [String: Any]
+            let p50 = try #require(number(first, "p50"), "\(name).first_200_ms.p50")
+            #expect(p50 > 0 && number(first, "max") ?? 0 >= p50)
+            #expect(try #require(number(mode, "pss_mb_per_clone")) > 1, "\(name)")
+        }
+        let lazy = modes["lazy"] as? [String: Any]
+        let cold = modes["cold"] as? [String: Any]
+        // The point of cloning: the lazy clone's first request for a key the parent warmed is a
+        // hit; the cold VM must compute it.
+        #expect(lazy?["warm_cache"] as? String == "hit")
+        #expect(cold?["warm_cache"] as? String == "miss")
+        #expect(try #require(number(lazy, "parent_pause_ms")) > 0)
+        #expect(number(cold, "parent_pause_ms") == 0)
+        let ratios = try #require(json["ratios"] as? [String: Any])
+        for key in ["lazy_vs_cold_first_200", "eager_vs_cold_first_200", "lazy_vs_eager_pss", "lazy_warm_vs_parent"] {
+            #expect(ratios.keys.contains(key), "ratios.\(key)")
+        }
+        #expect(try #require(number(ratios, "lazy_vs_cold_first_200")) > 0)
+        // No mode without eager: its ratios are null, not made up.
+        #expect(ratios["lazy_vs_eager_pss"] is NSNull)
+        // Every VM the bench started is gone: no VM directory, no QEMU naming the state root.
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: "\(state)/vms")) ?? []
+        #expect(left.isEmpty, "left behind: \(left)")
+        #expect(qemuProcesses(mentioning: state).isEmpty)
+    }
+
+    /// Pids whose command line mentions `marker`.
+    private func qemuProcesses(mentioning marker: String) -> [String] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return pids.filter { pid in
+            guard pid.allSatisfy(\.isNumber), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return false }
+            return String(decoding: data, as: UTF8.self).contains(marker)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import FlockCore
+import Foundation
+import Testing
+
+@testable import FlockDemo
+
+/// The demo's pure parts: wrk's summary, the load script, the summary maths, the chart, and the
+/// generated configs (checked by haproxy and flockd themselves).
+@Suite struct DemoPartsTests {
+    static let wrkOutput = """
+        Running 20s test @ http://127.0.0.1:40000/
+          1 threads and 8 connections
+          Thread Stats   Avg      Stdev     Max   +/- Stdev
+            Latency     4.06ms    2.13ms  31.20ms   90.11%
+            Req/Sec    76.20      5.10    80.00     97.00%
+          1523 requests in 20.02s, 301.12KB read
+          Socket errors: connect 1, read 2, write 3, timeout 4
+          Non-2xx or 3xx responses: 5
+        Requests/sec:     76.07
+        Transfer/sec:     15.04KB
+        """
+
+    @Test func wrksSummaryIsParsedWithEveryKindOfFailure() throws {
+        let report = try WrkReport(parsing: Self.wrkOutput)
+        #expect(report.requests == 1523)
+        #expect(report.connectErrors == 1 && report.readErrors == 2 && report.writeErrors == 3 && report.timeouts == 4)
+        #expect(report.non2xx == 5 && report.failed == 15)
+        let clean = try WrkReport(parsing: "  10 requests in 1.00s, 1KB read\n")
+        #expect(clean.failed == 0 && (clean + report).requests == 1533)
+        #expect(throws: DemoError.self) { try WrkReport(parsing: "wrk: unknown option\n") }
+    }
+
+    @Test func theLoadScriptRequestsOnlyWarmedKeysAndPacesConnections() {
+        var plan = LoadPlan(delayMilliseconds: 80, keys: ["k1", "k2", "bad\"key", "k3"])
+        #expect(plan.script.contains("local keys = {\"k1\", \"k2\", \"k3\"}"))
+        #expect(plan.script.contains("return 80"))
+        plan.baseConnections = 3
+        #expect(plan.surgeConnections == 9 && plan.total == 150)
+    }
+
+    @Test func percentilesUseTheNearestRank() {
+        #expect(DemoSummary.percentile([], 0.5) == nil)
+        #expect(DemoSummary.percentile([1], 0.5) == 1)
+        #expect(DemoSummary.percentile([1, 2, 3, 4], 0.5) == 2)
+        #expect(DemoSummary.percentile([1, 2, 3], 0.5) == 2)
+    }
+
+    @Test func theSummaryJSONHasTheDocumentedKeysAndAFailureWhenNoCloneServed() throws {
+        var summary = DemoSummary(
+            reactionSeconds: 1.5, stepToDecisionSeconds: 2, cloneToServing: .init(p50: 0.9, max: 1.2),
+            requestsTotal: 100, requestsByClones: 40, failedRequests: 0, maxServing: 3, clonesServed: 2, scaleOuts: 1,
+            scaleIns: 1, mode: "lazy", durationSeconds: 150, chart: "/tmp/c.svg")
+        let json = try #require(try JSONSerialization.jsonObject(with: summary.json) as? [String: Any])
+        for key in [
+            "reaction_s", "clone_to_serving_s", "requests_total", "requests_by_clones", "failed_requests",
+            "max_serving", "chart",
+        ] {
+            #expect(json[key] != nil, "missing \(key)")
+        }
+        #expect((json["clone_to_serving_s"] as? [String: Any])?["p50"] as? Double == 0.9)
+        #expect(json["chart"] as? String == "/tmp/c.svg")
+        #expect(summary.failure == nil)
+        #expect(summary.table.contains("requests served by clones") && summary.table.contains("40 (40%)"))
+        summary.clonesServed = 0
+        #expect(summary.failure == "no clone ever served")
+    }
+
+    @Test func theChartIsWellFormedSVGWithBothSeries() throws {
+        let samples = (0..<30).map {
+            DemoSample(
+                t: Double($0), requestRate: $0 < 10 ? 20 : 80, serving: $0 < 12 ? 1 : 3, warming: 0, draining: 0,
+                upServers: 1)
+        }
+        let svg = SVGChart.render(samples: samples, stepStart: 10, stepEnd: 25, title: "a <test> & more")
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        #expect(svg.components(separatedBy: "<polyline").count == 3)
+        #expect(svg.contains("a &lt;test&gt; &amp; more"))
+        #expect(SVGChart.niceCeiling(73) == 100 && SVGChart.niceCeiling(18) == 20 && SVGChart.niceCeiling(5) == 5)
+    }
+
+    @Test func haproxyAcceptsTheGeneratedConfig() throws {
+        let haproxy = try #require(findExecutable("haproxy"), "bash Deploy/setup.sh installs haproxy")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = DemoHAProxy.config(
+            socket: "\(directory)/admin.sock", frontendPort: 18080, parentName: "web-parent", parentPort: 18081)
+        #expect(text.contains("balance roundrobin") && text.contains("option httpchk GET /healthz"))
+        #expect(text.contains("level admin") && text.contains("server web-parent 127.0.0.1:18081 check"))
+        try text.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
+        let status = try run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
+        #expect(status == 0)
+    }
+
+    @Test func flockdAcceptsTheGeneratedConfigAndPolicy() async throws {
+        let flockd = try #require(builtFlockd(), "swift build --build-tests builds flockd")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var policy = DemoPolicy()
+        policy.mode = .eager
+        let daemon = try DemoFlockd(
+            settings: .init(
+                directory: directory, haproxySocket: "\(directory)/admin.sock", qemuStateRoot: "\(directory)/qemu",
+                policy: policy, binary: flockd))
+        #expect(daemon.token.count == 32)
+        #expect(
+            try String(contentsOfFile: daemon.configPath, encoding: .utf8).contains("listen: 127.0.0.1:\(daemon.port)"))
+        let status = try run(flockd, ["--check-config", daemon.configPath], in: directory)
+        #expect(status == 0, "\((try? String(contentsOfFile: "\(directory)/run.log", encoding: .utf8)) ?? "")")
+    }
+
+    private func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "flock-demo-tests-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    private func run(_ executable: String, _ arguments: [String], in directory: String) throws -> Int32? {
+        let child = try DemoChild.spawn(
+            executable, arguments, stdout: "\(directory)/run.log", stderr: "\(directory)/run.log")
+        let deadline = Date().addingTimeInterval(60)
+        while child.isRunning && Date() < deadline { usleep(20_000) }
+        return child.exitStatus
+    }
+
+    private func builtFlockd() -> String? {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        var candidates = [directory.appendingPathComponent("flockd").path]
+        for _ in 0..<4 {
+            directory = directory.deletingLastPathComponent()
+            candidates.append(directory.appendingPathComponent("flockd").path)
+        }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}

@@ -1,0 +1,191 @@
+import FlockCore
+import FlockDemo
+import FlockQEMU
+import FlockStore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One warm parent VM for the whole suite (TCG boots are slow on two shared cores); each test
+/// starts its own haproxy and flockd around it, and leaves no clone behind.
+///
+/// QEMU processes still running under the state root when the test process exits are killed
+/// (`atexit`), and the state root removed, so a failing test cannot leak VMs into the next run.
+actor SharedParent {
+    static let shared = SharedParent()
+    static let pool = "e2e"
+    static let name = "e2e-parent"
+
+    private var parent: DemoParent?
+    private var failure: String?
+
+    func get() async throws -> DemoParent {
+        if let parent { return parent }
+        if let failure { throw DemoError("the shared parent failed to start earlier: \(failure)") }
+        let root = try scratch("vms")
+        ExitCleanup.register(root)
+        let spec = VMSpec(
+            name: Self.name, pool: Self.pool, kernel: Repo.path(".build-guest/vmlinuz"),
+            initrd: Repo.path(".build-guest/initrd.img"), append: "console=ttyS0 quiet", memoryMiB: 256, cpus: 1,
+            accelerator: .tcg)
+        do {
+            let parent = try await DemoParent(spec: spec, stateRoot: root, keys: LoadPlan.defaultKeys, log: { _ in })
+            self.parent = parent
+            return parent
+        } catch {
+            failure = "\(error)"
+            throw error
+        }
+    }
+}
+
+/// The package root: this file is Tests/FlockEndToEndTests/Support/SharedStack.swift.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    /// The built flockd, next to the test bundle or in .build/debug.
+    static var flockd: String? {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var candidates = [runner.deletingLastPathComponent().appendingPathComponent("flockd").path]
+        var directory = runner.deletingLastPathComponent()
+        for _ in 0..<4 {
+            directory = directory.deletingLastPathComponent()
+            candidates.append(directory.appendingPathComponent("flockd").path)
+        }
+        candidates.append(path(".build/debug/flockd"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+/// A fresh 0700 directory on tmpfs (short paths: unix sockets live in it).
+func scratch(_ label: String) throws -> String {
+    let path = "/dev/shm/flocke2e-\(label)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    try FileManager.default.createDirectory(
+        atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    return path
+}
+
+/// Kills every QEMU under registered state roots and deletes them when the test process exits.
+enum ExitCleanup {
+    private static let roots = Mutex<[String]>([])
+
+    static func register(_ root: String) {
+        let first = roots.withLock { roots in
+            defer { roots.append(root) }
+            return roots.isEmpty
+        }
+        if first { atexit { ExitCleanup.run() } }
+    }
+
+    static func run() {
+        for root in roots.withLock({ $0 }) {
+            for vm in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? [] {
+                let marker = "\(root)/vms/\(vm)/qmp.sock"
+                guard let text = try? String(contentsOfFile: "\(root)/vms/\(vm)/qemu.pid", encoding: .utf8),
+                    let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                    let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                    String(decoding: cmdline, as: UTF8.self).contains(marker)
+                else { continue }
+                kill(pid, SIGKILL)
+            }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+}
+
+/// A test's haproxy and flockd around the shared parent, with helpers to look at all three
+/// sources of truth: flockd's store, the hypervisor's VMs and HAProxy's servers.
+final class E2E: Sendable {
+    let parent: DemoParent
+    let stack: DemoStack
+    let directory: String
+    let policy: DemoPolicy
+
+    /// The test policy: at most 3 serving (the parent and two clones), quick to react.
+    static var testPolicy: DemoPolicy {
+        var policy = DemoPolicy()
+        policy.maxCapacity = 3
+        return policy
+    }
+
+    init(policy: DemoPolicy = E2E.testPolicy) async throws {
+        guard let flockd = Repo.flockd else { throw DemoError("flockd is not built (swift build --build-tests)") }
+        parent = try await SharedParent.shared.get()
+        // A previous test that failed half-way must not leave clones for this one.
+        await parent.destroyClones()
+        directory = try scratch("run")
+        self.policy = policy
+        stack = try await DemoStack(directory: directory, parent: parent, policy: policy, flockdBinary: flockd)
+    }
+
+    var pool: String { parent.pool }
+    var flockd: DemoFlockd { stack.flockd }
+    var haproxy: DemoHAProxy { stack.haproxy }
+
+    func store() throws -> FlockStore { try stack.store() }
+
+    /// Clone instances in the store that are not gone.
+    func storeClones() throws -> [Instance] {
+        try store().instances(pool: pool).filter { $0.role == .clone }
+    }
+
+    /// Clone VMs running under the state root.
+    func vmClones() async -> Set<String> { Set(await parent.clones().map(\.name)) }
+
+    /// `flock-` servers in the backend (empty when haproxy is down).
+    func lbClones() async throws -> Set<String> {
+        let table = try await haproxy.client.showStat(backend: haproxy.backend)
+        return Set(table.servers(of: haproxy.backend).map(\.server).filter { $0.hasPrefix(OwnedName.prefix) })
+    }
+
+    /// True when store, VMs and HAProxy agree: every clone the store has is serving, runs as a
+    /// VM and is a server; no VM or server is unknown to the store; no journal intent is open.
+    func agree() async throws -> Bool {
+        let clones = try storeClones()
+        guard clones.allSatisfy({ $0.state == .serving }) else { return false }
+        let names = Set(clones.map(\.name))
+        guard try store().openIntents(pool: pool).isEmpty else { return false }
+        let vms = await vmClones()
+        let servers = try await lbClones()
+        return vms == names && servers == names
+    }
+
+    /// A one-line picture of the three, for failure messages.
+    func picture() async -> String {
+        let clones = (try? storeClones().map { "\($0.name)=\($0.state.rawValue)" }) ?? ["store unreadable"]
+        let intents = (try? store().openIntents(pool: pool).count) ?? -1
+        let lb = (try? await lbClones().sorted()) ?? ["haproxy down"]
+        return "store \(clones) open intents \(intents); VMs \(await vmClones().sorted()); haproxy \(lb)"
+    }
+
+    func wrk(connections: Int, seconds: Int, label: String) throws -> WrkRun {
+        try WrkRun(
+            url: stack.frontendURL + "/", connections: connections, seconds: seconds, script: LoadPlan().script,
+            directory: directory, label: label)
+    }
+
+    /// Stops flockd, destroys clones, kills haproxy and removes the test's directory.
+    func tearDown() async {
+        await stack.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes. The bound only keeps a
+/// broken build from hanging; no assertion depends on how fast anything is.
+func eventually(
+    timeout: Duration = .seconds(120), every interval: Duration = .milliseconds(100),
+    _ condition: () async throws -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return (try? await condition()) == true
+}
