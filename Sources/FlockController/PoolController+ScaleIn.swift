@@ -59,7 +59,7 @@ extension PoolController {
     /// Destroys the VM and marks the instance gone; from `failed` or `stopping`.
     func destroy(_ name: String) async {
         do {
-            let current = try store.instances(pool: pool, includeGone: true).first { $0.name == name }
+            let current = try store.instance(named: name)
             if let state = current?.state, state != .stopping, state != .failed, state != .gone {
                 try store.transition(instance: name, to: .stopping, at: now())
             }

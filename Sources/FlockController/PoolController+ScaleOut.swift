@@ -66,7 +66,7 @@ extension PoolController {
         }
         for vm in started {
             do {
-                guard var instance = try store.instances(pool: pool).first(where: { $0.name == vm.name }) else {
+                guard var instance = try store.instance(named: vm.name) else {
                     continue
                 }
                 instance.address = vm.address
@@ -89,7 +89,7 @@ extension PoolController {
 
     /// Adds a ready clone to the balancer; only a passed health check lets traffic reach it.
     func register(_ name: String, decidedAt: Date?) async {
-        guard let instance = try? store.instances(pool: pool).first(where: { $0.name == name }),
+        guard let instance = try? store.instance(named: name),
             let address = instance.address
         else {
             fail(name, because: "no address recorded for registration")

@@ -136,8 +136,9 @@ enum ProcessTable {
 /// Adds "close every descriptor from 3 up" to a spawn's actions (glibc ≥ 2.34's
 /// `posix_spawn_file_actions_addclosefrom_np`, looked up at run time because Swift's Glibc
 /// module does not export it). Descriptors opened without `O_CLOEXEC` elsewhere in the process
-/// would otherwise outlive it in the child.
-func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+/// would otherwise outlive it in the child. Public so that every process Flock spawns (the demo's
+/// haproxy and flockd too) closes them the same way.
+public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
     _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)

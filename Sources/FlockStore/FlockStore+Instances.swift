@@ -114,6 +114,11 @@ extension FlockStore {
         }
     }
 
+    /// One instance by name, whatever its state (`gone` included), or `nil`.
+    public func instance(named name: String) throws -> Instance? {
+        try read { db in try InstanceRecord.fetchOne(db, key: name)?.instance }
+    }
+
     /// Moves an instance along its state machine and records the step, in one transaction.
     ///
     /// For `failed`, `note` becomes the instance's `failure`.

@@ -33,6 +33,17 @@ import Testing
         #expect(try store.instances(pool: "web").first?.address == "10.0.0.2")
     }
 
+    @Test func oneInstanceIsFoundByNameWhateverItsState() throws {
+        let scratch = try Scratch()
+        let store = try scratch.store()
+        try store.upsert(clone("a"))
+        #expect(try store.instance(named: clone("a").name) == clone("a"))
+        #expect(try store.instance(named: "flock-web-zz") == nil)
+        try store.transition(instance: clone("a").name, to: .stopping, at: at(1))
+        try store.transition(instance: clone("a").name, to: .gone, at: at(2))
+        #expect(try store.instance(named: clone("a").name)?.state == .gone)
+    }
+
     @Test func transitionsAreRecorded() throws {
         let scratch = try Scratch()
         let store = try scratch.store()
