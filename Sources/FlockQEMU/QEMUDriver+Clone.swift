@@ -158,12 +158,29 @@ extension QEMUDriver {
     }
 
     /// hello → ready, then identity → ack: the clone is ready only after the ack.
+    ///
+    /// A restored guest occasionally never hears the first connection's hellos (its port still
+    /// reflects the snapshot's connection), so a connection that gets no `ready` within a third of
+    /// the timeout is closed and opened again: the reconnect reaches the guest as a fresh port open.
     func handOverIdentity(
         _ record: VMRecord, generation: Int, requireApp: Bool, timeout: Duration
     ) async throws(QEMUError) {
-        let agent = try await AgentClient.connect(path: paths(record.name).agentSocket, vm: record.name)
+        let deadline = ContinuousClock.now + timeout
+        var attempt = 1
+        var agent = try await AgentClient.connect(path: paths(record.name).agentSocket, vm: record.name)
         defer { agent.close() }
-        _ = try await agent.waitReady(requireApp: requireApp, timeout: timeout)
+        while true {
+            let left = deadline - ContinuousClock.now
+            let slice = attempt < 3 ? min(max(timeout / 3, .seconds(5)), left) : left
+            do {
+                _ = try await agent.waitReady(requireApp: requireApp, timeout: slice)
+                break
+            } catch  where error.isTimeout && attempt < 3 && ContinuousClock.now < deadline {
+                agent.close()
+                attempt += 1
+                agent = try await AgentClient.connect(path: paths(record.name).agentSocket, vm: record.name)
+            }
+        }
         let identity = AgentClient.Identity.fresh(
             cloneID: record.name, generation: generation, network: try bridgeIdentityNetwork(record))
         _ = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
