@@ -140,22 +140,32 @@ public struct DemoError: Error, CustomStringConvertible, Sendable {
 
 /// A 127.0.0.1 TCP port that was free a moment ago (the kernel picks it).
 public func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let (fd, port) = try bindLoopback(type: SOCK_STREAM)
+    close(fd)
+    return port
+}
+
+/// A socket of `type` bound to 127.0.0.1 on a port the kernel picks, with that port.
+func bindLoopback(type: __socket_type) throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw DemoError("socket(): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw DemoError("bind(127.0.0.1:0): \(String(cString: strerror(errno)))") }
+    guard bound == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw DemoError("bind(127.0.0.1:0): \(reason)")
+    }
     var actual = sockaddr_in()
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &actual) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    return Int(UInt16(bigEndian: actual.sin_port))
+    return (fd, Int(UInt16(bigEndian: actual.sin_port)))
 }
 
 /// Finds an executable: an absolute or relative path as is, else the first match in `PATH`.

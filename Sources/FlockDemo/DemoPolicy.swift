@@ -15,6 +15,10 @@ public struct DemoPolicy: Sendable, Hashable {
     public var guestPort = 8080
     public var maxCapacity = 4
     public var targetRate = 25.0
+    /// The latency the pool promises, as a p99 in milliseconds: a check adds a clone while
+    /// HAProxy's average response time is above it, and `bench scale-out` measures how long the
+    /// p99 stays above it after the step. nil leaves the check out (the demo scales on rate).
+    public var latencyTargetMs: Double?
     public var mode: CloneMode = .lazy
     public var evaluationInterval = "1s"
     public var scaleOutCooldown = "5s"
@@ -42,11 +46,24 @@ public struct DemoPolicy: Sendable, Hashable {
             window: 3s
             aggregate: max
             target_value: { target: \(targetRate), tolerance: 0.2 }
-        scale_out: { cooldown: \(scaleOutCooldown), max_step: \(max(1, maxCapacity - 1)) }
+        \(latencyCheck)scale_out: { cooldown: \(scaleOutCooldown), max_step: \(max(1, maxCapacity - 1)) }
         scale_in: { cooldown: \(scaleInCooldown), stabilization: \(stabilization), max_step: 1, drain_timeout: \(drainTimeout) }
         clone: { mode: \(mode.rawValue) }
         dry_run: \(dryRun)
 
         """
+    }
+
+    /// The latency check's lines, or nothing without a target.
+    private var latencyCheck: String {
+        guard let latencyTargetMs else { return "" }
+        return """
+              - name: latency
+                metric: response_time_ms
+                window: 3s
+                aggregate: max
+                threshold: { above: \(Int(latencyTargetMs.rounded())), add: 1 }
+
+            """
     }
 }

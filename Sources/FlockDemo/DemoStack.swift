@@ -10,6 +10,8 @@ public final class DemoStack: Sendable {
     public let parent: DemoParent
     public let haproxy: DemoHAProxy
     public let flockd: DemoFlockd
+    /// Every request through the frontend, with its latency as HAProxy measured it.
+    public let requestLog: RequestLog
 
     /// Starts haproxy with a generated config, then flockd with `policy`; undoes the first if
     /// the second fails.
@@ -18,7 +20,14 @@ public final class DemoStack: Sendable {
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.directory = directory
         self.parent = parent
-        haproxy = try await DemoHAProxy(directory: directory, parentName: parent.name, parentPort: parent.port)
+        requestLog = try RequestLog()
+        do {
+            haproxy = try await DemoHAProxy(
+                directory: directory, parentName: parent.name, parentPort: parent.port, requestLogPort: requestLog.port)
+        } catch {
+            requestLog.stop()
+            throw error
+        }
         var policy = policy
         policy.parent = parent.name
         policy.pool = parent.pool
@@ -30,6 +39,7 @@ public final class DemoStack: Sendable {
             try await flockd.start()
         } catch {
             await haproxy.stop()
+            requestLog.stop()
             throw error
         }
     }
@@ -44,5 +54,6 @@ public final class DemoStack: Sendable {
         await flockd.stop(grace: .seconds(60))
         await parent.destroyClones()
         await haproxy.stop()
+        requestLog.stop()
     }
 }

@@ -29,7 +29,7 @@ public enum LoadStepRun {
     }
 
     public static func run(
-        stack: DemoStack, plan: LoadPlan, mode: CloneMode, directory: String,
+        stack: DemoStack, plan: LoadPlan, directory: String,
         progress: @escaping @Sendable (DemoUpdate) -> Void
     ) async throws -> Result {
         let startDate = Date()
@@ -77,11 +77,14 @@ public enum LoadStepRun {
             }
         }
         let wrk = base + surge
-        let stepStart = startDate.addingTimeInterval(Double(plan.calm))
+        let stepEntries = stack.requestLog.entries(
+            from: started + .seconds(plan.calm), to: started + .seconds(plan.calm + plan.step))
         let store = try stack.store()
+        let policy = stack.flockd.settings.policy
         let summary = try DemoSummary.make(
-            store: store, pool: stack.flockd.settings.policy.pool, since: startDate, stepStart: stepStart, wrk: wrk,
-            requestsByClones: sampler.requestsByClones, samples: sampler.samples, mode: mode,
+            store: store, pool: policy.pool, since: startDate, plan: plan, wrk: wrk,
+            failedInStep: stepEntries.filter { !(200..<400).contains($0.status) }.count,
+            requestsByClones: sampler.requestsByClones, samples: sampler.samples, policy: policy,
             duration: (ContinuousClock.now - started).seconds)
         return Result(summary: summary, samples: sampler.samples, wrk: wrk, cloneRequests: sampler.cloneRequests)
     }

@@ -1,74 +1,145 @@
 import Foundation
 
-/// Draws the run as a small hand-written SVG: the request rate (left axis) and the serving
-/// instances (right axis) over time, with the load step shaded. No dependencies, so the chart
-/// opens in any browser and diffs as text.
+/// Draws runs as small hand-written SVG: a measure on the left axis and the serving instances
+/// on the right axis over time, with the load step shaded. No dependencies, so a chart opens in
+/// any browser and diffs as text.
 public enum SVGChart {
+    /// One run of the demo: the request rate and the serving instances.
     public static func render(samples: [DemoSample], stepStart: Double, stepEnd: Double, title: String) -> String {
-        let width = 760.0, height = 360.0
-        let left = 60.0, right = 60.0, top = 40.0, bottom = 50.0
-        let plotW = width - left - right, plotH = height - top - bottom
-        let maxT = max(samples.map(\.t).max() ?? 1, stepEnd, 1)
-        let maxRate = niceCeiling(max(samples.map(\.requestRate).max() ?? 1, 1))
-        let maxServing = Double(max(samples.map(\.serving).max() ?? 1, 1) + 1)
-        func x(_ t: Double) -> Double { left + plotW * t / maxT }
-        func yRate(_ r: Double) -> Double { top + plotH * (1 - r / maxRate) }
-        func yServing(_ s: Double) -> Double { top + plotH * (1 - s / maxServing) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
-
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(f(width / 2))" y="22" text-anchor="middle" font-size="15">\(escape(title))</text>
-            <rect x="\(f(x(stepStart)))" y="\(f(top))" width="\(f(max(0, x(stepEnd) - x(stepStart))))" height="\(f(plotH))" fill="#fde9c8"/>
-            <text x="\(f((x(stepStart) + x(stepEnd)) / 2))" y="\(f(top + 14))" text-anchor="middle" fill="#a06000">load step</text>
-
-            """
-        // Axes and ticks.
-        svg += line(left, top + plotH, left + plotW, top + plotH) + line(left, top, left, top + plotH)
-        svg += line(left + plotW, top, left + plotW, top + plotH)
-        for i in 0...5 {
-            let t = maxT * Double(i) / 5
-            svg += line(x(t), top + plotH, x(t), top + plotH + 4)
-            svg +=
-                "<text x=\"\(f(x(t)))\" y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\">\(Int(t.rounded()))</text>\n"
-            let r = maxRate * Double(i) / 5
-            svg +=
-                "<text x=\"\(f(left - 6))\" y=\"\(f(yRate(r) + 4))\" text-anchor=\"end\" fill=\"#1f77b4\">\(Int(r.rounded()))</text>\n"
-        }
-        for s in 0...Int(maxServing) {
-            svg +=
-                "<text x=\"\(f(left + plotW + 6))\" y=\"\(f(yServing(Double(s)) + 4))\" fill=\"#d62728\">\(s)</text>\n"
-        }
-        svg +=
-            "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 10))\" text-anchor=\"middle\">seconds since the load started</text>\n"
-        svg +=
-            "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" fill=\"#1f77b4\">requests/s</text>\n"
-        svg +=
-            "<text transform=\"translate(\(f(width - 14)) \(f(top + plotH / 2))) rotate(90)\" text-anchor=\"middle\" fill=\"#d62728\">serving instances</text>\n"
-        // Data.
-        let rate = samples.map { "\(f(x($0.t))),\(f(yRate($0.requestRate)))" }.joined(separator: " ")
-        svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"\(rate)\"/>\n"
-        // Serving is a count that changes in steps: draw it as a staircase.
-        var stairs: [String] = []
-        for (i, sample) in samples.enumerated() {
-            if i > 0 { stairs.append("\(f(x(sample.t))),\(f(yServing(Double(samples[i - 1].serving))))") }
-            stairs.append("\(f(x(sample.t))),\(f(yServing(Double(sample.serving))))")
-        }
-        svg +=
-            "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"\(stairs.joined(separator: " "))\"/>\n"
-        // Legend.
-        svg += line(left + 10, top + plotH - 30, left + 30, top + plotH - 30, color: "#1f77b4")
-        svg += "<text x=\"\(f(left + 35))\" y=\"\(f(top + plotH - 26))\">requests/s (HAProxy)</text>\n"
-        svg += line(left + 10, top + plotH - 14, left + 30, top + plotH - 14, color: "#d62728")
-        svg += "<text x=\"\(f(left + 35))\" y=\"\(f(top + plotH - 10))\">serving instances (flockd)</text>\n"
-        svg += "</svg>\n"
-        return svg
+        var canvas = Canvas(
+            maxT: max(samples.map(\.t).max() ?? 1, stepEnd, 1),
+            maxLeft: niceCeiling(max(samples.map(\.requestRate).max() ?? 1, 1)),
+            maxServing: Double(max(samples.map(\.serving).max() ?? 1, 1) + 1), title: title)
+        canvas.frame(stepStart: stepStart, stepEnd: stepEnd, leftLabel: "requests/s", leftColor: rateColor)
+        canvas.polyline(samples.map { ($0.t, $0.requestRate) }, color: rateColor, width: 1.5)
+        canvas.staircase(samples.map { ($0.t, $0.serving) }, color: servingColor)
+        canvas.legend([("requests/s (HAProxy)", rateColor, false), ("serving instances (flockd)", servingColor, false)])
+        return canvas.finish()
     }
 
-    private static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, color: String = "#333") -> String {
-        String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" ", x1, y1, x2, y2)
-            + "stroke=\"\(color)\"/>\n"
+    /// Runs side by side (`bench scale-out`): each run's p99 latency (solid) and serving
+    /// instances (dashed), and the latency target as a grey line.
+    public static func renderComparison(
+        runs: [(label: String, samples: [DemoSample])], stepStart: Double, stepEnd: Double, targetMs: Double?,
+        title: String
+    ) -> String {
+        let all = runs.flatMap(\.samples)
+        let highest = max(all.compactMap(\.p99Ms).max() ?? 1, targetMs ?? 1, 1)
+        var canvas = Canvas(
+            maxT: max(all.map(\.t).max() ?? 1, stepEnd, 1), maxLeft: niceCeiling(highest),
+            maxServing: Double(max(all.map(\.serving).max() ?? 1, 1) + 1), title: title)
+        canvas.frame(stepStart: stepStart, stepEnd: stepEnd, leftLabel: "p99 latency, ms", leftColor: "#333")
+        if let targetMs {
+            canvas.polyline([(0, targetMs), (canvas.maxT, targetMs)], color: "#888", width: 1, dashed: true)
+        }
+        var legend: [(String, String, Bool)] = []
+        for (index, run) in runs.enumerated() {
+            let color = palette[index % palette.count]
+            canvas.polyline(run.samples.compactMap { s in s.p99Ms.map { (s.t, $0) } }, color: color, width: 1.5)
+            canvas.staircase(run.samples.map { ($0.t, $0.serving) }, color: color, dashed: true)
+            legend += [("\(run.label): p99 latency", color, false), ("\(run.label): serving instances", color, true)]
+        }
+        if let targetMs { legend.append((String(format: "target %.0f ms", targetMs), "#888", true)) }
+        canvas.legend(legend)
+        return canvas.finish()
+    }
+
+    static let rateColor = "#1f77b4"
+    static let servingColor = "#d62728"
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+
+    /// The plot area, its scales and the SVG text so far.
+    struct Canvas {
+        let width = 760.0, height = 360.0
+        let left = 60.0, right = 60.0, top = 40.0, bottom = 50.0
+        let maxT: Double, maxLeft: Double, maxServing: Double
+        var svg: String
+
+        init(maxT: Double, maxLeft: Double, maxServing: Double, title: String) {
+            self.maxT = maxT
+            self.maxLeft = maxLeft
+            self.maxServing = maxServing
+            svg = """
+                <svg xmlns="http://www.w3.org/2000/svg" width="760" height="360" viewBox="0 0 760 360" font-family="sans-serif" font-size="12">
+                <rect width="100%" height="100%" fill="white"/>
+                <text x="380" y="22" text-anchor="middle" font-size="15">\(escape(title))</text>
+
+                """
+        }
+
+        var plotW: Double { width - left - right }
+        var plotH: Double { height - top - bottom }
+        func x(_ t: Double) -> Double { left + plotW * t / maxT }
+        func yLeft(_ v: Double) -> Double { top + plotH * (1 - min(v, maxLeft) / maxLeft) }
+        func yServing(_ s: Double) -> Double { top + plotH * (1 - s / maxServing) }
+
+        /// The shaded step, the axes with their ticks and labels.
+        mutating func frame(stepStart: Double, stepEnd: Double, leftLabel: String, leftColor: String) {
+            svg += """
+                <rect x="\(f(x(stepStart)))" y="\(f(top))" width="\(f(max(0, x(stepEnd) - x(stepStart))))" height="\(f(plotH))" fill="#fde9c8"/>
+                <text x="\(f((x(stepStart) + x(stepEnd)) / 2))" y="\(f(top + 14))" text-anchor="middle" fill="#a06000">load step</text>
+
+                """
+            svg += line(left, top + plotH, left + plotW, top + plotH) + line(left, top, left, top + plotH)
+            svg += line(left + plotW, top, left + plotW, top + plotH)
+            for i in 0...5 {
+                let t = maxT * Double(i) / 5
+                svg += line(x(t), top + plotH, x(t), top + plotH + 4)
+                svg += text(x(t), top + plotH + 18, "\(Int(t.rounded()))", anchor: "middle")
+                let v = maxLeft * Double(i) / 5
+                svg += text(left - 6, yLeft(v) + 4, "\(Int(v.rounded()))", anchor: "end", color: leftColor)
+            }
+            for s in 0...Int(maxServing) {
+                svg += text(left + plotW + 6, yServing(Double(s)) + 4, "\(s)", color: SVGChart.servingColor)
+            }
+            svg += text(left + plotW / 2, height - 10, "seconds since the load started", anchor: "middle")
+            svg +=
+                "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" fill=\"\(leftColor)\">\(escape(leftLabel))</text>\n"
+            svg +=
+                "<text transform=\"translate(\(f(width - 14)) \(f(top + plotH / 2))) rotate(90)\" text-anchor=\"middle\" fill=\"\(SVGChart.servingColor)\">serving instances</text>\n"
+        }
+
+        /// Values on the left axis (clipped at its top).
+        mutating func polyline(_ points: [(Double, Double)], color: String, width: Double, dashed: Bool = false) {
+            let text = points.map { "\(f(x($0.0))),\(f(yLeft($0.1)))" }.joined(separator: " ")
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dashed ? " stroke-dasharray=\"5 4\"" : "") points=\"\(text)\"/>\n"
+        }
+
+        /// A count on the right axis; it changes in steps, so it is drawn as a staircase.
+        mutating func staircase(_ points: [(Double, Int)], color: String, dashed: Bool = false) {
+            var stairs: [String] = []
+            for (i, point) in points.enumerated() {
+                if i > 0 { stairs.append("\(f(x(point.0))),\(f(yServing(Double(points[i - 1].1))))") }
+                stairs.append("\(f(x(point.0))),\(f(yServing(Double(point.1))))")
+            }
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5 4\"" : "") points=\"\(stairs.joined(separator: " "))\"/>\n"
+        }
+
+        /// Entries from the bottom left up: label, colour, dashed.
+        mutating func legend(_ entries: [(String, String, Bool)]) {
+            for (i, entry) in entries.enumerated() {
+                let y = top + plotH - 14 - 16 * Double(entries.count - 1 - i)
+                svg +=
+                    "<line x1=\"\(f(left + 10))\" y1=\"\(f(y))\" x2=\"\(f(left + 30))\" y2=\"\(f(y))\" stroke=\"\(entry.1)\" stroke-width=\"2\"\(entry.2 ? " stroke-dasharray=\"5 4\"" : "")/>\n"
+                svg += text(left + 35, y + 4, entry.0)
+            }
+        }
+
+        func finish() -> String { svg + "</svg>\n" }
+    }
+
+    private static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    private static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double) -> String {
+        "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"#333\"/>\n"
+    }
+
+    private static func text(
+        _ x: Double, _ y: Double, _ content: String, anchor: String = "start", color: String? = nil
+    ) -> String {
+        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\"\(color.map { " fill=\"\($0)\"" } ?? "")>\(escape(content))</text>\n"
     }
 
     /// 1, 2 or 5 times a power of ten at or above `value`, for round axis labels.

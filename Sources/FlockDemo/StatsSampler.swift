@@ -53,6 +53,7 @@ public final class StatsSampler: Sendable {
             sample.warming = pool["warming"] as? Int ?? sample.warming
             sample.draining = pool["draining"] as? Int ?? sample.draining
         }
+        sample.p99Ms = Self.p99(stack.requestLog.entries(from: now - Self.latencyWindow, to: now))
         var events: [FlockdEvent] = []
         let since = state.withLock { $0.lastEventId }
         if let answer = try? await stack.flockd.events(since: since) {
@@ -65,6 +66,14 @@ public final class StatsSampler: Sendable {
             $0.last = final
         }
         return (sample, events)
+    }
+
+    /// How far back each sample's p99 looks: two seconds hold a couple of hundred requests
+    /// during the step, enough for a p99 that is not just the slowest request.
+    public static let latencyWindow = Duration.seconds(2)
+
+    static func p99(_ entries: [RequestLog.Entry]) -> Double? {
+        DemoSummary.percentile(entries.map(\.activeMs).sorted(), 0.99)
     }
 
     public var samples: [DemoSample] { state.withLock { $0.samples } }

@@ -7,6 +7,9 @@ struct Config: Sendable {
     var port: UInt16 = 8080
     var missCostMs: Int = 50
     var maxConnections: Int = 64
+    /// The backend wait of `/item` requests (see `BackendWait`); off while either is 0.
+    var workers: Int = 0
+    var itemWaitMs: Int = 0
 
     static func load(arguments: [String]) -> Config {
         var config = Config()
@@ -36,6 +39,8 @@ struct Config: Sendable {
         case "flock.app_port": if let v = UInt16(value), v > 0 { port = v }
         case "flock.miss_cost_ms": if let v = Int(value), (0...60_000).contains(v) { missCostMs = v }
         case "flock.max_conns": if let v = Int(value), (1...1024).contains(v) { maxConnections = v }
+        case "flock.workers": if let v = Int(value), (0...1024).contains(v) { workers = v }
+        case "flock.item_wait_ms": if let v = Int(value), (0...10_000).contains(v) { itemWaitMs = v }
         default: break
         }
     }

@@ -24,16 +24,23 @@ final class Mutex: @unchecked Sendable {
     fileprivate var raw: UnsafeMutablePointer<pthread_mutex_t> { handle }
 }
 
-/// Caps concurrent connections: the accept loop takes a slot before accepting and each
-/// connection thread returns it. When all slots are busy, new clients wait in the kernel's
-/// listen backlog instead of making the app spawn unbounded threads.
+/// At most `count` holders at once, admitted first come, first served.
+///
+/// The accept loop takes a slot before accepting and each connection thread returns it, so the
+/// app never spawns unbounded threads. `BackendWait` takes one per request. Waiters take a
+/// ticket and are admitted in ticket order: a plain condition variable wakes an arbitrary
+/// waiter, and under contention some requests then starve for seconds, a tail no real worker
+/// queue has.
 final class Slots: @unchecked Sendable {
     private let mutex = Mutex()
     private let condition: UnsafeMutablePointer<pthread_cond_t>
-    private var free: Int
+    private let count: Int
+    /// Tickets handed out, and slots returned; ticket t may enter once t < released + count.
+    private var issued = 0
+    private var released = 0
 
     init(_ count: Int) {
-        free = count
+        self.count = count
         condition = .allocate(capacity: 1)
         pthread_cond_init(condition, nil)
     }
@@ -45,15 +52,16 @@ final class Slots: @unchecked Sendable {
 
     func acquire() {
         mutex.withLock {
-            while free == 0 { pthread_cond_wait(condition, mutex.raw) }
-            free -= 1
+            let ticket = issued
+            issued += 1
+            while ticket >= released + count { pthread_cond_wait(condition, mutex.raw) }
         }
     }
 
     func release() {
         mutex.withLock {
-            free += 1
-            pthread_cond_signal(condition)
+            released += 1
+            pthread_cond_broadcast(condition)
         }
     }
 }

@@ -4,6 +4,7 @@ struct Router: Sendable {
     let cache: ItemCache
     let identity: GuestIdentity
     let startedNs: UInt64
+    let backendWait: BackendWait?
 
     static let maxKeyBytes = 200
 
@@ -35,6 +36,7 @@ struct Router: Sendable {
             return HTTPResponse(
                 status: 400, text: "a key is 1-\(Self.maxKeyBytes) characters of A-Z a-z 0-9 - . _ ~ %\n")
         }
+        backendWait?.wait()
         let (value, hit) = cache.lookup(key)
         let hex = String(value, radix: 16)
         var response = HTTPResponse(

@@ -25,7 +25,8 @@ struct Server {
         guard bound == 0 else { return "bind 0.0.0.0:\(config.port): \(errorText())" }
         guard listen(listener, 128) == 0 else { return "listen: \(errorText())" }
         log(
-            "listening on 0.0.0.0:\(config.port), miss cost \(config.missCostMs) ms, at most \(config.maxConnections) connections"
+            "listening on 0.0.0.0:\(config.port), miss cost \(config.missCostMs) ms, at most \(config.maxConnections) connections, "
+                + "\(config.workers) workers waiting \(config.itemWaitMs) ms per item"
         )
 
         let slots = Slots(config.maxConnections)

@@ -78,15 +78,7 @@ struct BenchClone: AsyncParsableCommand {
         guard memoryMiB != nil else { throw ValidationError("--memory must look like 512M or 1G (64M...16G)") }
     }
 
-    /// The modes in the order given, each once; unknown words are a usage error.
-    var parsedModes: [CloneMode] {
-        var result: [CloneMode] = []
-        for word in modes.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            guard let mode = CloneMode(rawValue: word) else { return [] }
-            if !result.contains(mode) { result.append(mode) }
-        }
-        return result
-    }
+    var parsedModes: [CloneMode] { BenchModes.parse(modes) }
 
     /// `512M`, `512MiB`, `1G`, or a bare number of MiB.
     var memoryMiB: Int? {

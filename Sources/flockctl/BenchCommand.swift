@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCore
 import Foundation
 
 /// `flockctl bench …`: the measurements behind Flock's claims (clones are warm sooner and
@@ -6,9 +7,22 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure clone modes side by side, and the controller at scale.",
-        subcommands: [BenchClone.self, BenchController.self]
+        abstract: "Measure clone modes side by side, the reaction to a load step, and the controller at scale.",
+        subcommands: [BenchClone.self, BenchScaleOut.self, BenchController.self]
     )
+}
+
+/// `--modes cold,eager,lazy`: the modes in the order given, each once; an unknown word makes
+/// the whole list invalid (empty), which the commands report as a usage error.
+enum BenchModes {
+    static func parse(_ text: String) -> [CloneMode] {
+        var result: [CloneMode] = []
+        for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+            guard let mode = CloneMode(rawValue: word) else { return [] }
+            if !result.contains(mode) { result.append(mode) }
+        }
+        return result
+    }
 }
 
 /// Small statistics and formatting shared by the benches.

@@ -69,9 +69,10 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         let view = DemoView(interactive: DemoView.isInteractive)
-        let setup = try DemoSetup.prepare(
-            workdir: workdir, parentSpec: parentSpec, flockd: flockd, maxCapacity: maxCapacity,
-            mode: CloneMode(rawValue: mode)!, view: view)
+        var policy = DemoPolicy()
+        policy.maxCapacity = maxCapacity
+        policy.mode = CloneMode(rawValue: mode)!
+        let setup = try DemoSetup.prepare(workdir: workdir, parentSpec: parentSpec, flockd: flockd, policy: policy)
         let plan = LoadPlan(calm: calm, step: step, tail: tail)
         let outcome = await DemoSignals.runCancellable {
             try await DemoSetup.execute(setup, plan: plan, json: json, chart: chart, view: view)

@@ -11,6 +11,7 @@ import Synchronization
 /// The demo's steps between the command line and the library: resolving paths and binaries,
 /// starting the parent, haproxy and flockd, running the load, writing the outputs, cleaning up.
 enum DemoSetup {
+
     /// What the run needs, resolved before anything starts.
     final class Setup: Sendable {
         let workdir: String
@@ -43,21 +44,25 @@ enum DemoSetup {
         }
     }
 
+    /// Resolves everything before anything starts. `policy` gives the pool's tuning; its pool,
+    /// parent and port come from the spec. `kernelArguments` are added to the parent's command
+    /// line (the demo app reads its knobs there).
     static func prepare(
-        workdir: String?, parentSpec: String, flockd: String?, maxCapacity: Int, mode: CloneMode, view: DemoView
+        workdir: String?, parentSpec: String, flockd: String?, policy: DemoPolicy, kernelArguments: [String] = []
     ) throws -> Setup {
         for tool in ["haproxy", "wrk", "qemu-system-x86_64"] where findExecutable(tool) == nil {
-            throw CLIFailure("demo: \(tool) is not installed (hint: bash Deploy/setup.sh)")
+            throw CLIFailure("error: \(tool) is not installed (hint: bash Deploy/setup.sh)")
         }
         let flockdPath = try flockdBinary(flockd)
         var spec = try VMSpecFile.load(parentSpec)
         spec.network = NetworkSpec(mode: .user)  // clones are reached on forwarded loopback ports
-        var policy = DemoPolicy()
+        if !kernelArguments.isEmpty {
+            spec.append = ([spec.append ?? ""] + kernelArguments).filter { !$0.isEmpty }.joined(separator: " ")
+        }
+        var policy = policy
         policy.parent = spec.name
         policy.pool = spec.pool
         policy.guestPort = spec.guestPort
-        policy.maxCapacity = maxCapacity
-        policy.mode = mode
         let (directory, created) = try makeWorkdir(workdir)
         return Setup(workdir: directory, createdWorkdir: created, spec: spec, flockd: flockdPath, policy: policy)
     }
@@ -76,7 +81,7 @@ enum DemoSetup {
             let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
             var template = Array("\(base)/flock-demo-XXXXXX".utf8CString)
             guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-                throw CLIFailure("demo: cannot create a work directory under \(base)")
+                throw CLIFailure("error: cannot create a work directory under \(base)")
             }
             path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             created = true
@@ -88,7 +93,7 @@ enum DemoSetup {
             })
         else {
             throw CLIFailure(
-                "demo: the work directory '\(path)' must be a path of [A-Za-z0-9/._-] (QEMU takes it unquoted)")
+                "error: the work directory '\(path)' must be a path of [A-Za-z0-9/._-] (QEMU takes it unquoted)")
         }
         return (path, created)
     }
@@ -96,7 +101,7 @@ enum DemoSetup {
     private static func flockdBinary(_ given: String?) throws -> String {
         if let given {
             guard let found = findExecutable(given) else {
-                throw CLIFailure("demo: flockd binary '\(given)' not found")
+                throw CLIFailure("error: flockd binary '\(given)' not found")
             }
             return found
         }
@@ -104,7 +109,7 @@ enum DemoSetup {
         let sibling = me.deletingLastPathComponent().appendingPathComponent("flockd").path
         if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
         if let found = findExecutable("flockd") { return found }
-        throw CLIFailure("demo: flockd is not built (hint: swift build --product flockd)")
+        throw CLIFailure("error: flockd is not built (hint: swift build --product flockd)")
     }
 
     /// Boots, starts, drives and reports; the clean-up is the caller's (`DemoSignals`).
@@ -113,6 +118,23 @@ enum DemoSetup {
     ) async throws
         -> DemoSummary
     {
+        let result = try await runLoad(setup, plan: plan, view: view)
+        var summary = result.summary
+        if let chart {
+            let svg = SVGChart.render(
+                samples: result.samples, stepStart: Double(plan.calm), stepEnd: Double(plan.calm + plan.step),
+                title: "flockctl demo: \(setup.policy.mode.rawValue) clones under a ~\(plan.factor)x load step")
+            try write(svg, to: chart)
+            summary.chart = URL(fileURLWithPath: chart).standardizedFileURL.path
+        }
+        // Through the same unbuffered handle as the live lines, so the order on screen is right.
+        FileHandle.standardOutput.write(Data(("\n" + summary.table + "\n").utf8))
+        if let json { try write(String(decoding: summary.json, as: UTF8.self) + "\n", to: json) }
+        return summary
+    }
+
+    /// Boots the parent and warms it, starts haproxy and flockd, and drives the load step.
+    static func runLoad(_ setup: Setup, plan: LoadPlan, view: DemoView) async throws -> LoadStepRun.Result {
         view.note("work directory \(setup.workdir)")
         view.note(
             "booting the parent VM \(setup.spec.name) (\(setup.spec.memoryMiB) MiB) and warming \(plan.keys.count) keys"
@@ -133,20 +155,9 @@ enum DemoSetup {
             "load: \(plan.calm)s at ~1x (\(plan.baseConnections) connections), \(plan.step)s at ~\(plan.factor)x, \(plan.tail)s at ~1x; keys warmed in the parent"
         )
         let result = try await LoadStepRun.run(
-            stack: stack, plan: plan, mode: setup.policy.mode, directory: setup.workdir, progress: view.update)
+            stack: stack, plan: plan, directory: setup.workdir, progress: view.update)
         view.finishLive()
-        var summary = result.summary
-        if let chart {
-            let svg = SVGChart.render(
-                samples: result.samples, stepStart: Double(plan.calm), stepEnd: Double(plan.calm + plan.step),
-                title: "flockctl demo: \(setup.policy.mode.rawValue) clones under a ~\(plan.factor)x load step")
-            try write(svg, to: chart)
-            summary.chart = URL(fileURLWithPath: chart).standardizedFileURL.path
-        }
-        // Through the same unbuffered handle as the live lines, so the order on screen is right.
-        FileHandle.standardOutput.write(Data(("\n" + summary.table + "\n").utf8))
-        if let json { try write(String(decoding: summary.json, as: UTF8.self) + "\n", to: json) }
-        return summary
+        return result
     }
 
     private static func write(_ text: String, to path: String) throws {
@@ -171,6 +182,7 @@ enum DemoSetup {
             }
             await stack.parent.destroyClones()
             await stack.haproxy.stop()
+            stack.requestLog.stop()
         }
         if let parent = setup.started.parent {
             view.note("stopping the parent VM")

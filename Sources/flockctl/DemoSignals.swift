@@ -11,29 +11,29 @@ import Foundation
 /// it started are always stopped. A second signal during the clean-up is ignored on purpose:
 /// leaving VMs behind is worse than waiting a few more seconds.
 enum DemoSignals {
-    enum Outcome {
-        case finished(DemoSummary)
+    enum Outcome<Value> {
+        case finished(Value)
         case interrupted
         case failed(any Error)
     }
 
-    static func runCancellable(
-        _ work: @escaping @Sendable () async throws -> DemoSummary,
+    static func runCancellable<Value: Sendable>(
+        _ work: @escaping @Sendable () async throws -> Value,
         cleanup: @escaping @Sendable () async -> Void
-    ) async -> Outcome {
+    ) async -> Outcome<Value> {
         let task = Task { try await work() }
         var sources: [any DispatchSourceSignal] = []
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                printError("\ndemo: \(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping everything it started")
+                printError("\nflockctl: \(number == SIGINT ? "Ctrl-C" : "SIGTERM"): stopping everything it started")
                 task.cancel()
             }
             source.resume()
             sources.append(source)
         }
-        let outcome: Outcome
+        let outcome: Outcome<Value>
         do {
             outcome = .finished(try await task.value)
         } catch {

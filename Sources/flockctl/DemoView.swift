@@ -45,9 +45,11 @@ final class DemoView: Sendable {
             }
             let text =
                 String(format: "t=%4.0fs  ", sample.t) + phase.padding(toLength: 5, withPad: " ", startingAt: 0)
+                + String(format: "  %6.1f req/s  p99 ", sample.requestRate)
+                + (sample.p99Ms.map { String(format: "%5.0f ms", $0) } ?? "    - ms")
                 + String(
-                    format: "  %6.1f req/s  serving %d  warming %d  draining %d  haproxy UP %d", sample.requestRate,
-                    sample.serving, sample.warming, sample.draining, sample.upServers)
+                    format: "  serving %d  warming %d  draining %d  haproxy UP %d", sample.serving, sample.warming,
+                    sample.draining, sample.upServers)
             if interactive {
                 status(text)
             } else if showPlain {
