@@ -73,7 +73,8 @@ public actor XenDriver: Hypervisor {
 
     /// Takes over domains left by an earlier driver: Xen kept them running, so running ones are
     /// simply found again; clones that shut down or crashed are destroyed, and checkpoint files
-    /// a crashed batch left behind are deleted. Returns the domains that run, parents included.
+    /// a crashed batch left behind (older than `checkpointLifetime`) are deleted. Returns the
+    /// domains that run, parents included.
     public func adopt() async throws(XenError) -> [XenDomainReport] {
         try prepareRoot()
         var adopted: [XenDomainReport] = []
@@ -85,12 +86,19 @@ public actor XenDriver: Hypervisor {
                 adopted.append(report)
             }
         }
+        // Only files no batch can still be reading: another process (flockctl) may be mid-batch.
         let checkpoints = "\(configuration.stateRoot)/checkpoints"
+        let stale = Date().addingTimeInterval(-Self.checkpointLifetime)
         for file in (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? [] {
-            try? FileManager.default.removeItem(atPath: "\(checkpoints)/\(file)")
+            let path = "\(checkpoints)/\(file)"
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+            if let modified, modified < stale { try? FileManager.default.removeItem(atPath: path) }
         }
         return adopted
     }
+
+    /// How long a batch may use its checkpoint file; older ones were left by a crashed process.
+    static let checkpointLifetime: TimeInterval = 3600
 
     // MARK: - destroying
 
