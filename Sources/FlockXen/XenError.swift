@@ -81,9 +81,5 @@ public struct XenError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var isNotRunning: Bool { code == .notRunning }
-    public var isInvalidSpec: Bool { code == .invalidSpec }
     public var isUnsupported: Bool { code == .unsupported }
-    public var isRefused: Bool { code == .refused }
-    public var isNotFound: Bool { code == .notFound }
-    public var isTimeout: Bool { code == .timeout }
 }
