@@ -15,27 +15,19 @@ final class XenContext: @unchecked Sendable {
 
     private let ctx: OpaquePointer
     private let xs: OpaquePointer
-    private let xtl: UnsafeMutablePointer<xentoollog_logger>
-    let sink: XenLogSink
-    private let retainedSink: Unmanaged<XenLogSink>
+    /// Released after the context is freed (stored properties go after `deinit`'s body).
+    private let xtl: XenToolLogger
     private let queue = DispatchQueue(label: "flock.xen.libxl")
 
-    private init(
-        ctx: OpaquePointer, xs: OpaquePointer, xtl: UnsafeMutablePointer<xentoollog_logger>, sink: XenLogSink,
-        retained: Unmanaged<XenLogSink>
-    ) {
+    private init(ctx: OpaquePointer, xs: OpaquePointer, xtl: XenToolLogger) {
         self.ctx = ctx
         self.xs = xs
         self.xtl = xtl
-        self.sink = sink
-        self.retainedSink = retained
     }
 
     deinit {
         libxl_ctx_free(ctx)
         xs_close(xs)
-        xtl_logger_destroy(xtl)
-        retainedSink.release()
     }
 
     /// Connects to libxl and xenstored, or says clearly why this host cannot run Xen domains.
@@ -45,35 +37,27 @@ final class XenContext: @unchecked Sendable {
                 checked: "\(privcmd) does not exist",
                 detail: "this kernel is not running as a Xen domain (no privileged command interface)")
         }
-        let sink = XenLogSink(logger: logger)
-        let retained = Unmanaged.passRetained(sink)
-        guard let xtl = flock_xtl_logger_new(XenLogSink.callback, retained.toOpaque(), Int32(XTL_DETAIL.rawValue))
-        else {
-            retained.release()
+        guard let xtl = XenToolLogger(sink: XenLogSink(logger: logger)) else {
             throw .io("cannot allocate libxl's logger")
         }
         var ctx: OpaquePointer?
-        let rc = libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, xtl)
+        let rc = libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, xtl.pointer)
         guard rc == 0, let ctx else {
-            xtl_logger_destroy(xtl)
-            retained.release()
             throw .notRunning(
                 checked: "libxl_ctx_alloc returned \(libxlErrorName(rc))",
-                detail: sink.takeLastError() ?? "libxl could not open the hypervisor interfaces (not dom0?)")
+                detail: xtl.sink.takeLastError() ?? "libxl could not open the hypervisor interfaces (not dom0?)")
         }
         guard let xs = xs_open(0) else {
             let reason = String(cString: strerror(errno))
             libxl_ctx_free(ctx)
-            xtl_logger_destroy(xtl)
-            retained.release()
             throw .notRunning(checked: "xs_open(0) failed", detail: "cannot reach xenstored (\(reason))")
         }
-        return XenContext(ctx: ctx, xs: xs, xtl: xtl, sink: sink, retained: retained)
+        return XenContext(ctx: ctx, xs: xs, xtl: xtl)
     }
 
     /// Runs `body` on the libxl queue and returns its result.
     func run<T: Sendable>(_ body: @escaping @Sendable (Handles) throws(XenError) -> T) async throws(XenError) -> T {
-        let handles = Handles(ctx: ctx, xs: xs, sink: sink)
+        let handles = Handles(ctx: ctx, xs: xs, sink: xtl.sink)
         let result: Result<T, XenError> = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: Result { () throws(XenError) -> T in try body(handles) })

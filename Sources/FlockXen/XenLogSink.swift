@@ -40,3 +40,29 @@ final class XenLogSink: Sendable {
             domain: domain.map { String(cString: $0) }, message: String(cString: message))
     }
 }
+
+/// The shim's xentoollog logger feeding a `XenLogSink`, for `libxl_ctx_alloc`; destroyed with
+/// this object, which must outlive the libxl context that logs to it.
+final class XenToolLogger: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<xentoollog_logger>
+    let sink: XenLogSink
+    private let retained: Unmanaged<XenLogSink>
+
+    /// Messages below `minimum` are dropped in C, before any formatting.
+    init?(sink: XenLogSink, minimum: xentoollog_level = XTL_DETAIL) {
+        let retained = Unmanaged.passRetained(sink)
+        guard let pointer = flock_xtl_logger_new(XenLogSink.callback, retained.toOpaque(), Int32(minimum.rawValue))
+        else {
+            retained.release()
+            return nil
+        }
+        self.pointer = pointer
+        self.sink = sink
+        self.retained = retained
+    }
+
+    deinit {
+        xtl_logger_destroy(pointer)
+        retained.release()
+    }
+}

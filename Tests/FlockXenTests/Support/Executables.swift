@@ -30,8 +30,8 @@ struct Run: CustomStringConvertible {
             "\(name) is not built next to the test runner (\(runner.path)) nor in .build/debug")
         let out = directory.appendingPathComponent(".\(name)-\(UUID().uuidString).out")
         let err = directory.appendingPathComponent(".\(name)-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)
