@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
         .executable(name: "flockd", targets: ["flockd"]),
         .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
+        .library(name: "FlockXen", targets: ["FlockXen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -64,10 +65,17 @@ let package = Package(
         .executableTarget(
             name: "flockd",
             dependencies: [
-                "FlockDaemon", "FlockQEMU", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FlockDaemon", "FlockQEMU", "FlockXen",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "FlockQEMU", dependencies: ["FlockCore"]),
+        // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
+        .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
+        .target(
+            name: "FlockXen",
+            dependencies: ["CXenLight", "FlockCore", .product(name: "Logging", package: "swift-log")]
+        ),
         // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
         // the wrk load step, sampling, summary and SVG chart), shared by `flockctl demo` and the
         // end-to-end tests.
@@ -75,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockDemo",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockXen", "FlockDemo",
                 "FlockController", "FlockTesting",  // bench controller: the real loop on in-memory drivers
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -98,6 +106,11 @@ let package = Package(
             dependencies: ["FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl"]
         ),
         .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
+        // Runs without Xen: translation to libxl's structs, identity keys, config and errors.
+        .testTarget(
+            name: "FlockXenTests",
+            dependencies: ["FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "flockd", "flockctl"]
+        ),
         .testTarget(name: "GuestImageTests"),
         // Runs the built flockctl's benches; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
         .testTarget(name: "FlockBenchTests", dependencies: ["flockctl"]),

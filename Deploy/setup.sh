@@ -11,6 +11,7 @@ packages=(
     cpio            # Deploy/guest/build.sh packs the guest initramfs (newc) with it
     iproute2        # bridge-mode VMs: TAP devices, bridges and the tests' network namespaces
     wrk             # the load generator of the demo (flockctl demo) and the end-to-end tests
+    libxen-dev      # libxl and libxenstore (Xen 4.17) headers and libraries the Xen driver links
 )
 
 missing=()

@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 import Synchronization
 
@@ -126,7 +127,7 @@ public final class DemoFlockd: Sendable {
 
     /// `GET /v1/pools/{pool}` as a JSON object.
     public func pool() async throws -> [String: Any] {
-        let response = try await LoopbackHTTP.get(port: port, "/v1/pools/\(settings.policy.pool)", timeout: .seconds(5))
+        let response = try await PlainHTTP.get(port: port, "/v1/pools/\(settings.policy.pool)", timeout: .seconds(5))
         guard response.status == 200, let json = response.json else {
             throw DemoError(
                 "GET /v1/pools/\(settings.policy.pool): HTTP \(response.status) \(response.text.prefix(200))")
@@ -138,7 +139,7 @@ public final class DemoFlockd: Sendable {
     public func events(since: Int64?) async throws -> (events: [FlockdEvent], lastId: Int64?) {
         var path = "/v1/events?pool=\(settings.policy.pool)&limit=1000"
         if let since { path += "&since=\(since)" }
-        let response = try await LoopbackHTTP.get(port: port, path, timeout: .seconds(5))
+        let response = try await PlainHTTP.get(port: port, path, timeout: .seconds(5))
         guard response.status == 200, let json = response.json else {
             throw DemoError("GET /v1/events: HTTP \(response.status)")
         }
@@ -147,8 +148,8 @@ public final class DemoFlockd: Sendable {
     }
 
     /// `PUT /v1/pools/{pool}/desired`: a manual count (nil clears it).
-    public func setDesired(_ count: Int?, token: String? = nil) async throws -> LoopbackHTTP.Response {
-        try await LoopbackHTTP.request(
+    public func setDesired(_ count: Int?, token: String? = nil) async throws -> PlainHTTP.Response {
+        try await PlainHTTP.request(
             "PUT", port: port, "/v1/pools/\(settings.policy.pool)/desired",
             headers: ["Authorization": "Bearer \(token ?? self.token)"],
             body: "{\"count\": \(count.map(String.init) ?? "null")}")

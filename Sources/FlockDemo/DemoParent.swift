@@ -35,11 +35,11 @@ public final class DemoParent: Sendable {
     /// One GET per key fills the app's cache; a second GET of the first key must be a hit.
     func warm() async throws {
         for key in warmedKeys {
-            let response = try await LoopbackHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
+            let response = try await PlainHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
             guard response.status == 200 else { throw DemoError("warming /item/\(key): HTTP \(response.status)") }
         }
         if let key = warmedKeys.first {
-            let check = try await LoopbackHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
+            let check = try await PlainHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
             guard check.headers["x-cache"] == "hit" else {
                 throw DemoError(
                     "the parent's cache did not keep /item/\(key) (X-Cache: \(check.headers["x-cache"] ?? "-"))")

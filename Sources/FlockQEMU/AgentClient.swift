@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 
 /// The host side of the flock-agent protocol: JSON lines over the VM's virtio-serial socket.
@@ -15,49 +16,6 @@ public final class AgentClient: Sendable {
         public var generation: Int
         /// True when the demo app answers `/healthz` inside the guest.
         public var appUp: Bool
-    }
-
-    /// A clone's new identity, applied by the agent before the clone takes traffic.
-    public struct Identity: Sendable, Hashable {
-        public var cloneID: String
-        public var generation: Int
-        public var hostname: String
-        public var entropy: [UInt8]
-        public var timeUnixNanoseconds: Int64
-        public var network: Network?
-
-        public struct Network: Sendable, Hashable {
-            public var mac: String
-            public var address: String
-            public var prefix: Int
-            public var gateway: String
-        }
-
-        /// An identity with fresh host entropy and the current wall clock.
-        public static func fresh(cloneID: String, generation: Int, network: Network? = nil) -> Identity {
-            var generator = SystemRandomNumberGenerator()
-            let entropy = (0..<256).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            return Identity(
-                cloneID: cloneID, generation: generation, hostname: cloneID, entropy: entropy,
-                timeUnixNanoseconds: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec), network: network)
-        }
-
-        var json: JSONValue {
-            var object: [String: JSONValue] = [
-                "type": "identity", "clone_id": .string(cloneID), "generation": .number(Double(generation)),
-                "hostname": .string(hostname), "entropy": .string(Data(entropy).base64EncodedString()),
-                "time_unix_ns": .number(Double(timeUnixNanoseconds)),
-            ]
-            if let network {
-                object["network"] = [
-                    "mac": .string(network.mac), "address": .string(network.address),
-                    "prefix": .number(Double(network.prefix)), "gateway": .string(network.gateway),
-                ]
-            }
-            return .object(object)
-        }
     }
 
     private let socket: UnixSocket
@@ -104,8 +62,8 @@ public final class AgentClient: Sendable {
     }
 
     /// Sends the clone's identity and waits for `ack`; an `error` reply is thrown with its message.
-    public func applyIdentity(_ identity: Identity, timeout: Duration) async throws(QEMUError) -> [String] {
-        try send(identity.json)
+    public func applyIdentity(_ identity: CloneIdentity, timeout: Duration) async throws(QEMUError) -> [String] {
+        try send(line: identity.json)
         guard let reply = try await receive(type: "ack", until: ContinuousClock.now + timeout, failOnError: true) else {
             throw .timeout("waiting for the agent of VM \(vm) to acknowledge its identity", after: timeout)
         }
@@ -129,7 +87,11 @@ public final class AgentClient: Sendable {
     public func close() { socket.shutdown() }
 
     private func send(_ message: JSONValue) throws(QEMUError) {
-        var data = message.serialized()
+        try send(line: message.serialized())
+    }
+
+    private func send(line: Data) throws(QEMUError) {
+        var data = line
         data.append(UInt8(ascii: "\n"))
         try socket.send(data, what: "agent of VM \(vm)")
     }

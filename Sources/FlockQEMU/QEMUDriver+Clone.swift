@@ -181,7 +181,7 @@ extension QEMUDriver {
                 agent = try await AgentClient.connect(path: paths(record.name).agentSocket, vm: record.name)
             }
         }
-        let identity = AgentClient.Identity.fresh(
+        let identity = CloneIdentity.fresh(
             cloneID: record.name, generation: generation, network: try bridgeIdentityNetwork(record))
         _ = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
     }

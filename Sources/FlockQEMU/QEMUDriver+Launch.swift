@@ -22,7 +22,7 @@ extension QEMUDriver {
             defer { agent.close() }
             _ = try await agent.waitReady(requireApp: true, timeout: configuration.bootTimeout)
             if let network = try bridgeIdentityNetwork(record) {
-                var identity = AgentClient.Identity.fresh(cloneID: spec.name, generation: 0, network: network)
+                var identity = CloneIdentity.fresh(cloneID: spec.name, generation: 0, network: network)
                 identity.hostname = spec.name
                 _ = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
             }
@@ -154,11 +154,11 @@ extension QEMUDriver {
     }
 
     /// The network settings the agent applies in bridge mode; nil in user mode.
-    nonisolated func bridgeIdentityNetwork(_ record: VMRecord) throws(QEMUError) -> AgentClient.Identity.Network? {
+    nonisolated func bridgeIdentityNetwork(_ record: VMRecord) throws(QEMUError) -> CloneIdentity.Network? {
         guard record.spec.network.mode == .bridge, let address = record.address,
             let subnet = record.spec.network.cidr.flatMap(IPv4Subnet.init)
         else { return nil }
-        return AgentClient.Identity.Network(
+        return CloneIdentity.Network(
             mac: record.mac, address: address, prefix: subnet.prefix,
             gateway: record.spec.network.gateway ?? subnet.firstHost)
     }

@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 
 /// What a VM is made of: its boot image, size, accelerator and network.
@@ -144,51 +145,5 @@ public struct NetworkSpec: Sendable, Hashable, Codable {
             problems.append("gateway '\(gateway)' must be an IPv4 address")
         }
         return problems
-    }
-}
-
-/// An IPv4 subnet, for handing clones addresses in bridge mode.
-public struct IPv4Subnet: Sendable, Hashable {
-    public var network: UInt32
-    public var prefix: Int
-
-    public init?(_ text: String) {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let address = Self.parseAddress(String(parts[0])), let prefix = Int(parts[1]),
-            (8...30).contains(prefix)
-        else { return nil }
-        self.prefix = prefix
-        self.network = address & Self.mask(prefix)
-    }
-
-    static func mask(_ prefix: Int) -> UInt32 { prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix) }
-
-    static func parseAddress(_ text: String) -> UInt32? {
-        let octets = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for octet in octets {
-            guard let byte = UInt8(octet), String(byte) == octet else { return nil }
-            value = value << 8 | UInt32(byte)
-        }
-        return value
-    }
-
-    static func format(_ value: UInt32) -> String {
-        "\(value >> 24).\(value >> 16 & 0xff).\(value >> 8 & 0xff).\(value & 0xff)"
-    }
-
-    /// The first usable address, the conventional gateway.
-    public var firstHost: String { Self.format(network + 1) }
-
-    /// The first host address not in `used`, skipping the network, the gateway (first host) and
-    /// broadcast; nil when the subnet is full.
-    public func nextFree(excluding used: Set<String>) -> String? {
-        let count = UInt32(1) << UInt32(32 - prefix)
-        for offset in 2..<(count - 1) {
-            let address = Self.format(network + offset)
-            if !used.contains(address) { return address }
-        }
-        return nil
     }
 }

@@ -1,31 +1,49 @@
 import ArgumentParser
 import FlockCore
 import FlockQEMU
+import FlockXen
 import Foundation
 
 /// `flockctl vm …`: start parent VMs, clone them, list and destroy VMs by hand, through the
-/// same QEMU driver the daemon uses (all its state is on disk, so both see the same VMs).
+/// same driver the daemon uses: QEMU (all its state is on disk) or Xen (all its state is in Xen
+/// and xenstore), so both see the same VMs.
 struct VMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
-        abstract: "Start, clone, list and destroy QEMU VMs.",
+        abstract: "Start, clone, list and destroy QEMU VMs or Xen domains.",
         subcommands: [VMStart.self, VMClone.self, VMList.self, VMDestroy.self]
     )
 }
 
+/// Which driver a `vm` subcommand uses.
+enum HypervisorKind: String, ExpressibleByArgument, CaseIterable {
+    case qemu, xen
+}
+
 /// Options every `vm` subcommand shares.
 struct VMOptions: ParsableArguments {
+    @Option(name: .long, help: "The driver: qemu, or xen (in a Xen dom0, as root).")
+    var hypervisor: HypervisorKind = .qemu
+
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The driver's state directory (tmpfs). Default: $FLOCK_QEMU_STATE, else /run/flock/qemu for root.",
+            "The driver's state directory (tmpfs). Default: $FLOCK_QEMU_STATE, else /run/flock/qemu for root; for xen $FLOCK_XEN_STATE, else /run/flock/xen.",
             valueName: "dir"))
     var state: String?
 
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
-    var stateRoot: String { state ?? QEMUDriverConfiguration.defaultStateRoot }
+    var stateRoot: String {
+        state
+            ?? (hypervisor == .xen ? XenDriverConfiguration.defaultStateRoot : QEMUDriverConfiguration.defaultStateRoot)
+    }
+
+    /// Prints VMs as a table or JSON.
+    func show(_ rows: [VMRow], failed: [String: String] = [:]) {
+        print(json ? VMOutput.json(rows, failed: failed) : VMOutput.table(rows), terminator: "")
+    }
 
     func driver(snapshotMaxAge: Duration = .seconds(15), lazyFreeze: LazyFreeze = .copyWhilePaused) -> QEMUDriver {
         QEMUDriver(
@@ -50,6 +68,7 @@ struct VMStart: AsyncParsableCommand {
     @OptionGroup var options: VMOptions
 
     func run() async throws {
+        if options.hypervisor == .xen { return try await XenVMCommands.start(specPath: spec, options: options) }
         let spec = try VMSpecFile.load(spec)
         let started = ContinuousClock.now
         options.progress(
@@ -63,7 +82,7 @@ struct VMStart: AsyncParsableCommand {
         }
         options.progress("\(spec.name) serves after \(VMOutput.seconds(ContinuousClock.now - started))")
         let reports = await options.driver().list().filter { $0.record.name == record.name }
-        print(options.json ? VMOutput.json(reports) : VMOutput.table(reports), terminator: "")
+        options.show(reports.map(VMRow.init))
     }
 }
 
@@ -102,16 +121,14 @@ struct VMClone: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if options.hypervisor == .xen {
+            return try await XenVMCommands.clone(parent: parent, count: count, mode: mode, options: options)
+        }
         let driver = options.driver(snapshotMaxAge: .seconds(snapshotMaxAge), lazyFreeze: lazyFreeze)
         guard let record = await driver.record(named: parent), record.role == .parent else {
             throw CLIFailure("error: no parent VM named \(parent) in \(options.stateRoot) (hint: flockctl vm list)")
         }
-        var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
-        let names = (0..<count).map { _ in
-            OwnedName.make(
-                pool: record.pool, suffix: String((0..<6).map { _ in alphabet.randomElement(using: &generator)! }))
-        }
+        let names = Self.cloneNames(pool: record.pool, count: count)
         let started = ContinuousClock.now
         options.progress("forking \(count) \(mode.rawValue) clone(s) of \(parent)")
         let batch: CloneBatch
@@ -124,9 +141,23 @@ struct VMClone: AsyncParsableCommand {
             "\(batch.started.count) clone(s) ready after \(VMOutput.seconds(ContinuousClock.now - started))")
         let started_ = Set(batch.started.map(\.name))
         let reports = await driver.list().filter { started_.contains($0.record.name) }
-        print(options.json ? VMOutput.json(reports, failed: batch.failed) : VMOutput.table(reports), terminator: "")
-        for (name, reason) in batch.failed.sorted(by: { $0.key < $1.key }) { printError("error: \(name): \(reason)") }
-        if !batch.failed.isEmpty { throw ExitCode(1) }
+        try Self.report(reports.map(VMRow.init), failed: batch.failed, options: options)
+    }
+
+    /// `count` fresh Flock names for clones of `pool`.
+    static func cloneNames(pool: String, count: Int) -> [String] {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return (0..<count).map { _ in
+            OwnedName.make(pool: pool, suffix: String((0..<6).map { _ in alphabet.randomElement(using: &generator)! }))
+        }
+    }
+
+    /// Prints the clones that started, then each failure on stderr; exit 1 if any failed.
+    static func report(_ rows: [VMRow], failed: [String: String], options: VMOptions) throws {
+        options.show(rows, failed: failed)
+        for (name, reason) in failed.sorted(by: { $0.key < $1.key }) { printError("error: \(name): \(reason)") }
+        if !failed.isEmpty { throw ExitCode(1) }
     }
 }
 
@@ -136,8 +167,8 @@ struct VMList: AsyncParsableCommand {
     @OptionGroup var options: VMOptions
 
     func run() async throws {
-        let reports = await options.driver().list()
-        print(options.json ? VMOutput.json(reports) : VMOutput.table(reports), terminator: "")
+        if options.hypervisor == .xen { return try await XenVMCommands.list(options: options) }
+        options.show(await options.driver().list().map(VMRow.init))
     }
 }
 
@@ -154,6 +185,9 @@ struct VMDestroy: AsyncParsableCommand {
     @OptionGroup var options: VMOptions
 
     func run() async throws {
+        if options.hypervisor == .xen {
+            return try await XenVMCommands.destroy(name: name, parent: parent, options: options)
+        }
         let driver = options.driver()
         guard let record = await driver.record(named: name) else {
             throw CLIFailure("error: no VM named \(name) in \(options.stateRoot) (hint: flockctl vm list)")
@@ -173,6 +207,10 @@ struct VMDestroy: AsyncParsableCommand {
         } catch {
             throw CLIFailure("error: \(error)")
         }
+        Self.printDestroyed(name, options: options)
+    }
+
+    static func printDestroyed(_ name: String, options: VMOptions) {
         if options.json {
             print(#"{"destroyed":"\#(name)"}"#)
         } else {

@@ -30,7 +30,7 @@ struct Flockd: AsyncParsableCommand {
     var checkConfig: String?
 
     /// The hypervisor kinds this build of flockd can drive.
-    static let factories: [any HypervisorFactory] = [QEMUHypervisorFactory()]
+    static let factories: [any HypervisorFactory] = [QEMUHypervisorFactory(), XenHypervisorFactory()]
 
     func validate() throws {
         if config != nil && checkConfig != nil {

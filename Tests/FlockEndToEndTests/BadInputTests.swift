@@ -35,14 +35,14 @@ extension EndToEnd {
         let e2e = try await E2E()
         do {
             let port = e2e.flockd.port
-            let none = try await LoopbackHTTP.request("POST", port: port, "/v1/pools/\(e2e.pool)/pause")
+            let none = try await PlainHTTP.request("POST", port: port, "/v1/pools/\(e2e.pool)/pause")
             #expect(none.status == 401, "\(none.text)")
             let wrong = try await e2e.flockd.setDesired(3, token: "not-the-token-0123456789")
             #expect(wrong.status == 401, "\(wrong.text)")
             let pool = try await e2e.flockd.pool()
             #expect(pool["paused"] as? Bool == false)
             #expect(pool["manual_desired"] is NSNull || pool["manual_desired"] == nil)
-            let right = try await LoopbackHTTP.request(
+            let right = try await PlainHTTP.request(
                 "POST", port: port, "/v1/pools/\(e2e.pool)/pause",
                 headers: ["Authorization": "Bearer \(e2e.flockd.token)"])
             #expect(right.status == 200, "the token itself works: \(right.text)")

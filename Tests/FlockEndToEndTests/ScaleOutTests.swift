@@ -9,7 +9,7 @@ extension EndToEnd {
     @Test func scaleOutUnderLoadClonesTakeTrafficFromAWarmCache() async throws {
         let e2e = try await E2E()
         do {
-            let parentStats = try #require(try await LoopbackHTTP.get(port: e2e.parent.port, "/stats").json)
+            let parentStats = try #require(try await PlainHTTP.get(port: e2e.parent.port, "/stats").json)
             let parentMisses = try #require(parentStats["misses"] as? Int)
             #expect(parentMisses >= LoadPlan.defaultKeys.count, "the parent was warmed: \(parentStats)")
 
@@ -36,7 +36,7 @@ extension EndToEnd {
                 #expect(clone.lineage.mode == .lazy && clone.lineage.parent == SharedParent.name)
                 // The clone served load for warmed keys only: not a single miss beyond the ones it
                 // inherited from the parent's warm-up means its first requests were cache hits.
-                let stats = try #require(try await LoopbackHTTP.get(port: port, "/stats").json)
+                let stats = try #require(try await PlainHTTP.get(port: port, "/stats").json)
                 let stot = table.server(clone.name, of: e2e.haproxy.backend)?.integer("stot") ?? 0
                 #expect(stats["misses"] as? Int == parentMisses, "\(clone.name): \(stats)")
                 if stot > 0 {
@@ -44,7 +44,7 @@ extension EndToEnd {
                         (stats["hits"] as? Int ?? 0) > (parentStats["hits"] as? Int ?? 0), "\(clone.name): \(stats)")
                 }
                 #expect(stats["clone_id"] as? String == clone.name)
-                let item = try await LoopbackHTTP.get(port: port, "/item/\(LoadPlan.defaultKeys[0])")
+                let item = try await PlainHTTP.get(port: port, "/item/\(LoadPlan.defaultKeys[0])")
                 #expect(item.headers["x-cache"] == "hit")
             }
             #expect(await e2e.vmClones() == Set(serving.map(\.name)))

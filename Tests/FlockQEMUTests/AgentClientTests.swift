@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 import Testing
 
@@ -38,7 +39,7 @@ import Testing
         defer { agent.close() }
         let ready = try await agent.waitReady(requireApp: true, timeout: .seconds(5))
         #expect(ready.appUp && ready.cloneID == nil && ready.hostname == "g")
-        let identity = AgentClient.Identity.fresh(cloneID: "flock-web-x1", generation: 4)
+        let identity = CloneIdentity.fresh(cloneID: "flock-web-x1", generation: 4)
         let applied = try await agent.applyIdentity(identity, timeout: .seconds(5))
         #expect(applied == ["entropy", "clock", "hostname"])
         try await agent.ping(seq: 7, timeout: .seconds(5))

@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 import Testing
 

@@ -4,10 +4,10 @@ import Foundation
     import Glibc
 #endif
 
-/// A minimal HTTP/1.1 client for loopback services (flockd's API, the demo app in a VM): one
-/// request per connection, bounded by a timeout, on a thread of its own so that a hung peer
-/// never blocks Swift's cooperative pool.
-public enum LoopbackHTTP {
+/// A minimal HTTP/1.1 client for Flock's own services (flockd's API, the demo app in a VM, a Xen
+/// guest's health check): one request per connection to an IPv4 address, bounded by a timeout,
+/// on a thread of its own so that a hung peer never blocks Swift's cooperative pool.
+public enum PlainHTTP {
     public struct Response: Sendable {
         public var status: Int
         /// Header names lowercased.
@@ -18,33 +18,36 @@ public enum LoopbackHTTP {
     }
 
     public static func request(
-        _ method: String, port: Int, _ path: String, headers: [String: String] = [:], body: String? = nil,
-        timeout: Duration = .seconds(10)
+        _ method: String, host: String = "127.0.0.1", port: Int, _ path: String, headers: [String: String] = [:],
+        body: String? = nil, timeout: Duration = .seconds(10)
     ) async throws -> Response {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 do {
                     continuation.resume(
                         returning: try exchange(
-                            method, port: port, path, headers: headers, body: body, timeout: timeout))
+                            method, host: host, port: port, path, headers: headers, body: body, timeout: timeout))
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
-            thread.name = "flock-demo-http"
+            thread.name = "flock-http"
             thread.start()
         }
     }
 
-    public static func get(port: Int, _ path: String, timeout: Duration = .seconds(10)) async throws -> Response {
-        try await request("GET", port: port, path, timeout: timeout)
+    public static func get(
+        host: String = "127.0.0.1", port: Int, _ path: String, timeout: Duration = .seconds(10)
+    ) async throws -> Response {
+        try await request("GET", host: host, port: port, path, timeout: timeout)
     }
 
     private static func exchange(
-        _ method: String, port: Int, _ path: String, headers: [String: String], body: String?, timeout: Duration
+        _ method: String, host: String, port: Int, _ path: String, headers: [String: String], body: String?,
+        timeout: Duration
     ) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DemoError("socket(): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw FlockError.unavailable("socket(): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
@@ -52,16 +55,18 @@ public enum LoopbackHTTP {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            throw FlockError.unavailable("'\(host)' is not an IPv4 address")
+        }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard connected == 0 else {
-            throw DemoError("connect 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+            throw FlockError.unavailable("connect \(host):\(port): \(String(cString: strerror(errno)))")
         }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         let payload = Array((body ?? "").utf8)
         if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
@@ -69,7 +74,7 @@ public enum LoopbackHTTP {
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw DemoError("send to 127.0.0.1:\(port) failed") }
+            guard n > 0 else { throw FlockError.unavailable("send to \(host):\(port) failed") }
             sent += n
         }
         var data: [UInt8] = []
@@ -77,7 +82,7 @@ public enum LoopbackHTTP {
         while data.count < 16 * 1024 * 1024 {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
-                throw DemoError("recv 127.0.0.1:\(port)\(path): \(String(cString: strerror(errno)))")
+                throw FlockError.unavailable("recv \(host):\(port)\(path): \(String(cString: strerror(errno)))")
             }
             if count == 0 { break }
             data += buffer[0..<count]
@@ -90,12 +95,12 @@ public enum LoopbackHTTP {
     static func parse(_ data: [UInt8], path: String) throws -> Response {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let split = data.firstRange(of: separator) else {
-            throw DemoError("\(path): no HTTP header in the answer")
+            throw FlockError.unavailable("\(path): no HTTP header in the answer")
         }
         let headText = String(decoding: data[..<split.lowerBound], as: UTF8.self)
         let lines = headText.components(separatedBy: "\r\n")
         guard let first = lines.first, let status = Int(first.split(separator: " ").dropFirst().first ?? "") else {
-            throw DemoError("\(path): bad status line")
+            throw FlockError.unavailable("\(path): bad status line")
         }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {

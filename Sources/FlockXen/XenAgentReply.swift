@@ -1,0 +1,35 @@
+import FlockCore
+import Foundation
+
+/// What the value at `XenIdentityKeys.ack` says about one identity hand-over.
+enum XenAgentReply: Sendable, Hashable {
+    /// No reply yet, or a reply to another identity (e.g. a clone id left from earlier).
+    case pending
+    /// The agent applied the identity; what it applied (`entropy`, `clock`, `hostname`, …).
+    case acknowledged(applied: [String])
+    /// The agent refused or failed to apply it, with its message.
+    case failed(String)
+
+    /// Reads the agent's reply line: `{"type":"ack","clone_id":…}` for this identity's clone id
+    /// (and generation, if the reply carries one), or `{"type":"error","message":…}`.
+    init(_ value: Data?, for identity: CloneIdentity) {
+        guard let value, let object = (try? JSONSerialization.jsonObject(with: value)) as? [String: Any] else {
+            self = .pending
+            return
+        }
+        switch object["type"] as? String {
+        case "ack":
+            guard object["clone_id"] as? String == identity.cloneID,
+                (object["generation"] as? Int).map({ $0 == identity.generation }) ?? true
+            else {
+                self = .pending
+                return
+            }
+            self = .acknowledged(applied: object["applied"] as? [String] ?? [])
+        case "error":
+            self = .failed(object["message"] as? String ?? "unspecified error")
+        default:
+            self = .pending
+        }
+    }
+}
