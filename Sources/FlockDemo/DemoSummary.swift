@@ -117,7 +117,9 @@ public struct DemoSummary: Sendable, Hashable, Codable {
 
     /// The step's p99 peak, and how long after the step's start the p99 was back under
     /// `target` for good (see `p99RecoverySeconds`).
-    static func latencyRecovery(samples: [DemoSample], stepStart: Double, stepEnd: Double, target: Double?)
+    static func latencyRecovery(
+        samples: [DemoSample], stepStart: Double, stepEnd: Double, target: Double?
+    )
         -> (peak: Double?, recovery: Double?)
     {
         let step = samples.filter { $0.t > stepStart && $0.t <= stepEnd && $0.p99Ms != nil }

@@ -43,7 +43,8 @@ struct BenchScaleOut: AsyncParsableCommand {
     @Option(name: .customLong("delay-ms"), help: "Each connection's pause after a response, in ms.")
     var delayMs = 100
 
-    @Option(name: .long, help: "Workers of the guest app (flock.workers); with --item-wait-ms they set a VM's capacity.")
+    @Option(
+        name: .long, help: "Workers of the guest app (flock.workers); with --item-wait-ms they set a VM's capacity.")
     var workers = 2
     @Option(name: .customLong("item-wait-ms"), help: "How long each request holds a worker (flock.item_wait_ms).")
     var itemWaitMs = 20

@@ -51,15 +51,18 @@ struct BenchScaleOutReport {
         let target = latencyTargetMs.map { String(format: "%.0f ms", $0) } ?? "-"
         var rows: [[String]] = [
             [
-                "MODE", "DECISION_TO_FIRST_SERVING", "CLONE_TO_SERVING_P50", "P99_UNDER_\(target.replacingOccurrences(of: " ", with: ""))",
+                "MODE", "DECISION_TO_FIRST_SERVING", "CLONE_TO_SERVING_P50",
+                "P99_UNDER_\(target.replacingOccurrences(of: " ", with: ""))",
                 "P99_PEAK", "FAILED(IN_STEP)", "REQUESTS", "MAX_SERVING",
             ]
         ]
         for mode in modes {
             guard let f = figures(mode) else { continue }
             let recovery =
-                f.unrecovered > 0 && f.recovery == nil ? "not in the step" : seconds(f.recovery)
-                + (f.unrecovered > 0 ? " (\(f.unrecovered) not)" : "")
+                f.unrecovered > 0 && f.recovery == nil
+                ? "not in the step"
+                : seconds(f.recovery)
+                    + (f.unrecovered > 0 ? " (\(f.unrecovered) not)" : "")
             rows.append([
                 mode.rawValue, seconds(f.reaction), seconds(f.clonesServing), recovery,
                 f.peak.map { String(format: "%.0f ms", $0) } ?? "-", "\(f.failed) (\(f.failedInStep))",
@@ -100,18 +103,19 @@ struct BenchScaleOutReport {
         var modesObject: [String: Any] = [:]
         for mode in modes {
             guard let f = figures(mode), let results = runs[mode] else { continue }
-            modesObject[mode.rawValue] = [
-                "threshold_to_first_serving_s": BenchJSON.orNull(f.reaction),
-                "clone_to_serving_p50_s": BenchJSON.orNull(f.clonesServing),
-                "p99_recovery_s": BenchJSON.orNull(f.recovery),
-                "p99_unrecovered_rounds": f.unrecovered,
-                "p99_peak_ms": BenchJSON.orNull(f.peak),
-                "failed_requests": f.failed,
-                "failed_in_step": f.failedInStep,
-                "requests_total": f.requests,
-                "max_serving": f.maxServing,
-                "runs": results.map(Self.runJSON),
-            ] as [String: Any]
+            modesObject[mode.rawValue] =
+                [
+                    "threshold_to_first_serving_s": BenchJSON.orNull(f.reaction),
+                    "clone_to_serving_p50_s": BenchJSON.orNull(f.clonesServing),
+                    "p99_recovery_s": BenchJSON.orNull(f.recovery),
+                    "p99_unrecovered_rounds": f.unrecovered,
+                    "p99_peak_ms": BenchJSON.orNull(f.peak),
+                    "failed_requests": f.failed,
+                    "failed_in_step": f.failedInStep,
+                    "requests_total": f.requests,
+                    "max_serving": f.maxServing,
+                    "runs": results.map(Self.runJSON),
+                ] as [String: Any]
         }
         var ratioObject: [String: Any] = [:]
         for (name, value) in ratios() { ratioObject[name] = BenchJSON.orNull(value) }

@@ -83,8 +83,10 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let text = DemoHAProxy.config(
-            socket: "\(directory)/admin.sock", frontendPort: 18080, parentName: "web-parent", parentPort: 18081)
+            socket: "\(directory)/admin.sock", frontendPort: 18080, requestLogPort: 18082, parentName: "web-parent",
+            parentPort: 18081)
         #expect(text.contains("balance roundrobin") && text.contains("option httpchk GET /healthz"))
+        #expect(text.contains("log 127.0.0.1:18082 len 1024 format raw local0"))
         #expect(text.contains("level admin") && text.contains("server web-parent 127.0.0.1:18081 check"))
         try text.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
         let status = try run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
@@ -97,6 +99,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var policy = DemoPolicy()
         policy.mode = .eager
+        policy.latencyTargetMs = 100  // the latency check bench scale-out adds must be a valid policy too
+        #expect(policy.yaml.contains("threshold: { above: 100, add: 1 }"))
         let daemon = try DemoFlockd(
             settings: .init(
                 directory: directory, haproxySocket: "\(directory)/admin.sock", qemuStateRoot: "\(directory)/qemu",
@@ -106,6 +110,83 @@ import Testing
             try String(contentsOfFile: daemon.configPath, encoding: .utf8).contains("listen: 127.0.0.1:\(daemon.port)"))
         let status = try run(flockd, ["--check-config", daemon.configPath], in: directory)
         #expect(status == 0, "\((try? String(contentsOfFile: "\(directory)/run.log", encoding: .utf8)) ?? "")")
+    }
+
+    @Test func theRequestLogReadsHAProxysLinesAndNothingElse() throws {
+        let now = ContinuousClock.now
+        #expect(
+            RequestLog.parse("flock-request 12 200", at: now) == RequestLog.Entry(at: now, activeMs: 12, status: 200))
+        #expect(RequestLog.parse("flock-request 30001 -1\n", at: now)?.status == -1)
+        #expect(RequestLog.parse("Proxy web started.", at: now) == nil)
+        #expect(RequestLog.parse("flock-request twelve 200", at: now) == nil)
+        #expect(RequestLog.logFormat.hasPrefix("flock-request %Ta %ST"))
+    }
+
+    @Test func theRequestLogReceivesDatagramsOnLoopback() async throws {
+        let log = try RequestLog()
+        defer { log.stop() }
+        let before = ContinuousClock.now
+        let (fd, _) = try bindLoopback(type: SOCK_DGRAM)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(log.port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        for line in ["flock-request 5 200", "not a request", "flock-request 250 503"] {
+            let sent = line.withCString { text in
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, text, strlen(text), 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+            #expect(sent == line.utf8.count)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while log.count < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let entries = log.entries(from: before, to: .now)
+        #expect(entries.map(\.status) == [200, 503])
+        #expect(entries.map(\.activeMs) == [5, 250])
+    }
+
+    @Test func latencyRecoveryIsWhenTheP99StaysUnderTheTargetForTheRestOfTheStep() {
+        func samples(_ p99: [Double?]) -> [DemoSample] {
+            p99.enumerated().map {
+                DemoSample(
+                    t: Double($0.offset), requestRate: 10, serving: 1, warming: 0, draining: 0, upServers: 1,
+                    p99Ms: $0.element)
+            }
+        }
+        // Step from t=2 to t=8; above 100 ms at t=3...5 and once more at t=6, under from t=7.
+        let run = samples([10, 10, 10, 300, 250, nil, 120, 40, 30, 500])
+        let result = DemoSummary.latencyRecovery(samples: run, stepStart: 2, stepEnd: 8, target: 100)
+        #expect(result.peak == 300 && result.recovery == 5)
+        let calm = DemoSummary.latencyRecovery(
+            samples: samples([10, 20, 30, 40]), stepStart: 1, stepEnd: 3, target: 100)
+        #expect(calm.peak == 40 && calm.recovery == 0)
+        let never = DemoSummary.latencyRecovery(
+            samples: samples([10, 200, 300, 400]), stepStart: 0, stepEnd: 3, target: 100)
+        #expect(never.peak == 400 && never.recovery == nil)
+        #expect(DemoSummary.latencyRecovery(samples: run, stepStart: 2, stepEnd: 8, target: nil).recovery == nil)
+    }
+
+    @Test func theComparisonChartDrawsEveryModeAndTheTarget() {
+        let runs = ["cold", "lazy"].map { label in
+            (
+                label: label,
+                samples: (0..<20).map {
+                    DemoSample(
+                        t: Double($0), requestRate: 50, serving: $0 < 8 ? 1 : 3, warming: 0, draining: 0,
+                        upServers: 1, p99Ms: $0 < 8 ? 400 : 30)
+                }
+            )
+        }
+        let svg = SVGChart.renderComparison(runs: runs, stepStart: 5, stepEnd: 15, targetMs: 100, title: "modes")
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        // Per mode a p99 line and a serving staircase, plus the target line.
+        #expect(svg.components(separatedBy: "<polyline").count == 6)
+        #expect(svg.contains("cold: p99 latency") && svg.contains("lazy: serving instances"))
+        #expect(svg.contains("target 100 ms"))
     }
 
     private func temporaryDirectory() throws -> String {
