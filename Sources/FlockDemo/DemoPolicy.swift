@@ -19,6 +19,10 @@ public struct DemoPolicy: Sendable, Hashable {
     /// HAProxy's average response time is above it, and `bench scale-out` measures how long the
     /// p99 stays above it after the step. nil leaves the check out (the demo scales on rate).
     public var latencyTargetMs: Double?
+    /// HAProxy's `maxconn` for every server of the pool, the parent's static line included: the
+    /// requests beyond it wait in HAProxy's queue (counted in `%Ta`) instead of each opening a
+    /// connection to the guest. nil: no limit.
+    public var serverMaxconn: Int?
     public var mode: CloneMode = .lazy
     public var evaluationInterval = "1s"
     public var scaleOutCooldown = "5s"
@@ -37,7 +41,7 @@ public struct DemoPolicy: Sendable, Hashable {
         balancer:
           backend: \(backend)
           port: \(guestPort)
-          server: { inter: 500ms, rise: 1, fall: 2 }
+          server: { inter: 500ms, rise: 1, fall: 2\(serverMaxconn.map { ", maxconn: \($0)" } ?? "") }
         capacity: { min: 1, max: \(maxCapacity) }
         evaluation_interval: \(evaluationInterval)
         checks:

@@ -23,7 +23,8 @@ public final class DemoStack: Sendable {
         requestLog = try RequestLog()
         do {
             haproxy = try await DemoHAProxy(
-                directory: directory, parentName: parent.name, parentPort: parent.port, requestLogPort: requestLog.port)
+                directory: directory, parentName: parent.name, parentPort: parent.port, requestLogPort: requestLog.port,
+                serverMaxconn: policy.serverMaxconn)
         } catch {
             requestLog.stop()
             throw error

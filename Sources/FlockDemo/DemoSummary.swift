@@ -38,8 +38,9 @@ public struct DemoSummary: Sendable, Hashable, Codable {
     public var requestsByClones: Int
     /// wrk's socket errors and non-2xx/3xx responses.
     public var failedRequests: Int
-    /// Responses HAProxy logged during the load step with a status wrk counts as failed
-    /// (below 200, 400 and up, or none).
+    /// Responses HAProxy logged during the load step with a 5xx status: its own 502, 503 or 504
+    /// when no server answered, or the app's. Not client aborts (status -1): wrk closes its
+    /// connections mid-request when the step ends, and those are not the service failing.
     public var failedInStep: Int = 0
     /// The policy's latency target, when it has one (`DemoPolicy.latencyTargetMs`).
     public var latencyTargetMs: Double? = nil

@@ -83,7 +83,7 @@ public enum LoadStepRun {
         let policy = stack.flockd.settings.policy
         let summary = try DemoSummary.make(
             store: store, pool: policy.pool, since: startDate, plan: plan, wrk: wrk,
-            failedInStep: stepEntries.filter { !(200..<400).contains($0.status) }.count,
+            failedInStep: stepEntries.filter { $0.status >= 500 }.count,
             requestsByClones: sampler.requestsByClones, samples: sampler.samples, policy: policy,
             duration: (ContinuousClock.now - started).seconds)
         return Result(summary: summary, samples: sampler.samples, wrk: wrk, cloneRequests: sampler.cloneRequests)

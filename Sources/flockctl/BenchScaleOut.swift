@@ -110,6 +110,10 @@ struct BenchScaleOut: AsyncParsableCommand {
         policy.maxCapacity = maxCapacity
         policy.targetRate = targetRate
         policy.latencyTargetMs = latencyTargetMs
+        // Twice the app's workers per server: enough to keep them busy, and the rest of a burst
+        // queues in HAProxy instead of opening new connections through QEMU's user-mode
+        // networking, whose short listen backlog drops the SYNs of a burst (a 1 s retransmit each).
+        policy.serverMaxconn = 2 * workers
         return policy
     }
 
