@@ -2,10 +2,13 @@
 # Boots Xen 4.17 + the Flock test dom0 inside QEMU (software emulation, TCG), lets dom0 run a
 # proof script, and prints the proof's output. Exit status: 0 when the proof passed.
 #
-#   bash Deploy/xen/run-harness.sh [--proof NAME.sh] [--bin DIR] [--timeout SECONDS] [--keep DIR]
+#   bash Deploy/xen/run-harness.sh [--proof NAME.sh] [--flockctl PATH] [--timeout SECONDS] [--keep DIR]
 #
 #   --proof NAME.sh   the script in Deploy/xen that dom0 runs (default proof-xl.sh)
-#   --bin DIR         shared read-only into dom0 at /mnt/bin (flockctl and the Swift runtime)
+#   --flockctl PATH   a host-built flockctl: copied with the Swift runtime
+#                     (/opt/swift/usr/lib/swift/linux/*.so, or $FLOCK_SWIFT_RUNTIME) into
+#                     .build-xen/share-bin/, which dom0 mounts read-only at /mnt/bin:
+#                     /mnt/bin/flockctl, run with LD_LIBRARY_PATH=/mnt/bin/lib
 #   --timeout S       hard limit for the whole QEMU run (default 1500)
 #   --keep DIR        write the timestamped console log and summary there (default: a temp dir,
 #                     removed afterwards; the proof lines are printed either way)
@@ -18,13 +21,13 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 proof=proof-xl.sh
-bin_dir=""
+flockctl=""
 timeout_s=1500
 keep=""
 while (($#)); do
     case "$1" in
         --proof) proof=${2:?--proof needs a name}; shift 2 ;;
-        --bin) bin_dir=${2:?--bin needs a directory}; shift 2 ;;
+        --flockctl) flockctl=${2:?--flockctl needs a path}; shift 2 ;;
         --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
         --keep) keep=${2:?--keep needs a directory}; shift 2 ;;
         *) echo "run-harness: unknown argument $1" >&2; exit 2 ;;
@@ -38,7 +41,8 @@ die() {
 }
 [[ $proof =~ ^[A-Za-z0-9][A-Za-z0-9._-]*\.sh$ && -f "$repo/Deploy/xen/$proof" ]] || die "no proof script Deploy/xen/$proof"
 [[ $timeout_s =~ ^[0-9]+$ ]] || die "--timeout needs whole seconds"
-[[ -z $bin_dir || -d $bin_dir ]] || die "--bin $bin_dir is not a directory"
+[[ -z $flockctl || -x $flockctl ]] || die "--flockctl $flockctl is not an executable file"
+runtime=${FLOCK_SWIFT_RUNTIME:-/opt/swift/usr/lib/swift/linux}
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing"
 
 build_start=$EPOCHREALTIME
@@ -88,7 +92,16 @@ share() { # tag path
 }
 share flockxen "$repo/Deploy/xen"
 share flockguest "$repo/.build-guest"
-[[ -n $bin_dir ]] && share flockbin "$(cd "$bin_dir" && pwd)"
+if [[ -n $flockctl ]]; then
+    # 9p does not follow symlinks out of a share, so the files are copied.
+    bin_dir="$xenb/share-bin"
+    rm -rf "$bin_dir"
+    mkdir -p "$bin_dir/lib"
+    install -m 0755 "$flockctl" "$bin_dir/flockctl"
+    compgen -G "$runtime/*.so" >/dev/null || die "no Swift runtime libraries in $runtime"
+    cp -L "$runtime"/*.so "$bin_dir/lib/"
+    share flockbin "$bin_dir"
+fi
 
 console="$run_dir/console.log"
 fifo="$run_dir/console.fifo"
