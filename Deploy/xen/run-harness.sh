@@ -128,7 +128,7 @@ while true; do
         ((EPOCHSECONDS < deadline)) || { log "timed out after ${timeout_s}s"; break; }
         continue
     fi
-    line=${line%$'\r'}
+    line=${line//$'\r'/} # hvc0 -> Xen console -> serial ends lines with \r\r\n
     t=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.2f", b - a}')
     printf '%s %s\n' "$t" "$line" >>"$console"
     case "$line" in

@@ -1,9 +1,10 @@
 import Foundation
+import Testing
 
 /// One run of `Deploy/xen/run-harness.sh`: Xen 4.17 and a Debian dom0 booted under QEMU (TCG),
 /// with dom0 running the `xl` proof (`Deploy/xen/proof-xl.sh`). It is slow (minutes: the first
 /// run also debootstraps the dom0), so the suite shares one run between its tests.
-struct HarnessRun: Sendable {
+struct HarnessRun: Sendable, CustomTestStringConvertible {
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -53,7 +54,8 @@ struct HarnessRun: Sendable {
     }
 
     private mutating func parse() {
-        for line in output.split(separator: "\n").map(String.init) {
+        // "\r\n" is one Character in Swift, so split on every kind of newline.
+        for line in output.split(whereSeparator: \.isNewline).map(String.init) {
             if let json = line.payload(after: "FLOCK-RESULT "), let object = Self.object(json) {
                 if let name = object["check"] as? String {
                     checks[name] = Check(
@@ -70,6 +72,9 @@ struct HarnessRun: Sendable {
         }
     }
 
+    /// Short, for expectation messages (the output is long; `explain` shows what matters).
+    var testDescription: String { "harness run (exit \(status), \(checks.count) checks)" }
+
     /// Whether the named check was reported and passed.
     func passed(_ name: String) -> Bool { checks[name]?.ok == true }
 
@@ -77,7 +82,7 @@ struct HarnessRun: Sendable {
     func explain(_ name: String) -> String {
         if let check = checks[name] { return "\(name): ok=\(check.ok) \(check.detail)" }
         return "\(name) was not reported; harness exit \(status); output tail:\n"
-            + output.split(separator: "\n").suffix(40).joined(separator: "\n")
+            + output.split(whereSeparator: \.isNewline).suffix(40).joined(separator: "\n")
     }
 
     private static func object(_ json: String) -> [String: Any]? {
