@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Flock guest image: Debian's cloud kernel plus an initramfs holding busybox, the
-# virtio modules and the two static Swift programs (flock-agent, flock-demo-app).
+# virtio modules (and xen-netfront for Xen PV) and the two static Swift programs (flock-agent, flock-demo-app).
 #
 #   bash Deploy/guest/build.sh            # build if any input changed, else say it is up to date
 #   bash Deploy/guest/build.sh --force    # rebuild even if the stamp matches
@@ -23,6 +23,9 @@ force=0
 # transport, the NIC, the agent's virtio-serial port, disks for VMs that have them, and the
 # virtio RNG so a host-provided entropy device is used when present.
 modules=(virtio_pci virtio_net virtio_console virtio_blk virtio-rng)
+# Loaded by init only on Xen (a PV domU): the paravirtual NIC. The agent needs no module there:
+# /dev/xen/xenbus and the hvc0 console are built into this kernel.
+xen_modules=(xen-netfront)
 
 log() { echo "guest-image: $*" >&2; }
 die() {
@@ -63,6 +66,7 @@ inputs_hash=$(
         echo "$kernel_pkg=$kernel_ver"
         echo "busybox-static=$busybox_ver"
         echo "modules=${modules[*]}"
+        echo "xen_modules=${xen_modules[*]}"
         swift --version 2>/dev/null | head -1
         for file in "${sources[@]}"; do
             echo "${file#"$repo/"} $(sha256sum <"$file" | cut -d' ' -f1)"
@@ -137,7 +141,7 @@ printf 'root:x:0:\n' >"$root/etc/group"
 kmods="$work/kernel/lib/modules/$kver"
 "$busybox" depmod -b "$work/kernel" "$kver"
 declare -A wanted=()
-for module in "${modules[@]}"; do
+for module in "${modules[@]}" "${xen_modules[@]}"; do
     line=$(grep -E "(^|/)${module}\.ko:" "$kmods/modules.dep" || true)
     if [[ -z $line ]]; then
         grep -qE "(^|/)${module}\.ko$" "$kmods/modules.builtin" || die "module $module is neither modular nor built in"
@@ -152,6 +156,7 @@ done
 cp "$kmods/modules.builtin" "$kmods/modules.order" "$root/lib/modules/$kver/"
 "$busybox" depmod -b "$root" "$kver"
 printf '%s\n' "${modules[@]}" >"$root/etc/flock-modules"
+printf '%s\n' "${xen_modules[@]}" >"$root/etc/flock-xen-modules"
 
 # 4. Pack it reproducibly: fixed owner and mtimes, sorted names, no gzip timestamp.
 find "$root" -exec touch -h -d @0 {} +

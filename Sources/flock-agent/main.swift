@@ -1,6 +1,7 @@
 import Glibc
 
-/// flock-agent: the in-guest end of the host protocol (see Deploy/guest/README.md).
+/// flock-agent: the in-guest end of the host protocol (see Deploy/guest/README.md): JSON lines
+/// over the virtio-serial port under QEMU, xenstore keys (`XenIdentityChannel`) under Xen.
 ///
 /// It never exits on its own: every error path sleeps briefly and tries again, because the same
 /// process keeps running in every clone restored from a snapshot of this VM.
@@ -20,6 +21,10 @@ while true {
             port = opened
             reportedMissing = false
             framer.reset()
+        } else if XenStore.isAvailable {
+            // A Xen PV guest has no virtio-serial port; the host talks through xenstore instead.
+            var channel = XenIdentityChannel()
+            channel.run()
         } else {
             if !reportedMissing { Log.info("port \(AgentPort.portName) not found yet; retrying") }
             reportedMissing = true
