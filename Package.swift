@@ -117,9 +117,10 @@ let package = Package(
         // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
         // after the other VM suites (Deploy/test.sh).
         .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "flockd"]),
-        // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore
-        // (Deploy/xen). Slow; run alone: swift test --filter FlockXenHarnessTests.
-        .testTarget(name: "FlockXenHarnessTests"),
+        // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore and
+        // with FlockXen through the built flockctl (Deploy/xen). Slow; run alone:
+        // swift test --filter FlockXenHarnessTests.
+        .testTarget(name: "FlockXenHarnessTests", dependencies: ["flockctl"]),
         .testTarget(
             name: "FlockEndToEndTests",
             dependencies: ["FlockDemo", "FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU", "flockd"]

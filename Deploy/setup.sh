@@ -12,6 +12,7 @@ packages=(
     iproute2        # bridge-mode VMs: TAP devices, bridges and the tests' network namespaces
     wrk             # the load generator of the demo (flockctl demo) and the end-to-end tests
     libxen-dev      # libxl and libxenstore (Xen 4.17) headers and libraries the Xen driver links
+    debootstrap     # Deploy/xen/build-dom0.sh makes the Xen harness's dom0 root from Debian packages
 )
 
 missing=()

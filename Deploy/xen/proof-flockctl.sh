@@ -4,10 +4,10 @@
 #
 #   bash Deploy/xen/run-harness.sh --proof proof-flockctl.sh --flockctl .build/debug/flockctl
 #
-# Today (no FlockXen yet) it proves that a host-built flockctl runs in this dom0 with the shared
-# Swift runtime. When `flockctl vm start --help` offers `--hypervisor`, it also runs the same
-# proof as proof-xl.sh through flockctl: vm start -> warm -> vm clone --count 2 -> check ->
-# vm destroy. Output format as proof-xl.sh: FLOCK-RESULT / FLOCK-SUMMARY lines, exit 0 = passed.
+# It checks that the host-built flockctl runs in this dom0 with the shared Swift runtime, then
+# runs the same proof as proof-xl.sh through the FlockXen driver: vm start -> warm ->
+# vm clone --count 2 --mode eager -> check -> vm destroy. Output format as proof-xl.sh:
+# FLOCK-RESULT / FLOCK-SUMMARY lines, exit 0 = passed.
 #
 # What dom0 offers the driver (see README.md "For the FlockXen driver"):
 #   /mnt/bin/flockctl, LD_LIBRARY_PATH=/mnt/bin/lib (Swift runtime), xl/libxl from xen-utils-4.17,
@@ -56,51 +56,83 @@ else
     exit 1
 fi
 
-if ! timeout 60 "$flockctl" vm start --help 2>&1 | grep -q -- '--hypervisor'; then
-    echo "flockctl has no --hypervisor option yet (FlockXen not in this build): smoke test only"
-    summary false
-    exit $?
-fi
-
-# --- With FlockXen. The spec mirrors Deploy/guest/parent.yaml; adjust the keys to the
-# driver's spec once it is final.
+# --- The proof through FlockXen: the same steps as proof-xl.sh, but every domain operation is
+# the driver's (libxl and xenstore from Swift).
 spec=/var/lib/flock/parent-xen.yaml
-cat >"$spec" <<'EOF'
+cat >"$spec" <<'SPEC'
 name: web-parent
 pool: web
 kernel: /mnt/guest/vmlinuz
-initrd: /mnt/guest/initrd.img
-append: console=hvc0 quiet
+ramdisk: /mnt/guest/initrd.img
+cmdline: console=hvc0 quiet panic=-1 flock.miss_cost_ms=50
 memory_mib: 256
-cpus: 1
-network: { mode: bridge, bridge: xenbr0, cidr: 10.88.0.0/24, gateway: 10.88.0.1 }
+vcpus: 1
+bridge: xenbr0
+address: 10.88.0.10
+prefix: 24
+gateway: 10.88.0.1
 guest_port: 8080
-EOF
+SPEC
 fc() { timeout 600 "$flockctl" "$@" --hypervisor xen --state "$state"; }
+now() { date +%s%N; }
+measure() { # name start_ns end_ns
+    local ms=$((($3 - $2) / 1000000))
+    echo "FLOCK-RESULT {\"measure\":\"$1\",\"seconds\":$((ms / 1000)).$(printf '%03d' $((ms % 1000)))}"
+}
 
 http_get() { # host port path (as proof-xl.sh)
     timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
         printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$3" "$1" >&3
         cat <&3' http_get "$1" "$2" "$3" 2>/dev/null | tr -d '\r'
 }
+# The "address:port" of every VM `vm list --json` shows in a role (parent or clone).
+addresses() {
+    fc vm list --json | tr -d ' \n' | grep -o '{[^{}]*}' | grep "\"role\":\"$1\"" |
+        grep -o '"http":"[^"]*"' | cut -d'"' -f4
+}
+ok() { "$@" && echo 1 || echo 0; }
 
-fc vm start "$spec" && check vm_start 1 "" || check vm_start 0 "flockctl vm start failed"
-parent_addr=$(fc vm list --json | grep -o '"http":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+t0=$(now)
+if out=$(fc vm start "$spec" 2>&1); then check vm_start 1 ""; else check vm_start 0 "$out"; fi
+measure parent_start_to_serving "$t0" "$(now)"
+parent_addr=$(addresses parent | head -n 1)
+check parent_listed "$(ok test "$parent_addr" = 10.88.0.10:8080)" "$parent_addr"
 for key in k1 k2 k3; do http_get "${parent_addr%:*}" "${parent_addr##*:}" "/item/$key" >/dev/null; done
-fc vm clone web-parent --count 2 && check vm_clone 1 "" || check vm_clone 0 "flockctl vm clone failed"
+response=$(http_get "${parent_addr%:*}" "${parent_addr##*:}" /item/k1)
+check parent_warm "$(ok grep -qi '^X-Cache: hit' <<<"$response")" "$(head -n 1 <<<"$response")"
+
+t2=$(now)
+if out=$(fc vm clone web-parent --count 2 --mode eager --json 2>&1); then
+    check vm_clone 1 ""
+else
+    check vm_clone 0 "$out"
+fi
+measure clone_batch_of_2_to_acked "$t2" "$(now)"
+echo "$out"
 fc vm list
 ids=""
-for addr in $(fc vm list --json | grep -o '"http":"[^"]*"' | cut -d'"' -f4 | tail -n +2); do
+clones=$(addresses clone)
+check two_clones "$(ok test "$(wc -w <<<"$clones")" -eq 2)" "$clones"
+for addr in $clones; do
     response=$(http_get "${addr%:*}" "${addr##*:}" /item/k1)
-    grep -qi '^X-Cache: hit' <<<"$response" && check "clone_${addr}_warm" 1 "" ||
-        check "clone_${addr}_warm" 0 "$(head -n 3 <<<"$response")"
+    check "clone_${addr}_warm" "$(ok grep -qi '^X-Cache: hit' <<<"$response")" "$(head -n 3 <<<"$response")"
     ids+="$(http_get "${addr%:*}" "${addr##*:}" /identity | grep -o '"clone_id":"[^"]*"') "
 done
-[[ $(tr ' ' '\n' <<<"$ids" | sed '/^$/d' | sort -u | wc -l) -eq 2 ]] &&
-    check distinct_identities 1 "$ids" || check distinct_identities 0 "$ids"
-for name in $(fc vm list --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4); do
-    fc vm destroy "$name" --parent >/dev/null 2>&1 || fc vm destroy "$name"
+check distinct_identities "$(ok test "$(tr ' ' '\n' <<<"$ids" | sed '/^$/d' | sort -u | wc -l)" -eq 2)" "$ids"
+response=$(http_get "${parent_addr%:*}" "${parent_addr##*:}" /healthz)
+check parent_still_serving "$(ok grep -q '^ok' <<<"$response")" "$(head -n 1 <<<"$response")"
+
+for name in $(fc vm list --json | tr -d ' \n' | grep -o '"name":"flock-[^"]*"' | cut -d'"' -f4); do
+    out=$(fc vm destroy "$name" 2>&1) || check "destroy_$name" 0 "$out"
 done
+out=$(fc vm destroy web-parent --parent 2>&1) || check destroy_parent 0 "$out"
 left=$(xl list | awk 'NR > 1 {print $1}' | tr '\n' ' ')
-[[ $left == "Domain-0 " ]] && check nothing_left 1 "$left" || check nothing_left 0 "$left"
+check nothing_left "$(ok test "$left" = "Domain-0 ")" "$left"
+leftover=$(find "$state" -name '*.save' | wc -l)
+check no_checkpoint_left "$(ok test "$leftover" -eq 0)" "$leftover checkpoint file(s)"
+if ((failures > 0)); then
+    for guest in /var/log/xen/console/guest-*.log; do
+        [[ -f $guest ]] && { echo "--- $guest"; tail -n 30 "$guest"; }
+    done
+fi
 summary true

@@ -63,8 +63,21 @@ enum IdentityApplier {
     }
 
     /// Bridge mode: the MAC first (the link must be down to change it), then a clean address
-    /// and the default route.
+    /// and the default route. Tried a few times: a Xen clone's netfront reconnects to its new
+    /// backend right after the restore, and takes the new MAC from it; while it does, `ip link`
+    /// on the device can fail.
     private static func configure(_ network: IdentityRequest.Network) -> String? {
+        var failure: String?
+        for attempt in 1...10 {
+            failure = configureOnce(network)
+            guard let reason = failure else { return nil }
+            Log.info("network configuration attempt \(attempt) failed: \(reason)")
+            usleep(300_000)
+        }
+        return failure
+    }
+
+    private static func configureOnce(_ network: IdentityRequest.Network) -> String? {
         let device = "eth0"
         let currentMAC = Files.readTrimmed("/sys/class/net/\(device)/address")?.lowercased()
         var commands: [[String]] = []

@@ -2,8 +2,10 @@ import Foundation
 import Testing
 
 /// One run of `Deploy/xen/run-harness.sh`: Xen 4.17 and a Debian dom0 booted under QEMU (TCG),
-/// with dom0 running the `xl` proof (`Deploy/xen/proof-xl.sh`). It is slow (minutes: the first
-/// run also debootstraps the dom0), so the suite shares one run between its tests.
+/// with dom0 running a proof script: Xen's own `xl` (`Deploy/xen/proof-xl.sh`) or Flock's driver
+/// through the built flockctl (`Deploy/xen/proof-flockctl.sh`). It is slow (minutes: the first
+/// run also debootstraps the dom0), so each suite shares one run between its tests, and the two
+/// runs take turns: two TCG machines at once on two cores would slow each other past the limits.
 struct HarnessRun: Sendable, CustomTestStringConvertible {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -25,8 +27,25 @@ struct HarnessRun: Sendable, CustomTestStringConvertible {
     var summary: [String: Any]? { summaryJSON.flatMap { Self.object($0) } }
     private var summaryJSON: String?
 
-    /// The run all tests of the suite look at, started by the first one that asks.
-    static let shared = Task { try await HarnessRun.start() }
+    /// The `xl` proof, started by the first test that asks.
+    static let xl = Task { try await HarnessRun.start(proof: "proof-xl.sh") }
+    /// The FlockXen proof, after the `xl` one (whatever became of it).
+    static let driver = Task {
+        _ = try? await xl.value
+        return try await HarnessRun.start(proof: "proof-flockctl.sh", flockctl: builtFlockctl())
+    }
+
+    /// The flockctl this test build made (its bin directory holds the test runner too).
+    static func builtFlockctl() throws -> String {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("flockctl").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        throw Failure(description: "flockctl is not built (swift build --build-tests builds it)")
+    }
 
     static var repository: String {
         var url = URL(fileURLWithPath: #filePath)
@@ -36,11 +55,13 @@ struct HarnessRun: Sendable, CustomTestStringConvertible {
 
     /// Runs the harness (argument vector, no shell line) on a GCD thread and parses its output.
     /// The harness bounds itself (`--timeout`); this adds a hard limit on top, for the builds.
-    static func start() async throws -> HarnessRun {
+    static func start(proof: String, flockctl: String? = nil) async throws -> HarnessRun {
         let keep = FileManager.default.temporaryDirectory.appendingPathComponent("flock-xen-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: keep, withIntermediateDirectories: true)
         let script = repository + "/Deploy/xen/run-harness.sh"
-        let arguments = [script, "--timeout", "1200", "--keep", keep.path]
+        let arguments =
+            [script, "--proof", proof, "--timeout", "1200", "--keep", keep.path]
+            + (flockctl.map { ["--flockctl", $0] } ?? [])
         let (status, output): (Int32, String) = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try run("/bin/bash", arguments, limitSeconds: 3600) })

@@ -12,7 +12,7 @@ import Testing
 struct XenProofTests {
     @Test("Xen boots with the dom0 and the proof runs to its end")
     func harnessCompletes() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         #expect(run.seconds["harness_dom0_up"] != nil, "dom0 never came up:\n\(run.explain("dom0_up"))")
         let summary = try #require(run.summary, "no FLOCK-SUMMARY:\n\(run.explain("summary"))")
         #expect(summary["ok"] as? Bool == true, "proof failed: \(run.checks.values.filter { !$0.ok }.map(\.name))")
@@ -21,7 +21,7 @@ struct XenProofTests {
 
     @Test("The warm parent serves and keeps serving after its checkpoint")
     func parentServes() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         for name in ["parent_serves", "parent_warm", "checkpoint_saved", "parent_serves_after_checkpoint"] {
             #expect(run.passed(name), "\(run.explain(name))")
         }
@@ -31,7 +31,7 @@ struct XenProofTests {
 
     @Test("Each clone acks its identity over xenstore and serves HTTP")
     func clonesServe() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         for clone in ["flock-clone-1", "flock-clone-2"] {
             #expect(run.passed("\(clone)_ack"), "\(run.explain("\(clone)_ack"))")
             #expect(run.passed("\(clone)_serves"), "\(run.explain("\(clone)_serves"))")
@@ -41,7 +41,7 @@ struct XenProofTests {
 
     @Test("Clones inherit the parent's warm cache")
     func warmCacheHit() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         for clone in ["flock-clone-1", "flock-clone-2"] {
             #expect(run.passed("\(clone)_warm_cache_hit"), "\(run.explain("\(clone)_warm_cache_hit"))")
         }
@@ -49,7 +49,7 @@ struct XenProofTests {
 
     @Test("Clones have distinct identities and the parent keeps its own")
     func distinctIdentities() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         for name in [
             "flock-clone-1_identity", "flock-clone-2_identity", "distinct_identities", "parent_identity_unchanged",
         ] {
@@ -59,7 +59,7 @@ struct XenProofTests {
 
     @Test("After xl destroy only Domain-0 is left, with no vif on the bridge")
     func nothingLeft() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         #expect(run.passed("nothing_left"), "\(run.explain("nothing_left"))")
         #expect(run.passed("no_vifs_left"), "\(run.explain("no_vifs_left"))")
     }

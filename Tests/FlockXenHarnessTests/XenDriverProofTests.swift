@@ -1,0 +1,37 @@
+import Testing
+
+/// Proof on real Xen, through Flock's own driver: the same dom0 as `XenProofTests`, where the
+/// host-built flockctl runs `vm start|clone|list|destroy --hypervisor xen` over FlockXen (libxl
+/// and xenstore from Swift): a warm PV parent, two eager clones from one checkpoint, each given
+/// its identity over xenstore, then everything destroyed. See Deploy/xen/proof-flockctl.sh.
+@Suite("Xen harness (FlockXen proof in a dom0 under QEMU)", .serialized)
+struct XenDriverProofTests {
+    @Test("The driver's proof runs to its end with every check passed")
+    func proofPasses() async throws {
+        let run = try await HarnessRun.driver.value
+        #expect(run.passed("flockctl_runs"), "\(run.explain("flockctl_runs"))")
+        let summary = try #require(run.summary, "no FLOCK-SUMMARY:\n\(run.explain("summary"))")
+        #expect(summary["driver"] as? Bool == true)
+        #expect(summary["ok"] as? Bool == true, "proof failed: \(run.checks.values.filter { !$0.ok }.map(\.name))")
+        #expect(run.status == 0, "harness exit \(run.status)")
+    }
+
+    @Test("flockctl starts a warm parent and forks two clones that serve from its warm cache")
+    func clonesServeWarm() async throws {
+        let run = try await HarnessRun.driver.value
+        for name in ["vm_start", "parent_listed", "parent_warm", "vm_clone", "two_clones"] {
+            #expect(run.passed(name), "\(run.explain(name))")
+        }
+        let warm = run.checks.values.filter { $0.name.hasPrefix("clone_") && $0.name.hasSuffix("_warm") }
+        #expect(warm.count == 2 && warm.allSatisfy(\.ok), "\(warm.map { run.explain($0.name) })")
+        #expect(run.seconds["clone_batch_of_2_to_acked"] != nil)
+    }
+
+    @Test("Clones have distinct identities, the parent keeps serving, and nothing is left")
+    func identitiesAndCleanup() async throws {
+        let run = try await HarnessRun.driver.value
+        for name in ["distinct_identities", "parent_still_serving", "nothing_left", "no_checkpoint_left"] {
+            #expect(run.passed(name), "\(run.explain(name))")
+        }
+    }
+}
