@@ -102,7 +102,7 @@ response=$(http_get "${parent_addr%:*}" "${parent_addr##*:}" /item/k1)
 check parent_warm "$(ok grep -qi '^X-Cache: hit' <<<"$response")" "$(head -n 1 <<<"$response")"
 
 t2=$(now)
-if out=$(fc vm clone web-parent --count 2 --mode eager --json 2>&1); then
+if out=$(fc vm clone web-parent --count 2 --mode eager --hold-bridge xenhold0 --json 2>&1); then
     check vm_clone 1 ""
 else
     check vm_clone 0 "$out"

@@ -58,8 +58,9 @@ final class XenDomainConfig: @unchecked Sendable {
     /// checkpoint requires.
     ///
     /// PV guests have no VM generation ID device (`ms_vm_genid` is an HVM field): their fresh
-    /// entropy comes from the identity the agent applies.
-    func deriveClone(name: String, mac: XenMAC) {
+    /// entropy comes from the identity the agent applies. `holdBridge`, when given, replaces the
+    /// first vif's bridge (see `XenDriverConfiguration.holdBridge`).
+    func deriveClone(name: String, mac: XenMAC, holdBridge: String? = nil) {
         let c = pointer
         free(c.pointee.c_info.name)
         c.pointee.c_info.name = strdup(name)
@@ -76,6 +77,10 @@ final class XenDomainConfig: @unchecked Sendable {
             // libxl names the backend vif<domid>.<devid> itself; the parent's name would clash.
             free(nic.pointee.ifname)
             nic.pointee.ifname = nil
+            if index == 0, let holdBridge {
+                free(nic.pointee.bridge)
+                nic.pointee.bridge = strdup(holdBridge)
+            }
         }
         if c.pointee.b_info.type == LIBXL_DOMAIN_TYPE_HVM {
             // What libxl_ms_vm_genid_generate does (random, never zero), without needing a ctx.

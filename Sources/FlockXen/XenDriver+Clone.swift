@@ -106,6 +106,9 @@ extension XenDriver {
                     do throws(XenError) {
                         let timeout = cold ? self.configuration.bootTimeout : self.configuration.agentTimeout
                         _ = try await self.waitForAck(domid: domid, identity: identity, timeout: timeout)
+                        if !cold, let hold = self.configuration.holdBridge {
+                            try await self.moveVif(domid: domid, from: hold, to: record.spec.bridge)
+                        }
                         if cold { try await self.waitForApp(record, timeout: self.configuration.bootTimeout) }
                         return (record, domid, nil)
                     } catch {
@@ -194,7 +197,8 @@ extension XenDriver {
         try await xen.run { xen throws(XenError) in
             let config = XenDomainConfig()
             libxl_domain_config_copy(xen.ctx, config.pointer, parentConfig.pointer)
-            config.deriveClone(name: record.name, mac: XenMAC(record.spec.mac ?? "")!)
+            config.deriveClone(
+                name: record.name, mac: XenMAC(record.spec.mac ?? "")!, holdBridge: self.configuration.holdBridge)
             let fd = open(checkpoint, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 throw .io("cannot open the checkpoint \(checkpoint): \(String(cString: strerror(errno)))")
@@ -211,6 +215,30 @@ extension XenDriver {
             try xen.check(rc, "libxl_domain_create_restore", "clone \(record.name) from \(checkpoint)")
             return domid
         }
+    }
+
+    /// Moves a clone's first vif (`vif<domid>.0`, libxl's name) from the hold bridge to the
+    /// parent's, once its agent runs with the clone's own address.
+    func moveVif(domid: UInt32, from hold: String, to bridge: String) async throws(XenError) {
+        let vif = "vif\(domid).0"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/sbin/ip")
+        process.arguments = ["link", "set", "dev", vif, "master", bridge]
+        let errors = Pipe()
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw .io("cannot run /sbin/ip to move \(vif) from \(hold) to \(bridge): \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw .io(
+                "ip link set dev \(vif) master \(bridge) (from the hold bridge \(hold)) failed: "
+                    + text.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        log.info("moved \(vif) from \(hold) to \(bridge)")
     }
 
     /// The host's capabilities for VM forking, from `libxl_get_physinfo`.

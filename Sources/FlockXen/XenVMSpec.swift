@@ -67,9 +67,7 @@ public struct XenVMSpec: Sendable, Hashable, Codable {
         }
         if !(64...65536).contains(memoryMiB) { problems.append("memory_mib \(memoryMiB) must be 64...65536") }
         if !(1...64).contains(vcpus) { problems.append("vcpus \(vcpus) must be 1...64") }
-        if !(1...15).contains(bridge.count)
-            || !bridge.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        {
+        if !XenDriverConfiguration.isValidBridgeName(bridge) {
             problems.append("bridge '\(bridge)' must be a Linux interface name (1-15 of [A-Za-z0-9_-])")
         }
         if let mac, XenMAC(mac) == nil { problems.append("mac '\(mac)' must look like 00:16:3e:12:34:56") }

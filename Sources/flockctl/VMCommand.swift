@@ -113,16 +113,30 @@ struct VMClone: AsyncParsableCommand {
     )
     var lazyFreeze: LazyFreeze = .copyWhilePaused
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Xen: a dom0 bridge without address where restored clones wait until their new identity is applied.",
+            valueName: "bridge"))
+    var holdBridge: String?
+
     @OptionGroup var options: VMOptions
 
     func validate() throws {
         guard (1...64).contains(count) else { throw ValidationError("--count must be 1...64") }
+        if let holdBridge {
+            guard options.hypervisor == .xen else { throw ValidationError("--hold-bridge is for --hypervisor xen") }
+            guard XenDriverConfiguration.isValidBridgeName(holdBridge) else {
+                throw ValidationError("--hold-bridge must be a Linux interface name (1-15 of [A-Za-z0-9_-])")
+            }
+        }
         guard snapshotMaxAge >= 0 else { throw ValidationError("--snapshot-max-age must be 0 or more") }
     }
 
     func run() async throws {
         if options.hypervisor == .xen {
-            return try await XenVMCommands.clone(parent: parent, count: count, mode: mode, options: options)
+            return try await XenVMCommands.clone(
+                parent: parent, count: count, mode: mode, holdBridge: holdBridge, options: options)
         }
         let driver = options.driver(snapshotMaxAge: .seconds(snapshotMaxAge), lazyFreeze: lazyFreeze)
         guard let record = await driver.record(named: parent), record.role == .parent else {

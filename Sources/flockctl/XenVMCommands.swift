@@ -16,8 +16,10 @@ enum XenVMCommands {
         options.show([VMRow(report)])
     }
 
-    static func clone(parent: String, count: Int, mode: CloneMode, options: VMOptions) async throws {
-        let driver = try connect(options)
+    static func clone(
+        parent: String, count: Int, mode: CloneMode, holdBridge: String?, options: VMOptions
+    ) async throws {
+        let driver = try connect(options, holdBridge: holdBridge)
         let record = try await failing { () async throws(XenError) in try await driver.report(named: parent) }
         guard let record, record.record.role == .parent else {
             throw CLIFailure("error: no parent domain named \(parent) (hint: flockctl vm list --hypervisor xen)")
@@ -62,12 +64,13 @@ enum XenVMCommands {
     }
 
     /// The driver, or `error: Xen is not running on this host: …` when this is no Xen dom0.
-    private static func connect(_ options: VMOptions) throws -> XenDriver {
+    private static func connect(_ options: VMOptions, holdBridge: String? = nil) throws -> XenDriver {
         var logger = Logger(label: "flockctl.xen")
         logger.logLevel = .warning
         do {
             return try XenDriver.connect(
-                configuration: XenDriverConfiguration(stateRoot: options.stateRoot, logger: logger))
+                configuration: XenDriverConfiguration(
+                    stateRoot: options.stateRoot, holdBridge: holdBridge, logger: logger))
         } catch {
             throw CLIFailure("error: \(error)")
         }

@@ -8,7 +8,7 @@ import Logging
 /// timeouts. Opening it on a host without Xen fails with the driver's "Xen is not running" error.
 struct XenHypervisorFactory: HypervisorFactory {
     let kind = "xen"
-    let settingKeys = ["state_root", "boot_timeout", "agent_timeout"]
+    let settingKeys = ["state_root", "boot_timeout", "agent_timeout", "hold_bridge"]
 
     func validate(_ settings: HypervisorSettings) -> [PolicyDiagnostic] {
         var problems: [PolicyDiagnostic] = []
@@ -21,6 +21,12 @@ struct XenHypervisorFactory: HypervisorFactory {
         for key in ["boot_timeout", "agent_timeout"] {
             if case .failure(let list) = settings.duration(key) { problems += list.diagnostics }
         }
+        if let bridge = settings["hold_bridge"], !XenDriverConfiguration.isValidBridgeName(bridge) {
+            problems.append(
+                settings.diagnostic(
+                    "hold_bridge", "must be a Linux interface name (1-15 of [A-Za-z0-9_-]); got '\(bridge)'",
+                    hint: "a dom0 bridge with no address and no uplink, e.g. xenhold0"))
+        }
         return problems
     }
 
@@ -29,6 +35,7 @@ struct XenHypervisorFactory: HypervisorFactory {
         if let root = settings["state_root"] { configuration.stateRoot = root }
         if case .success(let value?) = settings.duration("boot_timeout") { configuration.bootTimeout = value }
         if case .success(let value?) = settings.duration("agent_timeout") { configuration.agentTimeout = value }
+        configuration.holdBridge = settings["hold_bridge"]
         let driver = try XenDriver.connect(configuration: configuration)
         let running = try await driver.adopt()
         logger.info(

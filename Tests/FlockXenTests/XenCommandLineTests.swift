@@ -69,12 +69,13 @@ import Testing
 
                 """)
         }
-        let good = try config(", state_root: /run/flock/xen, boot_timeout: 2m, agent_timeout: 30s")
+        let good = try config(
+            ", state_root: /run/flock/xen, boot_timeout: 2m, agent_timeout: 30s, hold_bridge: xenhold0")
         let valid = try Run.built("flockd", ["--check-config", good], in: scratch.dir)
         #expect(valid.status == 0, "\(valid)")
         #expect(valid.stdout.contains("valid; 1 pool(s): web"), "\(valid)")
 
-        let bad = try config(", state_root: run/xen, agent_timeout: soon, snapshot_max_age: 1s")
+        let bad = try config(", state_root: run/xen, agent_timeout: soon, snapshot_max_age: 1s, hold_bridge: a b")
         let invalid = try Run.built("flockd", ["--check-config", bad], in: scratch.dir)
         #expect(invalid.status == 1, "\(invalid)")
         // Each error points at the value (line 5: `  dom0: { kind: xen, state_root: run/xen, …`).
@@ -82,8 +83,24 @@ import Testing
             invalid.stderr.split(separator: "\n").map(String.init) == [
                 "\(bad):5:34: error: hypervisors.dom0.state_root: must be an absolute path; got 'run/xen' (hint: e.g. /run/flock/xen (tmpfs: checkpoints hold a parent's whole memory))",
                 "\(bad):5:58: error: hypervisors.dom0.agent_timeout: must be a duration longer than zero; got 'soon' (hint: a whole number and a unit: 500ms, 2s, 1m or 1h)",
-                "\(bad):5:64: error: unknown key 'snapshot_max_age' in hypervisors.dom0 (hint: allowed keys: kind, state_root, boot_timeout, agent_timeout)",
+                "\(bad):5:64: error: unknown key 'snapshot_max_age' in hypervisors.dom0 (hint: allowed keys: kind, state_root, boot_timeout, agent_timeout, hold_bridge)",
+                "\(bad):5:99: error: hypervisors.dom0.hold_bridge: must be a Linux interface name (1-15 of [A-Za-z0-9_-]); got 'a b' (hint: a dom0 bridge with no address and no uplink, e.g. xenhold0)",
                 "flockd: not starting: fix the config above",
             ], "\(invalid)")
+    }
+
+    @Test func theHoldBridgeIsOnlyForXenAndMustBeAnInterfaceName() throws {
+        let scratch = try Scratch()
+        for (arguments, mentions) in [
+            (["vm", "clone", "web-parent", "--hold-bridge", "xenhold0"], "--hold-bridge is for --hypervisor xen"),
+            (
+                ["vm", "clone", "web-parent", "--hypervisor", "xen", "--hold-bridge", "not a bridge"],
+                "--hold-bridge must be a Linux interface name"
+            ),
+        ] {
+            let run = try Run.built("flockctl", arguments, in: scratch.dir)
+            #expect(run.status == 2, "\(run)")
+            #expect(run.stderr.contains(mentions), "\(run)")
+        }
     }
 }

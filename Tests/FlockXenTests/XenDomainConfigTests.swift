@@ -70,6 +70,14 @@ import Testing
         #expect(String(cString: try #require(c.nics[0].bridge)) == "xenbr0")
     }
 
+    @Test func aCloneRestoredOntoTheHoldBridgeKeepsItsOwnMACThere() throws {
+        let config = XenDomainConfig.parent(Self.spec, mac: Self.mac)
+        config.deriveClone(name: "flock-web-h0ld", mac: XenMAC("00:16:3e:11:22:44")!, holdBridge: "xenhold0")
+        let nic = config.pointer.pointee.nics[0]
+        #expect(String(cString: try #require(nic.bridge)) == "xenhold0")
+        #expect(XenMAC(nic.mac).text == "00:16:3e:11:22:44")
+    }
+
     @Test func anHVMCloneGetsANewVMGenerationID() {
         let config = XenDomainConfig()
         libxl_domain_build_info_init_type(&config.pointer.pointee.b_info, LIBXL_DOMAIN_TYPE_HVM)
