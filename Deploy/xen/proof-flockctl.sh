@@ -110,6 +110,11 @@ fi
 measure clone_batch_of_2_to_acked "$t2" "$(now)"
 echo "$out"
 fc vm list
+# The clones waited on xenhold0 until their identity was applied, then joined the parent's bridge.
+ports=$(ip -o link show master xenhold0 | wc -l)
+check hold_bridge_empty "$(ok test "$ports" -eq 0)" "$ports port(s) left on xenhold0"
+vifs=$(ip -o link show master xenbr0 | grep -c ' vif')
+check vifs_on_xenbr0 "$(ok test "$vifs" -eq 3)" "$vifs vif(s) on xenbr0 (the parent's and two clones')"
 ids=""
 clones=$(addresses clone)
 check two_clones "$(ok test "$(wc -w <<<"$clones")" -eq 2)" "$clones"
