@@ -40,7 +40,7 @@ struct HarnessRun: Sendable, CustomTestStringConvertible {
         let keep = FileManager.default.temporaryDirectory.appendingPathComponent("flock-xen-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: keep, withIntermediateDirectories: true)
         let script = repository + "/Deploy/xen/run-harness.sh"
-        let arguments = [script, "--timeout", "1200", "--keep", keep.path]
+        let arguments = [script, "--timeout", "1500", "--keep", keep.path]
         let (status, output): (Int32, String) = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try run("/bin/bash", arguments, limitSeconds: 3600) })
