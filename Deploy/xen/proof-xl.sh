@@ -20,6 +20,9 @@ chmod 0700 "$work"
 guest=/mnt/guest
 bridge=xenbr0
 hold_bridge=xenhold0 # clones resume here, cut off, until their identity is applied
+# The vif hotplug script: our minimal one (see its header for why), or Debian's with
+# FLOCK_VIF_SCRIPT=/etc/xen/scripts/vif-bridge.
+vif_script=${FLOCK_VIF_SCRIPT:-/mnt/xen/vif-flock}
 gateway=10.88.0.1
 parent_ip=10.88.0.10
 clones=2
@@ -48,11 +51,11 @@ measure() { # name seconds
 }
 
 # GET http://host:port/path with bash's /dev/tcp (busybox wget segfaulted in this dom0):
-# body on stdout, status line and headers in $work/headers; at most 5 s. The arguments reach
+# body on stdout, status line and headers in $work/headers; at most 10 s. The arguments reach
 # the inner bash as positional parameters, never as code.
 http_get() { # host port path
     local response
-    response=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
+    response=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
         printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$3" "$1" >&3
         cat <&3' http_get "$1" "$2" "$3" 2>/dev/null | tr -d '\r') || true
     printf '%s\n' "${response%%$'\n\n'*}" >"$work/headers"
@@ -68,6 +71,15 @@ wait_http() {
         sleep 0.2
     done
 }
+# GET host /identity, retried (a loaded TCG host can stall a single request for seconds).
+get_identity() { # host
+    local body
+    for _ in 1 2 3; do
+        body=$(http_get "$1" 8080 /identity) && [[ -n $body ]] && break
+        sleep 1
+    done
+    echo "$body"
+}
 json_field() { # json name -> value of a string or number field (flat objects only)
     sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"
 }
@@ -82,7 +94,7 @@ ramdisk = "$guest/initrd.img"
 extra = "console=hvc0 quiet panic=-1 flock.ip=$ip/24 flock.gw=$gateway flock.miss_cost_ms=50"
 memory = 256
 vcpus = 1
-vif = [ "mac=$mac,bridge=$on_bridge" ]
+vif = [ "mac=$mac,bridge=$on_bridge,script=$vif_script" ]
 on_crash = "destroy"
 on_reboot = "destroy"
 EOF
@@ -101,6 +113,38 @@ diagnose() { # name ip: what a failed guest left behind
     ip neigh
     bridge fdb show br "$bridge" 2>&1 | grep -v permanent
     busybox ping -c 2 -W 1 "$2" 2>&1 | tail -n 2
+}
+
+identity_json() { # clone_id generation mac ip entropy_bytes -> the identity object
+    local entropy
+    entropy=$(head -c "$5" /dev/urandom | base64 -w0)
+    printf '{"type":"identity","clone_id":"%s","generation":%s,"hostname":"%s","entropy":"%s","time_unix_ns":%s,"network":{"mac":"%s","address":"%s","prefix":24,"gateway":"%s"}}' \
+        "$1" "$2" "$1" "$entropy" "$(date +%s%N)" "$3" "$4" "$gateway"
+}
+
+# The contract (Deploy/guest/README.md, "On Xen"): flock/identity under the domain's home,
+# owned by dom0, readable by the domain; any previous reply is removed first.
+give_identity() { # domid json
+    local home="/local/domain/$1"
+    xenstore-rm "$home/data/flock-ack" 2>/dev/null
+    xenstore-write "$home/flock" "" && xenstore-chmod "$home/flock" n0 "r$1" &&
+        xenstore-write "$home/flock/identity" "$2" && xenstore-chmod "$home/flock/identity" n0 "r$1"
+}
+
+# Waits (at most 60 s) for data/flock-ack to hold a reply of `type` (and, if given, naming
+# clone_id); prints it, or nothing on timeout.
+wait_reply() { # domid type clone_id
+    local reply
+    for _ in $(seq 1 600); do
+        reply=$(xenstore-read "/local/domain/$1/data/flock-ack" 2>/dev/null) || reply=""
+        if [[ -n $reply && $(json_field "$reply" type) == "$2" ]] &&
+            [[ -z $3 || $(json_field "$reply" clone_id) == "$3" ]]; then
+            echo "$reply"
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
 }
 
 learned_macs() { # the bridge's dynamic forwarding entries: "mac@port ..."
@@ -145,7 +189,7 @@ done
 http_get "$parent_ip" 8080 "/item/k1" >/dev/null
 grep -qi 'X-Cache: hit' "$work/headers" || warm_ok=0
 check parent_warm "$warm_ok" "keys ${keys[*]} fetched; k1 then a hit on the parent"
-parent_identity=$(http_get "$parent_ip" 8080 "/identity")
+parent_identity=$(get_identity "$parent_ip")
 echo "parent /identity: $parent_identity"
 
 # 2. The checkpoint: the parent keeps running (-c).
@@ -184,33 +228,25 @@ for i in $(seq 1 "$clones"); do
     domid=$(xl domid "$name")
     echo "$name restored as domain $domid on $hold_bridge"
     home="/local/domain/$domid"
-    entropy=$(head -c 256 /dev/urandom | base64 -w0)
-    identity="{\"type\":\"identity\",\"clone_id\":\"$name\",\"generation\":$i,\"hostname\":\"$name\",\"entropy\":\"$entropy\",\"time_unix_ns\":$(date +%s%N),\"network\":{\"mac\":\"$mac\",\"address\":\"$ip\",\"prefix\":24,\"gateway\":\"$gateway\"}}"
-    # The contract: flock/identity under the domain's home, owned by dom0, readable by the domain.
-    xenstore-write "$home/flock" "" && xenstore-chmod "$home/flock" n0 "r$domid" &&
-        xenstore-write "$home/flock/identity" "$identity" && xenstore-chmod "$home/flock/identity" n0 "r$domid" ||
-        check "${name}_identity_written" 0 "xenstore-write/chmod failed"
-    ack=""
-    for _ in $(seq 1 300); do
-        ack=$(xenstore-read "$home/data/flock-ack" 2>/dev/null) && [[ -n $ack ]] && break
-        sleep 0.1
-    done
+    identity=$(identity_json "$name" "$i" "$mac" "$ip" 256)
+    give_identity "$domid" "$identity" || check "${name}_identity_written" 0 "xenstore-write/chmod failed"
+    ack=$(wait_reply "$domid" ack "$name")
     echo "$name ack: $ack"
     # Identity applied: join the real bridge.
     ip link set dev "vif$domid.0" nomaster && ip link set dev "vif$domid.0" master "$bridge" ||
         check "${name}_joined_bridge" 0 "cannot move vif$domid.0 to $bridge"
     echo "$name on $bridge; learned MACs there: $(learned_macs)"
-    if [[ $(json_field "$ack" type) == ack && $(json_field "$ack" clone_id) == "$name" ]]; then
+    if [[ -n $ack ]]; then
         measure "${name}_restore_to_ack" "$(since "$start")"
         check "${name}_ack" 1 "$ack"
     else
-        check "${name}_ack" 0 "no ack in data/flock-ack within 30 s: '$ack'"
+        check "${name}_ack" 0 "no ack naming $name in data/flock-ack within 60 s: '$(xenstore-read "/local/domain/$domid/data/flock-ack" 2>&1)'"
     fi
-    if wait_http "$ip" 60; then
+    if wait_http "$ip" 90; then
         measure "${name}_restore_to_serving" "$(since "$start")"
         check "${name}_serves" 1 "healthz 200 from $ip"
     else
-        check "${name}_serves" 0 "no /healthz from $ip within 60 s"
+        check "${name}_serves" 0 "no /healthz from $ip within 90 s"
         diagnose "$name" "$ip"
     fi
     http_get "$ip" 8080 "/item/k1" >/dev/null
@@ -219,13 +255,33 @@ for i in $(seq 1 "$clones"); do
     else
         check "${name}_warm_cache_hit" 0 "k1 was not a hit: $(tr '\n' ' ' <"$work/headers")"
     fi
-    clone_identity[$name]=$(http_get "$ip" 8080 "/identity")
+    clone_identity[$name]=$(get_identity "$ip")
     echo "$name /identity: ${clone_identity[$name]}"
     if [[ $(json_field "${clone_identity[$name]}" clone_id) == "$name" &&
         $(json_field "${clone_identity[$name]}" hostname) == "$name" ]]; then
         check "${name}_identity" 1 "clone_id and hostname are $name"
     else
         check "${name}_identity" 0 "identity is ${clone_identity[$name]}"
+    fi
+    if [[ $i == 1 ]]; then
+        # The contract's other paths, on a running clone: a refused identity gets an error
+        # reply and changes nothing; a later generation is applied again.
+        give_identity "$domid" "$(identity_json "$name" 5 "$mac" "$ip" 16)"
+        reply=$(wait_reply "$domid" error "")
+        generation=$(json_field "$(get_identity "$ip")" generation)
+        if [[ -n $reply && $generation == 1 ]]; then
+            check "${name}_bad_identity_refused" 1 "$reply"
+        else
+            check "${name}_bad_identity_refused" 0 "reply '$reply', generation now '$generation'"
+        fi
+        give_identity "$domid" "$(identity_json "$name" 6 "$mac" "$ip" 256)"
+        reply=$(wait_reply "$domid" ack "$name")
+        generation=$(json_field "$(get_identity "$ip")" generation)
+        if [[ -n $reply && $generation == 6 ]]; then
+            check "${name}_new_generation_applied" 1 "generation 6 acked and served"
+        else
+            check "${name}_new_generation_applied" 0 "reply '$reply', generation now '$generation'"
+        fi
     fi
 done
 
@@ -249,7 +305,7 @@ start=$(now)
 if wait_http "$parent_ip" 5; then
     measure parent_reachable_after_clones "$(since "$start")"
 fi
-parent_after=$(http_get "$parent_ip" 8080 "/identity")
+parent_after=$(get_identity "$parent_ip")
 if [[ -n $parent_after && $(json_field "$parent_after" clone_id) == "$(json_field "$parent_identity" clone_id)" ]]; then
     check parent_identity_unchanged 1 "$parent_after"
 else

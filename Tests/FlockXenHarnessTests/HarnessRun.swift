@@ -60,7 +60,7 @@ struct HarnessRun: Sendable, CustomTestStringConvertible {
         try FileManager.default.createDirectory(at: keep, withIntermediateDirectories: true)
         let script = repository + "/Deploy/xen/run-harness.sh"
         let arguments =
-            [script, "--proof", proof, "--timeout", "1200", "--keep", keep.path]
+            [script, "--proof", proof, "--timeout", "1500", "--keep", keep.path]
             + (flockctl.map { ["--flockctl", $0] } ?? [])
         let (status, output): (Int32, String) = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
