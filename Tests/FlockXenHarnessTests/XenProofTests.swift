@@ -39,6 +39,15 @@ struct XenProofTests {
         }
     }
 
+    @Test("Over xenstore a bad identity gets an error and changes nothing; a new generation is applied")
+    func identityContractPaths() async throws {
+        let run = try await HarnessRun.shared.value
+        for name in ["flock-clone-1_bad_identity_refused", "flock-clone-1_new_generation_applied"] {
+            let ok = run.passed(name)
+            #expect(ok, "\(run.explain(name))")
+        }
+    }
+
     @Test("Clones inherit the parent's warm cache")
     func warmCacheHit() async throws {
         let run = try await HarnessRun.xl.value
