@@ -36,4 +36,10 @@ struct XenDriverProofTests {
             #expect(run.passed(name), "\(run.explain(name))")
         }
     }
+
+    @Test("Lazy clones are refused with what this host has: TCG offers Xen no VMX, so no VM forking")
+    func lazyRefused() async throws {
+        let run = try await HarnessRun.driver.value
+        #expect(run.passed("lazy_refused"), "\(run.explain("lazy_refused"))")
+    }
 }
