@@ -41,7 +41,7 @@ struct XenProofTests {
 
     @Test("Over xenstore a bad identity gets an error and changes nothing; a new generation is applied")
     func identityContractPaths() async throws {
-        let run = try await HarnessRun.shared.value
+        let run = try await HarnessRun.xl.value
         for name in ["flock-clone-1_bad_identity_refused", "flock-clone-1_new_generation_applied"] {
             let ok = run.passed(name)
             #expect(ok, "\(run.explain(name))")
