@@ -125,7 +125,8 @@ for addr in $clones; do
 done
 check distinct_identities "$(ok test "$(tr ' ' '\n' <<<"$ids" | sed '/^$/d' | sort -u | wc -l)" -eq 2)" "$ids"
 # Lazy clones need Xen VM forking (HVM on Intel VMX with HAP); this emulated machine offers Xen
-# no hardware virtualization, so the driver must refuse them, saying what the host has.
+# AMD SVM without nested paging (the driver reads "HVM yes, HAP no, CPU AMD SVM"), so the driver
+# must refuse them, saying what the host has.
 if out=$(fc vm clone web-parent --count 1 --mode lazy 2>&1); then
     check lazy_refused 0 "a lazy clone was accepted: $out"
 else

@@ -37,7 +37,7 @@ struct XenDriverProofTests {
         }
     }
 
-    @Test("Lazy clones are refused with what this host has: TCG offers Xen no VMX, so no VM forking")
+    @Test("Lazy clones are refused with what this host has: under TCG, Xen has no VMX and no HAP")
     func lazyRefused() async throws {
         let run = try await HarnessRun.driver.value
         #expect(run.passed("lazy_refused"), "\(run.explain("lazy_refused"))")
