@@ -68,6 +68,7 @@ cmdline: console=hvc0 quiet panic=-1 flock.miss_cost_ms=50
 memory_mib: 256
 vcpus: 1
 bridge: xenbr0
+vif_script: /mnt/xen/vif-flock
 address: 10.88.0.10
 prefix: 24
 gateway: 10.88.0.1

@@ -20,7 +20,7 @@ final class XenDomainConfig: @unchecked Sendable {
     }
 
     /// The config a parent boots from: what `xl create` builds for a PV guest with `name`,
-    /// `memory`, `vcpus`, `kernel`, `ramdisk`, `extra` and one `vif = ['mac=…,bridge=…']`.
+    /// `memory`, `vcpus`, `kernel`, `ramdisk`, `extra` and one `vif = ['mac=…,bridge=…,script=…']`.
     ///
     /// Pure (no libxl context, no hypervisor), so it is unit-tested field by field.
     static func parent(_ spec: XenVMSpec, mac: XenMAC) -> XenDomainConfig {
@@ -47,6 +47,7 @@ final class XenDomainConfig: @unchecked Sendable {
         nic.pointee.devid = 0
         nic.pointee.mac = mac.bytes
         nic.pointee.bridge = strdup(spec.bridge)
+        nic.pointee.script = spec.vifScript.map { strdup($0) } ?? nil
         c.pointee.num_nics = 1
         c.pointee.nics = nic
         return config

@@ -19,6 +19,9 @@ public struct XenVMSpec: Sendable, Hashable, Codable {
     public var bridge: String
     /// The vif's MAC; a random one in Xen's OUI (00:16:3e) when absent.
     public var mac: String?
+    /// The vif's hotplug script (libxl's `script=`), an absolute path; libxl's default
+    /// (`vif-bridge`) when absent. Clones restored from the parent use the same one.
+    public var vifScript: String?
     /// The guest's IPv4 address, prefix length and gateway (the subnet's first address when absent).
     public var address: String
     public var prefix: Int
@@ -28,8 +31,8 @@ public struct XenVMSpec: Sendable, Hashable, Codable {
 
     public init(
         name: String, pool: String, kernel: String, ramdisk: String? = nil, cmdline: String? = nil,
-        memoryMiB: Int = 256, vcpus: Int = 1, bridge: String = "xenbr0", mac: String? = nil, address: String,
-        prefix: Int = 24, gateway: String? = nil, guestPort: Int = 8080
+        memoryMiB: Int = 256, vcpus: Int = 1, bridge: String = "xenbr0", mac: String? = nil,
+        vifScript: String? = nil, address: String, prefix: Int = 24, gateway: String? = nil, guestPort: Int = 8080
     ) {
         self.name = name
         self.pool = pool
@@ -40,6 +43,7 @@ public struct XenVMSpec: Sendable, Hashable, Codable {
         self.vcpus = vcpus
         self.bridge = bridge
         self.mac = mac
+        self.vifScript = vifScript
         self.address = address
         self.prefix = prefix
         self.gateway = gateway
@@ -71,6 +75,13 @@ public struct XenVMSpec: Sendable, Hashable, Codable {
             problems.append("bridge '\(bridge)' must be a Linux interface name (1-15 of [A-Za-z0-9_-])")
         }
         if let mac, XenMAC(mac) == nil { problems.append("mac '\(mac)' must look like 00:16:3e:12:34:56") }
+        if let vifScript {
+            if !vifScript.hasPrefix("/") {
+                problems.append("vif_script '\(vifScript)' must be an absolute path (libxl runs it in dom0)")
+            } else if checkFiles && !FileManager.default.isExecutableFile(atPath: vifScript) {
+                problems.append("vif_script '\(vifScript)' does not exist or is not executable")
+            }
+        }
         if IPv4Subnet.parseAddress(address) == nil {
             problems.append("address '\(address)' must be an IPv4 address such as 10.78.0.2")
         } else if subnet == nil {

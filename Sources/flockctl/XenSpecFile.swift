@@ -5,8 +5,8 @@ import Foundation
 /// `Deploy/xen/parent.yaml`; every problem is reported at once, like `VMSpecFile`.
 enum XenSpecFile {
     static let keys: Set<String> = [
-        "name", "pool", "kernel", "ramdisk", "cmdline", "memory_mib", "vcpus", "bridge", "mac", "address", "prefix",
-        "gateway", "guest_port",
+        "name", "pool", "kernel", "ramdisk", "cmdline", "memory_mib", "vcpus", "bridge", "mac", "vif_script", "address",
+        "prefix", "gateway", "guest_port",
     ]
 
     static func load(_ path: String) throws -> XenVMSpec {
@@ -21,6 +21,7 @@ enum XenSpecFile {
         spec.vcpus = file.int("vcpus", spec.vcpus)
         spec.bridge = file.string("bridge") ?? spec.bridge
         spec.mac = file.string("mac")
+        spec.vifScript = file.file("vif_script")
         spec.prefix = file.int("prefix", spec.prefix)
         spec.gateway = file.string("gateway")
         spec.guestPort = file.int("guest_port", spec.guestPort)

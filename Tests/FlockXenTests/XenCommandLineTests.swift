@@ -34,7 +34,7 @@ import Testing
         let lines = run.stderr.split(separator: "\n").map(String.init)
         #expect(
             lines == [
-                "\(spec): error: unknown key 'colour' (known: address, bridge, cmdline, gateway, guest_port, kernel, mac, memory_mib, name, pool, prefix, ramdisk, vcpus)",
+                "\(spec): error: unknown key 'colour' (known: address, bridge, cmdline, gateway, guest_port, kernel, mac, memory_mib, name, pool, prefix, ramdisk, vcpus, vif_script)",
                 "\(spec): error: 'memory_mib' must be a whole number",
                 "\(spec): error: kernel '/nonexistent/vmlinuz' does not exist or is not readable",
                 "\(spec): error: prefix 31 must be 8...30",

@@ -6,7 +6,8 @@ import Testing
 @testable import FlockXen
 
 /// The spec → `libxl_domain_config` translation and the clone derivation, read back from the
-/// C structs libxl will be handed.
+/// C structs libxl will be handed. Each test keeps its config alive to the end: the config's
+/// deinit frees what those C pointers point at.
 @Suite struct XenDomainConfigTests {
     static let spec = XenVMSpec(
         name: "web-parent", pool: "web", kernel: "/var/lib/flock/vmlinuz", ramdisk: "/var/lib/flock/initrd.img",
@@ -16,6 +17,7 @@ import Testing
 
     @Test func aSpecBecomesAPVDomainWithOneVifOnTheBridge() throws {
         let config = XenDomainConfig.parent(Self.spec, mac: Self.mac)
+        defer { withExtendedLifetime(config) {} }
         let c = config.pointer.pointee
         #expect(c.c_info.type == LIBXL_DOMAIN_TYPE_PV)
         #expect(c.b_info.type == LIBXL_DOMAIN_TYPE_PV)
@@ -37,6 +39,7 @@ import Testing
 
     @Test func libxlPrintsTheTranslatedConfigAsJSONWithoutAContext() throws {
         let config = XenDomainConfig.parent(Self.spec, mac: Self.mac)
+        defer { withExtendedLifetime(config) {} }
         let text = try #require(config.json)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let cInfo = try #require(json["c_info"] as? [String: Any])
@@ -53,6 +56,7 @@ import Testing
 
     @Test func aCloneGetsANewNameUUIDAndMACAndKeepsEverythingElse() throws {
         let config = XenDomainConfig.parent(Self.spec, mac: Self.mac)
+        defer { withExtendedLifetime(config) {} }
         let parentUUID = config.pointer.pointee.c_info.uuid
         let cloneMAC = XenMAC("00:16:3e:11:22:33")!
         config.deriveClone(name: "flock-web-a1b2c3", mac: cloneMAC)
@@ -70,8 +74,33 @@ import Testing
         #expect(String(cString: try #require(c.nics[0].bridge)) == "xenbr0")
     }
 
+    @Test func aVifScriptGoesIntoTheNicAndIsCheckedLikeAFile() throws {
+        var spec = Self.spec
+        let plain = XenDomainConfig.parent(spec, mac: Self.mac)
+        withExtendedLifetime(plain) {
+            let script: UnsafeMutablePointer<CChar>? = plain.pointer.pointee.nics[0].script
+            #expect(script == nil)  // libxl's default, vif-bridge
+        }
+        spec.vifScript = "/etc/xen/scripts/vif-flock"
+        let scripted = XenDomainConfig.parent(spec, mac: Self.mac)
+        try withExtendedLifetime(scripted) {
+            let script = try #require(scripted.pointer.pointee.nics[0].script)
+            #expect(String(cString: script) == "/etc/xen/scripts/vif-flock")
+        }
+        spec.vifScript = "vif-flock"
+        #expect(
+            spec.problems(checkFiles: false) == [
+                "vif_script 'vif-flock' must be an absolute path (libxl runs it in dom0)"
+            ])
+        spec.vifScript = "/nonexistent/vif-flock"
+        #expect(
+            spec.problems(checkFiles: true).contains(
+                "vif_script '/nonexistent/vif-flock' does not exist or is not executable"))
+    }
+
     @Test func aCloneRestoredOntoTheHoldBridgeKeepsItsOwnMACThere() throws {
         let config = XenDomainConfig.parent(Self.spec, mac: Self.mac)
+        defer { withExtendedLifetime(config) {} }
         config.deriveClone(name: "flock-web-h0ld", mac: XenMAC("00:16:3e:11:22:44")!, holdBridge: "xenhold0")
         let nic = config.pointer.pointee.nics[0]
         #expect(String(cString: try #require(nic.bridge)) == "xenhold0")
@@ -80,6 +109,7 @@ import Testing
 
     @Test func anHVMCloneGetsANewVMGenerationID() {
         let config = XenDomainConfig()
+        defer { withExtendedLifetime(config) {} }
         libxl_domain_build_info_init_type(&config.pointer.pointee.b_info, LIBXL_DOMAIN_TYPE_HVM)
         config.pointer.pointee.c_info.type = LIBXL_DOMAIN_TYPE_HVM
         #expect(libxl_ms_vm_genid_is_zero(&config.pointer.pointee.b_info.u.hvm.ms_vm_genid))
