@@ -112,7 +112,8 @@ struct BenchScaleOut: AsyncParsableCommand {
         policy.latencyTargetMs = latencyTargetMs
         // Twice the app's workers per server: enough to keep them busy, and the rest of a burst
         // queues in HAProxy instead of opening new connections through QEMU's user-mode
-        // networking, whose short listen backlog drops the SYNs of a burst (a 1 s retransmit each).
+        // networking, where bursts of new connections stalled for about 1 s (a SYN retransmit's
+        // length; measured, cause not proven).
         policy.serverMaxconn = 2 * workers
         return policy
     }
