@@ -49,7 +49,10 @@ public enum PlainHTTP {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FlockError.unavailable("socket(): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
+        // Sub-second timeouts count (a zero timeval would mean "wait forever"); 1 ms at least.
+        let micros = max(
+            Int(timeout.components.seconds) * 1_000_000 + Int(timeout.components.attoseconds / 1_000_000_000_000), 1000)
+        var limit = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()

@@ -70,25 +70,7 @@ struct AgentPort {
     /// If no host shows up, the reply is dropped: the host never relies on replies it was not
     /// connected to receive.
     func writeLine(_ text: String) -> Bool {
-        let bytes = Array((text + "\n").utf8)
-        var offset = 0
-        var attempts = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return Glibc.write(fd, base + offset, raw.count - offset)
-            }
-            if n > 0 {
-                offset += n
-                continue
-            }
-            attempts += 1
-            guard attempts <= 200, n < 0, errno == EAGAIN || errno == EINTR else { return false }
-            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            if poll(&entry, 1, 10) == 1, entry.revents & Int16(POLLOUT) != 0 { continue }
-            usleep(10_000)
-        }
-        return true
+        Files.writeAll(fd, Array((text + "\n").utf8), attempts: 200) == nil
     }
 
     func close() { _ = Glibc.close(fd) }

@@ -59,6 +59,32 @@ enum Files {
         return true
     }
 
+    /// Writes all of `bytes` to the non-blocking `fd`, riding out EAGAIN and EINTR at most
+    /// `attempts` times: each waits for POLLOUT up to 10 ms, then sleeps 10 ms (a virtio-serial
+    /// port reports POLLHUP at once while no host is connected, so poll alone cannot wait).
+    /// Returns nil when everything was written, else the errno of the failure.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], attempts: Int) -> Int32? {
+        var offset = 0
+        var failed = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return Glibc.write(fd, base + offset, raw.count - offset)
+            }
+            if n > 0 {
+                offset += n
+                continue
+            }
+            let code = n < 0 ? errno : EIO
+            failed += 1
+            guard failed <= attempts, code == EAGAIN || code == EINTR else { return code }
+            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&entry, 1, 10) == 1, entry.revents & Int16(POLLOUT) != 0 { continue }
+            usleep(10_000)
+        }
+        return nil
+    }
+
     static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Bool {
         mkdir(path, mode) == 0 || errno == EEXIST
     }

@@ -87,25 +87,7 @@ final class XenStore {
     }
 
     private func writeAll(_ bytes: [UInt8]) -> Failure? {
-        var offset = 0
-        var attempts = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return Glibc.write(fd, base + offset, raw.count - offset)
-            }
-            if n > 0 {
-                offset += n
-                continue
-            }
-            attempts += 1
-            guard attempts <= 100, n < 0, errno == EAGAIN || errno == EINTR else {
-                return .io("write: errno \(errno)")
-            }
-            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&entry, 1, 20)
-        }
-        return nil
+        Files.writeAll(fd, bytes, attempts: 100).map { .io("write: errno \($0)") }
     }
 
     /// Reads exactly `count` bytes, waiting at most about 2 s in total.
