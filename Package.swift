@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "flock-agent", targets: ["flock-agent"]),
         .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
         .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
+        .library(name: "FlockPrometheus", targets: ["FlockPrometheus"]),
         .executable(name: "flockd", targets: ["flockd"]),
         .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
         .library(name: "FlockXen", targets: ["FlockXen"]),
@@ -50,10 +51,12 @@ let package = Package(
         .executableTarget(name: "flock-agent"),
         .executableTarget(name: "flock-demo-app"),
         .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
+        // Any Prometheus text endpoint as a metrics source; URLSession is FoundationNetworking (libcurl).
+        .target(name: "FlockPrometheus", dependencies: ["FlockCore"]),
         .target(
             name: "FlockDaemon",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockController", "FlockHAProxy",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockController",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "flockd",
             dependencies: [
-                "FlockDaemon", "FlockQEMU", "FlockXen",
+                "FlockDaemon", "FlockPolicy", "FlockHAProxy", "FlockPrometheus", "FlockQEMU", "FlockXen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,10 +103,13 @@ let package = Package(
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
-        .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
+        .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockPrometheus", "FlockCore", "flockctl"]),
         .testTarget(
             name: "FlockDaemonTests",
-            dependencies: ["FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl"]
+            dependencies: [
+                "FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl",
+                .product(name: "Hummingbird", package: "hummingbird"),  // serves a Prometheus page
+            ]
         ),
         .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
         // Runs without Xen: translation to libxl's structs, identity keys, config and errors.

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-    libsqlite3-dev # GRDB builds against the system SQLite
-    haproxy        # the balancer the FlockHAProxy tests start for real (Debian 12 ships 2.6)
+    libsqlite3-dev       # GRDB builds against the system SQLite
+    libcurl4-openssl-dev # URLSession (FoundationNetworking) of the Prometheus metrics source is libcurl
+    haproxy              # the balancer the FlockHAProxy tests start for real (Debian 12 ships 2.6)
     qemu-system-x86 # the hypervisor FlockQEMU drives over QMP; its tests boot real VMs under TCG (7.2)
     qemu-utils      # qemu-img, for qcow2 overlays of VMs with a root disk
     cpio            # Deploy/guest/build.sh packs the guest initramfs (newc) with it

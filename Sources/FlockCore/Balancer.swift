@@ -16,6 +16,26 @@ public protocol Balancer: Sendable {
 
     /// Every server in `backend`, Flock's and others', so that a restarted daemon can reconcile.
     func servers(backend: String) async throws -> [BalancerServer]
+
+    /// Checks, before anything is registered, that `backend` exists and can take servers at run
+    /// time. flockd calls it at start-up and before a reloaded policy moves a pool to another
+    /// backend, so that a backend that cannot scale stops the change with a clear reason instead
+    /// of failing every registration later. It must change nothing in the balancer.
+    func check(backend: String) async throws -> BackendCheck
+}
+
+/// What a balancer's start-up check found out about a backend, for the log and `flockctl lb check`.
+public struct BackendCheck: Sendable, Hashable {
+    public var backend: String
+    /// Servers in the backend now, Flock's and others'.
+    public var servers: Int
+    /// Facts particular to the balancer kind, e.g. HAProxy's balance algorithm under `algorithm`.
+    public var details: [String: String]
+    public init(backend: String, servers: Int, details: [String: String] = [:]) {
+        self.backend = backend
+        self.servers = servers
+        self.details = details
+    }
 }
 
 /// What the balancer needs to add one server.

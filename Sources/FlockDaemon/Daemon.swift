@@ -1,6 +1,5 @@
 import FlockController
 import FlockCore
-import FlockHAProxy
 import FlockPolicy
 import FlockStore
 import Foundation
@@ -11,8 +10,8 @@ import ServiceLifecycle
 ///
 /// `prepare` does everything that can fail before anything runs, so flockd either refuses to
 /// start with a clear message (exit 1) or starts whole: it opens the store, settles each pool's
-/// policy, checks every pool's balancer backend (HAProxy's `checkBackend`) and opens the
-/// hypervisors. `run` then runs the services until SIGTERM or SIGINT and returns after a
+/// policy, opens the drivers the config names through their kinds' factories, and checks every
+/// pool's balancer backend (`Balancer.check(backend:)`). `run` then runs the services until SIGTERM or SIGINT and returns after a
 /// graceful shutdown.
 public struct Daemon: Sendable {
     public let config: DaemonConfig
@@ -22,7 +21,7 @@ public struct Daemon: Sendable {
 
     /// Opens and checks everything the config names.
     public static func prepare(
-        config: DaemonConfig, factories: [any HypervisorFactory], logger: Logger
+        config: DaemonConfig, kinds: DriverKinds, logger: Logger
     ) async throws(DaemonError) -> Daemon {
         let store: FlockStore
         do {
@@ -42,51 +41,59 @@ public struct Daemon: Sendable {
 
         var hypervisors: [String: any Hypervisor] = [:]
         for name in Set(config.pools.map(\.hypervisor)).sorted() {
-            guard let hypervisor = config.hypervisors[name],
-                let factory = factories.first(where: { $0.kind == hypervisor.kind })
+            guard let section = config.hypervisors[name],
+                let factory = kinds.hypervisors.first(where: { $0.kind == section.kind })
             else { throw .startup("hypervisor '\(name)' has no driver in this flockd") }
             do {
-                hypervisors[name] = try await factory.open(hypervisor.settings, logger: logger)
+                hypervisors[name] = try await factory.open(section.settings, logger: logger)
             } catch {
-                throw .startup("hypervisor '\(name)' (\(hypervisor.kind)) cannot be opened: \(error)")
+                throw .startup("hypervisor '\(name)' (\(section.kind)) cannot be opened: \(error)")
+            }
+        }
+        var balancers: [String: any Balancer] = [:]
+        for name in Set(config.pools.map(\.balancer)).sorted() {
+            guard let section = config.balancers[name],
+                let factory = kinds.balancers.first(where: { $0.kind == section.kind })
+            else { throw .startup("balancer '\(name)' has no driver in this flockd") }
+            do {
+                balancers[name] = try await factory.open(section.settings, logger: logger)
+            } catch {
+                throw .startup("balancer '\(name)' (\(section.kind)) cannot be opened: \(error)")
             }
         }
 
         var runtimes: [PoolRuntime] = []
         for (pool, policy, version) in policies {
-            guard let balancerConfig = config.balancers[pool.balancer], let hypervisor = hypervisors[pool.hypervisor]
+            guard let section = config.balancers[pool.balancer], let balancer = balancers[pool.balancer],
+                let hypervisor = hypervisors[pool.hypervisor]
             else { throw .startup("pool '\(pool.name)': its balancer or hypervisor is not configured") }
-            let endpoint: RuntimeEndpoint
+            let backend = policy.balancer.backend
             do {
-                endpoint = try RuntimeEndpoint(parsing: balancerConfig.socket)
-            } catch {
-                throw .startup("balancer '\(balancerConfig.name)': \(error)")
-            }
-            let client = RuntimeClient(endpoint: endpoint, timeout: balancerConfig.timeout)
-            let balancer = HAProxyBalancer(client: client, healthTimeout: balancerConfig.healthTimeout)
-            let check: @Sendable (String) async throws -> Void = { backend in
-                _ = try await balancer.checkBackend(backend)
-            }
-            do {
-                let report = try await balancer.checkBackend(policy.balancer.backend)
-                logger.info(
-                    "backend checked",
-                    metadata: [
-                        "pool": "\(pool.name)", "balancer": "\(balancerConfig.name)", "socket": "\(endpoint)",
-                        "backend": "\(report.backend)", "algorithm": "\(report.algorithm ?? "?")",
-                        "servers": "\(report.servers)",
-                    ])
+                let report = try await balancer.check(backend: backend)
+                var metadata: Logger.Metadata = [
+                    "pool": "\(pool.name)", "balancer": "\(section.name)", "backend": "\(report.backend)",
+                    "servers": "\(report.servers)",
+                ]
+                for (key, value) in report.details { metadata[key] = "\(value)" }
+                logger.info("backend checked", metadata: metadata)
             } catch {
                 throw .startup(
-                    "pool '\(pool.name)': HAProxy backend '\(policy.balancer.backend)' on balancer '\(balancerConfig.name)' (\(endpoint)) cannot be used: \(error)"
+                    "pool '\(pool.name)': backend '\(backend)' on balancer '\(section.name)' (\(section.kind)) cannot be used: \(error)"
                 )
             }
-            let drivers = PoolController.Drivers(
-                metrics: HAProxyMetricsSource(client: client), balancer: balancer, hypervisor: hypervisor)
+            guard let factory = kinds.metrics.first(where: { $0.kind == pool.metrics.kind }) else {
+                throw .startup("pool '\(pool.name)': metrics kind '\(pool.metrics.kind)' has no driver in this flockd")
+            }
+            let metrics: any MetricsSource
+            do {
+                metrics = try await factory.open(pool.metrics.settings, balancer: section, logger: logger)
+            } catch {
+                throw .startup("pool '\(pool.name)': its metrics source (\(pool.metrics.kind)) cannot be opened: \(error)")
+            }
+            let drivers = PoolController.Drivers(metrics: metrics, balancer: balancer, hypervisor: hypervisor)
             runtimes.append(
                 PoolRuntime(
-                    policy: policy, version: version, store: store, drivers: drivers, configuredParent: pool.parent,
-                    checkBackend: check))
+                    policy: policy, version: version, store: store, drivers: drivers, configuredParent: pool.parent))
         }
         return Daemon(config: config, store: store, pools: runtimes, logger: logger)
     }

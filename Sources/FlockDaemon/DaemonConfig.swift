@@ -18,8 +18,8 @@ public struct DaemonConfig: Sendable {
     public var log: LogSettings
     /// How often the policy watcher looks for versions applied with `flockctl`.
     public var policyPollInterval: Duration
-    public var balancers: [String: BalancerConfig]
-    public var hypervisors: [String: HypervisorConfig]
+    public var balancers: [String: DriverConfig]
+    public var hypervisors: [String: DriverConfig]
     /// In the order the file lists them.
     public var pools: [PoolConfig]
 
@@ -34,24 +34,20 @@ public struct DaemonConfig: Sendable {
         public var level: Logger.Level
     }
 
-    /// A load balancer flockd registers servers with and reads metrics from.
-    public struct BalancerConfig: Sendable, Hashable {
-        public enum Kind: String, Sendable, CaseIterable { case haproxy }
-        public var name: String
-        public var kind: Kind
-        /// The runtime API: a unix socket path or `HOST:PORT` (`RuntimeEndpoint` syntax).
-        public var socket: String
-        /// Bound on every runtime API command.
-        public var timeout: Duration
-        /// How long a new server may take to pass its health check.
-        public var healthTimeout: Duration
-    }
-
-    /// A hypervisor, by kind; its settings are checked by the kind's `HypervisorFactory`.
-    public struct HypervisorConfig: Sendable {
+    /// A driver section, by kind: a hypervisor, a balancer, or a pool's metrics source. Its
+    /// settings were checked by the kind's factory (`DriverKinds`).
+    public struct DriverConfig: Sendable {
+        /// The section's name: the key under `hypervisors:` or `balancers:`, or the pool's name
+        /// for its `metrics:`.
         public var name: String
         public var kind: String
-        public var settings: HypervisorSettings
+        public var settings: DriverSettings
+
+        public init(name: String, kind: String, settings: DriverSettings) {
+            self.name = name
+            self.kind = kind
+            self.settings = settings
+        }
     }
 
     /// One pool flockd runs.
@@ -69,6 +65,8 @@ public struct DaemonConfig: Sendable {
         public var policy: PolicySource
         public var balancer: String
         public var hypervisor: String
+        /// Where the pool's load is read: its `metrics:` section, else the balancer kind's default.
+        public var metrics: DriverConfig
         /// The warm parent VM, when the config names it; it must match the policy's `parent`.
         public var parent: String?
         /// Where the pool is written in the file, for errors found at start-up.
@@ -95,7 +93,5 @@ public struct DaemonConfig: Sendable {
         /// Loopback only: the API can pause pools, so it is not exposed unless asked for.
         public static let listen = ListenAddress(host: "127.0.0.1", port: 9464)
         public static let policyPollInterval: Duration = .seconds(2)
-        public static let balancerTimeout: Duration = .seconds(5)
-        public static let healthTimeout: Duration = .seconds(30)
     }
 }

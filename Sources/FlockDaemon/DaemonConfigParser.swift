@@ -1,5 +1,4 @@
 import FlockCore
-import FlockHAProxy
 import FlockPolicy
 import FlockStore
 import Foundation
@@ -21,11 +20,11 @@ public enum DaemonConfigParser {
 
     /// Reads and parses the file at `path`, then applies the environment's overrides.
     public static func load(
-        path: String, environment: [String: String], factories: [any HypervisorFactory]
+        path: String, environment: [String: String], kinds: DriverKinds
     ) throws(DaemonError) -> DaemonConfig {
         switch readText(path) {
         case .success(let text):
-            return try parse(text, file: path, environment: environment, factories: factories)
+            return try parse(text, file: path, environment: environment, kinds: kinds)
         case .failure(let problem):
             throw .unreadableConfig(path, problem.message)
         }
@@ -33,7 +32,7 @@ public enum DaemonConfigParser {
 
     /// Parses config text; relative paths in it are taken from the directory of `file`.
     public static func parse(
-        _ text: String, file: String, environment: [String: String], factories: [any HypervisorFactory]
+        _ text: String, file: String, environment: [String: String], kinds: DriverKinds
     ) throws(DaemonError) -> DaemonConfig {
         let root: Node
         do {
@@ -48,7 +47,7 @@ public enum DaemonConfigParser {
         } catch {
             throw .invalidConfig([PolicyParser.syntaxDiagnostic(error, file: file)])
         }
-        var reading = Reading(file: file, factories: factories, environment: environment)
+        var reading = Reading(file: file, kinds: kinds, environment: environment)
         let config = reading.read(root)
         let diagnostics = reading.reader.diagnostics + reading.extra
         guard diagnostics.isEmpty, var config else { throw .invalidConfig(diagnostics) }
@@ -63,14 +62,14 @@ public enum DaemonConfigParser {
         var extra: [PolicyDiagnostic] = []
         let file: String
         let baseDirectory: String
-        let factories: [any HypervisorFactory]
+        let kinds: DriverKinds
         let environment: [String: String]
 
-        init(file: String, factories: [any HypervisorFactory], environment: [String: String]) {
+        init(file: String, kinds: DriverKinds, environment: [String: String]) {
             self.reader = YAMLReader(file: file)
             self.file = file
             self.baseDirectory = (file as NSString).deletingLastPathComponent
-            self.factories = factories
+            self.kinds = kinds
             self.environment = environment
         }
 
@@ -188,75 +187,137 @@ public enum DaemonConfigParser {
             return settings
         }
 
-        mutating func readBalancer(_ node: Node, name: String) -> DaemonConfig.BalancerConfig? {
-            let path = "balancers.\(name)"
-            guard let f = reader.fields(node, path: path, allowed: ["kind", "socket", "timeout", "health_timeout"])
+        mutating func readBalancer(_ node: Node, name: String) -> DaemonConfig.DriverConfig? {
+            let factories = kinds.balancers
+            guard
+                let (kind, settings) = readDriver(
+                    node, path: "balancers.\(name)", what: "balancer",
+                    kinds: factories.map { ($0.kind, $0.settingKeys, $0.mappingKeys) })
             else { return nil }
-            reader.require(["kind", "socket"], in: f)
-            let kind = reader.choice(f, "kind", as: DaemonConfig.BalancerConfig.Kind.self)
-            let timeout = reader.duration(f, "timeout") ?? DaemonConfig.Defaults.balancerTimeout
-            let health = reader.duration(f, "health_timeout") ?? DaemonConfig.Defaults.healthTimeout
-            guard let socket = reader.string(f, "socket") else { return nil }
-            let isPath = socket.contains("/") && !socket.hasPrefix("unix:") && !socket.hasPrefix("tcp:")
-            let resolved = isPath ? resolve(socket) : socket
-            do {
-                _ = try RuntimeEndpoint(parsing: resolved)
-            } catch {
-                reader.error(
-                    at: f["socket"]?.mark, "\(path).socket: \(error)",
-                    hint: "HAProxy's 'stats socket … level admin': a path such as /run/haproxy/admin.sock, or HOST:PORT"
-                )
-                return nil
+            return validated(factories.first { $0.kind == kind }?.validate(settings) ?? []) {
+                .init(name: name, kind: kind, settings: settings)
             }
-            guard let kind else { return nil }
-            return .init(name: name, kind: kind, socket: resolved, timeout: timeout, healthTimeout: health)
         }
 
-        mutating func readHypervisor(_ node: Node, name: String) -> DaemonConfig.HypervisorConfig? {
-            let path = "hypervisors.\(name)"
-            let kinds = factories.map(\.kind)
+        mutating func readHypervisor(_ node: Node, name: String) -> DaemonConfig.DriverConfig? {
+            let factories = kinds.hypervisors
+            guard
+                let (kind, settings) = readDriver(
+                    node, path: "hypervisors.\(name)", what: "hypervisor",
+                    kinds: factories.map { ($0.kind, $0.settingKeys, $0.mappingKeys) })
+            else { return nil }
+            return validated(factories.first { $0.kind == kind }?.validate(settings) ?? []) {
+                .init(name: name, kind: kind, settings: settings)
+            }
+        }
+
+        /// A pool's `metrics:` section, or, without one, the default source of its balancer's kind.
+        mutating func readMetrics(
+            _ node: Node?, pool: String, at mark: Mark?, balancer: DaemonConfig.DriverConfig
+        ) -> DaemonConfig.DriverConfig? {
+            let path = "pools.\(pool).metrics"
+            let factories = kinds.metrics
+            let kind: String
+            let settings: DriverSettings
+            if let node {
+                guard
+                    let read = readDriver(
+                        node, path: path, what: "metrics source", kinds: factories.map { ($0.kind, $0.settingKeys, $0.mappingKeys) })
+                else { return nil }
+                (kind, settings) = read
+            } else {
+                let fallback = kinds.balancers.first { $0.kind == balancer.kind }?.defaultMetricsKind
+                guard let fallback, factories.contains(where: { $0.kind == fallback }) else {
+                    reader.error(
+                        at: mark, "\(path): balancer '\(balancer.name)' (\(balancer.kind)) has no metrics of its own",
+                        hint: "add a metrics: section, e.g. { kind: prometheus, url: …, queries: … }")
+                    return nil
+                }
+                kind = fallback
+                settings = DriverSettings(path: path, values: [:], location: location(mark))
+            }
+            let problems = factories.first { $0.kind == kind }?.validate(settings, balancer: balancer) ?? []
+            return validated(problems) { .init(name: pool, kind: kind, settings: settings) }
+        }
+
+        /// `make()` when a factory found no problem; otherwise the problems are reported.
+        mutating func validated<T>(_ problems: [PolicyDiagnostic], _ make: () -> T) -> T? {
+            extra += problems
+            return problems.isEmpty ? make() : nil
+        }
+
+        /// The kind and settings of a driver section. An unknown kind is reported alone: without a
+        /// kind the allowed keys are unknown too. The factory's own checks come after.
+        mutating func readDriver(
+            _ node: Node, path: String, what: String, kinds: [(kind: String, keys: [String], mappings: [String])]
+        ) -> (String, DriverSettings)? {
             let kindNode = node.mapping?.first { $0.key.scalar?.string == "kind" }?.value
             let kind = kindNode?.scalar?.string
-            let factory = factories.first { $0.kind == kind }
-            let allowed = ["kind"] + (factory?.settingKeys ?? [])
-            // Without a known kind the allowed keys are unknown too: report only the kind.
+            let known = kinds.first { $0.kind == kind }
+            let keys = known.map { $0.keys + $0.mappings }
             guard
                 let f = reader.fields(
                     node, path: path,
-                    allowed: factory == nil ? (node.mapping?.keys.compactMap { $0.scalar?.string } ?? []) : allowed)
+                    allowed: keys.map { ["kind"] + $0 } ?? (node.mapping?.keys.compactMap { $0.scalar?.string } ?? []))
             else { return nil }
             guard let kindNode, let kind else {
                 reader.require(["kind"], in: f)
                 return nil
             }
-            guard let factory else {
+            guard let known else {
+                let names = kinds.map(\.kind)
                 let hint =
-                    suggestion(for: kind, among: kinds).map { "did you mean '\($0)'?" }
-                    ?? (kinds.isEmpty
-                        ? "this flockd was built without hypervisor drivers"
-                        : "kinds this flockd knows: \(kinds.joined(separator: ", "))")
-                reader.error(at: kindNode.mark, "\(path).kind: unknown hypervisor kind '\(kind)'", hint: hint)
+                    suggestion(for: kind, among: names).map { "did you mean '\($0)'?" }
+                    ?? (names.isEmpty
+                        ? "this flockd was built without \(what) drivers"
+                        : "kinds this flockd knows: \(names.joined(separator: ", "))")
+                reader.error(at: kindNode.mark, "\(path).kind: unknown \(what) kind '\(kind)'", hint: hint)
                 return nil
             }
-            var values: [String: HypervisorSettings.Setting] = [:]
-            for (key, entry) in f.entries where key != "kind" {
-                guard let scalar = entry.value.scalar, entry.value.tag.rawValue != Tag.Name.null.rawValue else {
-                    reader.error(at: entry.value.mark, "\(path).\(key) must be a single value")
-                    continue
-                }
-                values[key] = .init(text: scalar.string, location: location(entry.value.mark))
+            let values = f.entries.filter { $0.key != "kind" }.mapValues { $0.value }
+            var shaped = true
+            for (key, value) in values where (value.mapping != nil) != known.mappings.contains(key) {
+                reader.error(at: value.mark, "\(path).\(key) must be \(value.mapping == nil ? "a mapping" : "a single value")")
+                shaped = false
             }
-            let settings = HypervisorSettings(name: name, values: values, location: location(node.mark))
-            let problems = factory.validate(settings)
-            extra += problems
-            guard problems.isEmpty else { return nil }
-            return .init(name: name, kind: kind, settings: settings)
+            guard shaped, let settings = driverSettings(values, path: path, at: node.mark) else { return nil }
+            return (kind, settings)
+        }
+
+        /// Scalars and nested mappings as `DriverSettings`; anything else is a located error.
+        mutating func driverSettings(_ entries: [String: Node], path: String, at mark: Mark?) -> DriverSettings? {
+            var values: [String: DriverSettings.Setting] = [:]
+            var valid = true
+            for (key, value) in entries {
+                if let scalar = value.scalar, value.tag.rawValue != Tag.Name.null.rawValue {
+                    values[key] = .init(.scalar(scalar.string), location: location(value.mark))
+                } else if let mapping = value.mapping {
+                    var nested: [String: Node] = [:]
+                    for (nestedKey, nestedValue) in mapping {
+                        guard let name = nestedKey.scalar?.string else {
+                            reader.error(at: nestedKey.mark, "keys in \(path).\(key) must be plain words")
+                            valid = false
+                            continue
+                        }
+                        nested[name] = nestedValue
+                    }
+                    guard let settings = driverSettings(nested, path: "\(path).\(key)", at: value.mark) else {
+                        valid = false
+                        continue
+                    }
+                    values[key] = .init(.mapping(settings), location: location(value.mark))
+                } else {
+                    reader.error(at: value.mark, "\(path).\(key) must be a single value or a mapping")
+                    valid = false
+                }
+            }
+            return valid ? DriverSettings(path: path, values: values, location: location(mark)) : nil
         }
 
         mutating func readPool(
             _ node: Node, name: String, keyMark: Mark?,
-            balancers: ([String: DaemonConfig.BalancerConfig], declared: Set<String>),
-            hypervisors: ([String: DaemonConfig.HypervisorConfig], declared: Set<String>)
+            balancers: ([String: DaemonConfig.DriverConfig], declared: Set<String>),
+            hypervisors: ([String: DaemonConfig.DriverConfig], declared: Set<String>)
         ) -> DaemonConfig.PoolConfig? {
             let path = "pools.\(name)"
             if !Pool.isValidName(name) {
@@ -264,7 +325,9 @@ public enum DaemonConfigParser {
                     at: keyMark, "pool name '\(name)' is not allowed",
                     hint: "use 1 to 63 characters from a-z, 0-9 and '-', as in the pool's policy")
             }
-            guard let f = reader.fields(node, path: path, allowed: ["policy", "balancer", "hypervisor", "parent"])
+            guard
+                let f = reader.fields(
+                    node, path: path, allowed: ["policy", "balancer", "hypervisor", "metrics", "parent"])
             else { return nil }
             reader.require(["policy", "balancer", "hypervisor"], in: f)
             let balancer = reference(
@@ -288,9 +351,12 @@ public enum DaemonConfigParser {
                     source = .file(document)
                 }
             }
-            guard let source, let balancer, let hypervisor else { return nil }
+            let metrics = balancer.flatMap { balancers.0[$0] }.flatMap {
+                readMetrics(f["metrics"], pool: name, at: f["metrics"]?.mark ?? keyMark, balancer: $0)
+            }
+            guard let source, let balancer, let hypervisor, let metrics else { return nil }
             return .init(
-                name: name, policy: source, balancer: balancer, hypervisor: hypervisor, parent: parent,
+                name: name, policy: source, balancer: balancer, hypervisor: hypervisor, metrics: metrics, parent: parent,
                 location: location(keyMark), policyLocation: location(policyMark),
                 parentLocation: f["parent"].map { location($0.mark) })
         }

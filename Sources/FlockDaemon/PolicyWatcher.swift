@@ -68,7 +68,7 @@ public struct PolicyWatcher: Service {
             }
             if policy.balancer.backend != running.balancer.backend {
                 do {
-                    try await pool.checkBackend(policy.balancer.backend)
+                    _ = try await pool.balancer.check(backend: policy.balancer.backend)
                 } catch {
                     throw DaemonError.startup("its backend '\(policy.balancer.backend)' cannot be used: \(error)")
                 }

@@ -18,8 +18,8 @@ public final class PoolRuntime: Sendable {
     public let metrics: StalenessTrackingSource
     /// The parent the config names, which every reloaded policy must keep.
     public let configuredParent: String?
-    /// Checks that a backend can take servers before a reloaded policy moves the pool to it.
-    let checkBackend: @Sendable (String) async throws -> Void
+    /// The pool's balancer, which checks a backend before a reloaded policy moves the pool to it.
+    public let balancer: any Balancer
     let state: Mutex<State>
 
     struct State {
@@ -32,14 +32,11 @@ public final class PoolRuntime: Sendable {
         var recovered = false
     }
 
-    /// - Parameters:
-    ///   - drivers: the pool's drivers; the metrics source is wrapped for staleness here.
-    ///   - checkBackend: run before a reloaded policy that names another backend takes effect.
+    /// - Parameter drivers: the pool's drivers; the metrics source is wrapped for staleness here.
     public init(
         policy: Policy, version: Int?, store: FlockStore, drivers: PoolController.Drivers,
         configuredParent: String? = nil, settings: PoolController.Settings = .init(),
-        now: @escaping @Sendable () -> Date = Date.init,
-        checkBackend: @escaping @Sendable (String) async throws -> Void = { _ in }
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.name = policy.pool
         self.store = store
@@ -50,7 +47,7 @@ public final class PoolRuntime: Sendable {
         self.controller = PoolController(
             policy: policy, version: version, store: store, drivers: wrapped, settings: settings, now: now)
         self.configuredParent = configuredParent
-        self.checkBackend = checkBackend
+        self.balancer = drivers.balancer
         self.state = Mutex(State(policy: policy, version: version))
     }
 

@@ -1,14 +1,6 @@
 import FlockCore
 
 extension HAProxyBalancer {
-    /// What the start-up check found out about a backend.
-    public struct BackendReport: Sendable, Hashable {
-        public var backend: String
-        /// HAProxy's name for the balance algorithm (`roundrobin`, `leastconn`, `source`, …).
-        public var algorithm: String?
-        public var servers: Int
-    }
-
     /// Checks, before anything is registered, that `backend` exists and can take servers at run
     /// time, and that the socket grants `level admin`.
     ///
@@ -17,8 +9,9 @@ extension HAProxyBalancer {
     /// sends `add server B/flock-startup-probe` *without an address*. HAProxy tests the backend's
     /// algorithm before it parses the server line, so the answer is either "Backend must use a
     /// dynamic load balancing…" or a complaint about the missing address — and no server can
-    /// ever be created by it.
-    public func checkBackend(_ backend: String) async throws -> BackendReport {
+    /// ever be created by it. The report's `details["algorithm"]` is HAProxy's name for the balance
+    /// algorithm (`roundrobin`, `leastconn`, `source`, …).
+    public func check(backend: String) async throws -> BackendCheck {
         try RuntimeNames.checkName(backend, kind: "backend")
         let stat = try await client.showStat(backend: backend)
         guard let row = stat.backend(backend) else {
@@ -49,6 +42,8 @@ extension HAProxyBalancer {
                 response: answer + (answer.contains("ermission") ? " (hint: the stats socket needs 'level admin')" : "")
             )
         }
-        return BackendReport(backend: backend, algorithm: algorithm, servers: stat.servers(of: backend).count)
+        return BackendCheck(
+            backend: backend, servers: stat.servers(of: backend).count,
+            details: algorithm.map { ["algorithm": $0] } ?? [:])
     }
 }

@@ -51,4 +51,8 @@ public actor InMemoryBalancer: Balancer {
         guard let servers = backends[backend] else { throw FlockError.notFound("no backend \(backend)") }
         return servers.values.sorted { $0.name < $1.name }
     }
+
+    public func check(backend: String) async throws -> BackendCheck {
+        BackendCheck(backend: backend, servers: try servers(backend: backend).count)
+    }
 }

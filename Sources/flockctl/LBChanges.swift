@@ -38,7 +38,7 @@ struct LBRegister: AsyncParsableCommand {
         let options = ServerOptions(interval: checkInterval.flatMap { Duration(flockText: $0) })
         let balancer = try lb.balancer(options: options, healthTimeout: Duration(flockText: healthTimeout)!)
         try await lbFailure {
-            _ = try await balancer.checkBackend(lb.backend)
+            _ = try await balancer.check(backend: lb.backend)
             try await balancer.register(
                 ServerRegistration(backend: lb.backend, name: server.name, address: host, port: port))
         }

@@ -38,9 +38,9 @@ struct LBCheck: AsyncParsableCommand {
     @OptionGroup var lb: LBOptions
 
     func run() async throws {
-        let report = try await lbFailure { try await lb.balancer().checkBackend(lb.backend) }
+        let report = try await lbFailure { try await lb.balancer().check(backend: lb.backend) }
         print(
-            "backend \(report.backend): balance \(report.algorithm ?? "?"), \(report.servers) server(s); "
+            "backend \(report.backend): balance \(report.details["algorithm"] ?? "?"), \(report.servers) server(s); "
                 + "servers can be added at run time"
         )
     }

@@ -29,8 +29,11 @@ struct Flockd: AsyncParsableCommand {
         help: ArgumentHelp("Validate a config file (and the policies it names), then exit 0 or 1.", valueName: "file"))
     var checkConfig: String?
 
-    /// The hypervisor kinds this build of flockd can drive.
-    static let factories: [any HypervisorFactory] = [QEMUHypervisorFactory(), XenHypervisorFactory()]
+    /// The driver kinds this build of flockd can use; a new kind is one factory added here.
+    static let kinds = DriverKinds(
+        hypervisors: [QEMUHypervisorFactory(), XenHypervisorFactory()],
+        balancers: [HAProxyBalancerFactory()],
+        metrics: [HAProxyMetricsSourceFactory(), PrometheusMetricsSourceFactory()])
 
     func validate() throws {
         if config != nil && checkConfig != nil {
@@ -42,7 +45,7 @@ struct Flockd: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         if let checkConfig {
             let loaded = try DaemonConfigParser.load(
-                path: checkConfig, environment: environment, factories: Self.factories)
+                path: checkConfig, environment: environment, kinds: Self.kinds)
             print(
                 "\(checkConfig): valid; \(loaded.pools.count) pool(s): \(loaded.pools.map(\.name).joined(separator: ", "))"
             )
@@ -51,12 +54,12 @@ struct Flockd: AsyncParsableCommand {
         guard let path = config ?? environment["FLOCKD_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) else {
             throw ValidationError("no config file: give --config FILE or set FLOCKD_CONFIG")
         }
-        let loaded = try DaemonConfigParser.load(path: path, environment: environment, factories: Self.factories)
+        let loaded = try DaemonConfigParser.load(path: path, environment: environment, kinds: Self.kinds)
         let log = loaded.log
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, format: log.format, level: log.level) }
         _ = DaemonMetrics.registry
         let logger = Logger(label: "flockd")
-        let daemon = try await Daemon.prepare(config: loaded, factories: Self.factories, logger: logger)
+        let daemon = try await Daemon.prepare(config: loaded, kinds: Self.kinds, logger: logger)
         try await daemon.run()
     }
 

@@ -14,7 +14,7 @@ struct QEMUHypervisorFactory: HypervisorFactory {
         "state_root", "binary", "snapshot_max_age", "boot_timeout", "agent_timeout", "network_namespace",
     ]
 
-    func validate(_ settings: HypervisorSettings) -> [PolicyDiagnostic] {
+    func validate(_ settings: DriverSettings) -> [PolicyDiagnostic] {
         var problems: [PolicyDiagnostic] = []
         if let root = settings["state_root"], !root.hasPrefix("/") {
             problems.append(
@@ -33,7 +33,7 @@ struct QEMUHypervisorFactory: HypervisorFactory {
         return problems
     }
 
-    func open(_ settings: HypervisorSettings, logger: Logger) async throws -> any Hypervisor {
+    func open(_ settings: DriverSettings, logger: Logger) async throws -> any Hypervisor {
         var configuration = QEMUDriverConfiguration()
         if let root = settings["state_root"] { configuration.stateRoot = root }
         if let binary = settings["binary"] { configuration.qemu = binary }

@@ -10,7 +10,7 @@ struct XenHypervisorFactory: HypervisorFactory {
     let kind = "xen"
     let settingKeys = ["state_root", "boot_timeout", "agent_timeout", "hold_bridge"]
 
-    func validate(_ settings: HypervisorSettings) -> [PolicyDiagnostic] {
+    func validate(_ settings: DriverSettings) -> [PolicyDiagnostic] {
         var problems: [PolicyDiagnostic] = []
         if let root = settings["state_root"], !root.hasPrefix("/") {
             problems.append(
@@ -30,7 +30,7 @@ struct XenHypervisorFactory: HypervisorFactory {
         return problems
     }
 
-    func open(_ settings: HypervisorSettings, logger: Logger) async throws -> any Hypervisor {
+    func open(_ settings: DriverSettings, logger: Logger) async throws -> any Hypervisor {
         var configuration = XenDriverConfiguration(logger: logger)
         if let root = settings["state_root"] { configuration.stateRoot = root }
         if case .success(let value?) = settings.duration("boot_timeout") { configuration.bootTimeout = value }

@@ -8,7 +8,6 @@ import Testing
 
 /// `flockd.yaml` parsing: the shipped example, defaults, and every kind of error located.
 @Suite struct ConfigParsingTests {
-    let factories: [any HypervisorFactory] = [MemoryHypervisorFactory()]
 
     /// A valid config in a scratch directory, with `web.yaml` beside it; `edit` changes the text.
     func config(_ scratch: Scratch, edit: (String) -> String = { $0 }) throws -> String {
@@ -35,7 +34,7 @@ import Testing
     }
 
     func load(_ path: String, environment: [String: String] = [:]) throws(DaemonError) -> DaemonConfig {
-        try DaemonConfigParser.load(path: path, environment: environment, factories: factories)
+        try DaemonConfigParser.load(path: path, environment: environment, kinds: .test)
     }
 
     /// The diagnostics of a config that must fail to load.
@@ -57,8 +56,9 @@ import Testing
         #expect(config.listen == ListenAddress(host: "127.0.0.1", port: 9999))
         #expect(config.log.format == .json)
         #expect(config.log.level == .debug)
-        #expect(config.balancers["lb"]?.socket == "/run/haproxy/admin.sock")
-        #expect(config.balancers["lb"]?.timeout == .seconds(2))
+        #expect(config.balancers["lb"]?.settings["socket"] == "/run/haproxy/admin.sock")
+        #expect(config.balancers["lb"]?.settings["timeout"] == "2s")
+        #expect(config.pools.first?.metrics.kind == "haproxy")
         #expect(config.hypervisors["vm"]?.settings["parent"] == "web-parent")
         #expect(config.pools.map(\.name) == ["web"])
         guard case .file(let document) = config.pools.first?.policy else {
@@ -98,9 +98,10 @@ import Testing
         // stand-in factory answers to it, and the check-config process test covers the real one.
         let qemu = StandInFactory(kind: "qemu", settingKeys: ["state_root", "boot_timeout"])
         let config = try DaemonConfigParser.load(
-            path: Repo.path("Deploy/flockd.yaml"), environment: [:], factories: [qemu])
+            path: Repo.path("Deploy/flockd.yaml"), environment: [:],
+            kinds: DriverKinds(hypervisors: [qemu], balancers: DriverKinds.test.balancers, metrics: DriverKinds.test.metrics))
         #expect(config.listen.isLoopback)
-        #expect(config.balancers["haproxy"]?.socket == "/run/haproxy/admin.sock")
+        #expect(config.balancers["haproxy"]?.settings["socket"] == "/run/haproxy/admin.sock")
         #expect(config.pools.map(\.name) == ["web"])
     }
 
@@ -118,7 +119,7 @@ import Testing
         let found = errors(try config(scratch) { $0.replacingOccurrences(of: "timeout: 2s", with: "timeout: [2]") })
         #expect(found.count == 1)
         #expect(found.first?.line == 5)
-        #expect(found.first?.message.contains("balancers.lb.timeout must be a duration") == true)
+        #expect(found.first?.message.contains("balancers.lb.timeout must be a single value") == true)
     }
 
     @Test func unknownBalancerReferenceIsLocatedAtTheReference() throws {
@@ -144,7 +145,8 @@ import Testing
         let found = errors(try config(scratch) { $0.replacingOccurrences(of: "kind: haproxy", with: "kind: nginx") })
         #expect(found.count == 1)
         #expect(found.first?.line == 5)
-        #expect(found.first?.message == "balancers.lb.kind: unknown value 'nginx'")
+        #expect(found.first?.message == "balancers.lb.kind: unknown balancer kind 'nginx'")
+        #expect(found.first?.hint == "kinds this flockd knows: haproxy")
     }
 
     @Test func factorySettingErrorsAreLocatedAtTheSetting() throws {
@@ -257,8 +259,8 @@ import Testing
 struct StandInFactory: HypervisorFactory {
     let kind: String
     let settingKeys: [String]
-    func validate(_ settings: HypervisorSettings) -> [PolicyDiagnostic] { [] }
-    func open(_ settings: HypervisorSettings, logger: Logger) async throws -> any Hypervisor {
+    func validate(_ settings: DriverSettings) -> [PolicyDiagnostic] { [] }
+    func open(_ settings: DriverSettings, logger: Logger) async throws -> any Hypervisor {
         InMemoryHypervisor(parents: [:])
     }
 }

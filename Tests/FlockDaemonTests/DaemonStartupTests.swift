@@ -17,7 +17,7 @@ import Testing
             pools:
               web: { policy: \(policy), balancer: lb, hypervisor: vm }
             """)
-        return try DaemonConfigParser.load(path: path, environment: [:], factories: [MemoryHypervisorFactory()])
+        return try DaemonConfigParser.load(path: path, environment: [:], kinds: .test)
     }
 
     @Test func storedPolicyThatIsMissingIsLocatedAtThePolicyLine() async throws {
@@ -25,7 +25,7 @@ import Testing
         let config = try config(scratch, policy: "stored")
         do {
             _ = try await Daemon.prepare(
-                config: config, factories: [MemoryHypervisorFactory()], logger: Logger(label: "t"))
+                config: config, kinds: .test, logger: Logger(label: "t"))
             Issue.record("started without a stored policy")
         } catch {
             #expect(error.isConfigError)
@@ -39,11 +39,11 @@ import Testing
         let config = try config(scratch, policy: "web.yaml")
         do {
             _ = try await Daemon.prepare(
-                config: config, factories: [MemoryHypervisorFactory()], logger: Logger(label: "t"))
+                config: config, kinds: .test, logger: Logger(label: "t"))
             Issue.record("started without a balancer")
         } catch {
             #expect(!error.isConfigError)
-            #expect(error.message.contains("pool 'web': HAProxy backend 'app' on balancer 'lb'"), "\(error)")
+            #expect(error.message.contains("pool 'web': backend 'app' on balancer 'lb' (haproxy)"), "\(error)")
         }
         // The file's policy was stored before the balancer check, as version 1 by flockd.
         let store = try FlockStore(path: scratch.path("flock.db"))

@@ -22,7 +22,7 @@ import Testing
     }
 
     func load(_ path: String, _ environment: [String: String]) throws(DaemonError) -> DaemonConfig {
-        try DaemonConfigParser.load(path: path, environment: environment, factories: [MemoryHypervisorFactory()])
+        try DaemonConfigParser.load(path: path, environment: environment, kinds: .test)
     }
 
     @Test func everyVariableOverridesItsValue() throws {

@@ -23,7 +23,7 @@ struct BalancerTests {
         let haproxy = try await HAProxyInstance(backends: [.init(name: "app")])
         defer { haproxy.stop() }
         let balancer = Self.balancer(haproxy)
-        _ = try await balancer.checkBackend("app")
+        _ = try await balancer.check(backend: "app")
 
         let registration = ServerRegistration(
             backend: "app", name: "flock-web-1", address: "127.0.0.1", port: clone.port)
@@ -199,11 +199,11 @@ struct BalancerTests {
         defer { haproxy.stop() }
         let balancer = Self.balancer(haproxy)
 
-        #expect(try await balancer.checkBackend("app").algorithm == "roundrobin")
-        #expect(try await balancer.checkBackend("hashed").algorithm == "source")
+        #expect(try await balancer.check(backend: "app").details["algorithm"] == "roundrobin")
+        #expect(try await balancer.check(backend: "hashed").details["algorithm"] == "source")
         for backend in ["fixed", "mapped"] {
             do {
-                _ = try await balancer.checkBackend(backend)
+                _ = try await balancer.check(backend: backend)
                 Issue.record("expected \(backend) to fail")
             } catch let error as HAProxyError {
                 #expect(error.isBackendUnsupported)
@@ -213,7 +213,7 @@ struct BalancerTests {
             }
         }
         do {
-            _ = try await balancer.checkBackend("missing")
+            _ = try await balancer.check(backend: "missing")
             Issue.record("expected a missing backend")
         } catch let error as FlockError {
             #expect(error.isNotFound)

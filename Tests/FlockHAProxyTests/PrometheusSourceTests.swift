@@ -1,4 +1,5 @@
 import FlockCore
+import FlockPrometheus
 import Foundation
 import Testing
 
@@ -88,7 +89,7 @@ struct PrometheusSourceTests {
 
     @Test func badPagesAreErrorsAndRandomPagesNeverCrash() {
         for text in ["name{", "name{a=\"1} 2", "name{a=1} 2", "{a=\"1\"} 2", "name 1 2 3", "name abc", "name 1 x"] {
-            #expect(throws: HAProxyError.self, "\(text)") { try PrometheusText.parse(text) }
+            #expect(throws: PrometheusError.self, "\(text)") { try PrometheusText.parse(text) }
         }
         var rng = SplitMix64(seed: 42)
         let alphabet = Array("ab_:{}=\",\\ 0.9e+-#\nInfNa\t")

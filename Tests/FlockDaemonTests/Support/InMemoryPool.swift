@@ -7,6 +7,8 @@ import FlockTesting
 import Foundation
 import Logging
 
+@testable import flockd
+
 /// A pool wired to FlockTesting's in-memory drivers and a real store in a scratch directory,
 /// with the runtime the daemon would build for it.
 final class InMemoryPool: @unchecked Sendable {
@@ -75,17 +77,24 @@ final class CapturedLog: @unchecked Sendable {
     }
 }
 
+extension DriverKinds {
+    /// flockd's own balancer and metrics kinds, with `kind: memory` as the only hypervisor, so that
+    /// configs in tests name real HAProxy settings and boot no VM.
+    static let test = DriverKinds(
+        hypervisors: [MemoryHypervisorFactory()], balancers: Flockd.kinds.balancers, metrics: Flockd.kinds.metrics)
+}
+
 /// `kind: memory`: in-memory VMs, so config tests have a hypervisor kind besides the executable's.
 struct MemoryHypervisorFactory: HypervisorFactory {
     let kind = "memory"
     let settingKeys = ["parent", "boot_delay"]
 
-    func validate(_ settings: HypervisorSettings) -> [PolicyDiagnostic] {
+    func validate(_ settings: DriverSettings) -> [PolicyDiagnostic] {
         if case .failure(let list) = settings.duration("boot_delay") { return list.diagnostics }
         return []
     }
 
-    func open(_ settings: HypervisorSettings, logger: Logger) async throws -> any Hypervisor {
+    func open(_ settings: DriverSettings, logger: Logger) async throws -> any Hypervisor {
         InMemoryHypervisor(parents: [settings["parent"] ?? "web-parent": "web"])
     }
 }

@@ -90,7 +90,7 @@ public final class PrometheusMetricsSource: MetricsSource {
         } catch {
             let time = now()
             let reason =
-                error is HAProxyError ? "\(error)" : "GET \(url.absoluteString) failed: \(error.localizedDescription)"
+                error is PrometheusError ? "\(error)" : "GET \(url.absoluteString) failed: \(error.localizedDescription)"
             return ordered.map { MetricSample(metric: $0, time: time, reading: .error(reason)) }
         }
         return samples(from: page, backend: backend, metrics: metrics, time: now())
@@ -165,10 +165,10 @@ public final class PrometheusMetricsSource: MetricsSource {
         request.timeoutInterval = Double(seconds) + Double(attoseconds) / 1e18
         let (data, response) = try await URLSession.shared.data(for: request)
         if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-            throw HAProxyError.malformed("GET \(url.absoluteString)", "HTTP status \(http.statusCode)")
+            throw PrometheusError.status(url.absoluteString, http.statusCode)
         }
         guard data.count <= 32 * 1024 * 1024 else {
-            throw HAProxyError.responseTooLarge("GET \(url.absoluteString)", limit: 32 * 1024 * 1024)
+            throw PrometheusError.tooLarge(url.absoluteString, limit: 32 * 1024 * 1024)
         }
         return String(decoding: data, as: UTF8.self)
     }

@@ -11,7 +11,7 @@ public struct PrometheusSample: Sendable, Hashable {
 /// Traefik serve it. Comments and blank lines are skipped; any other line that does not parse is
 /// an error naming its line, because a half-read page could silently drop the series a policy uses.
 public enum PrometheusText {
-    public static func parse(_ text: String, source: String = "metrics") throws(HAProxyError) -> [PrometheusSample] {
+    public static func parse(_ text: String, source: String = "metrics") throws(PrometheusError) -> [PrometheusSample] {
         var samples: [PrometheusSample] = []
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
@@ -24,8 +24,8 @@ public enum PrometheusText {
 
     private static func parseLine(
         _ bytes: [UInt8], number: Int, source: String
-    ) throws(HAProxyError) -> PrometheusSample {
-        func fail(_ reason: String) -> HAProxyError { .malformed("GET \(source)", "line \(number): \(reason)") }
+    ) throws(PrometheusError) -> PrometheusSample {
+        func fail(_ reason: String) -> PrometheusError { .malformed(source, line: number, reason) }
         var index = 0
         func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
             (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || byte == 95 || byte == 58
