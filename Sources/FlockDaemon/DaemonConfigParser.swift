@@ -280,14 +280,14 @@ public enum DaemonConfigParser {
                 reader.error(at: value.mark, "\(path).\(key) must be \(value.mapping == nil ? "a mapping" : "a single value")")
                 shaped = false
             }
-            guard shaped, let settings = driverSettings(values, path: path, at: node.mark) else { return nil }
-            return (kind, settings)
+            guard shaped else { return nil }
+            return (kind, driverSettings(values, path: path, at: node.mark))
         }
 
-        /// Scalars and nested mappings as `DriverSettings`; anything else is a located error.
-        mutating func driverSettings(_ entries: [String: Node], path: String, at mark: Mark?) -> DriverSettings? {
+        /// Scalars and nested mappings as `DriverSettings`. Anything else is a located error and is
+        /// left out, so that the factory still reports the problems of the rest in the same run.
+        mutating func driverSettings(_ entries: [String: Node], path: String, at mark: Mark?) -> DriverSettings {
             var values: [String: DriverSettings.Setting] = [:]
-            var valid = true
             for (key, value) in entries {
                 if let scalar = value.scalar, value.tag.rawValue != Tag.Name.null.rawValue {
                     values[key] = .init(.scalar(scalar.string), location: location(value.mark))
@@ -296,22 +296,17 @@ public enum DaemonConfigParser {
                     for (nestedKey, nestedValue) in mapping {
                         guard let name = nestedKey.scalar?.string else {
                             reader.error(at: nestedKey.mark, "keys in \(path).\(key) must be plain words")
-                            valid = false
                             continue
                         }
                         nested[name] = nestedValue
                     }
-                    guard let settings = driverSettings(nested, path: "\(path).\(key)", at: value.mark) else {
-                        valid = false
-                        continue
-                    }
+                    let settings = driverSettings(nested, path: "\(path).\(key)", at: value.mark)
                     values[key] = .init(.mapping(settings), location: location(value.mark))
                 } else {
                     reader.error(at: value.mark, "\(path).\(key) must be a single value or a mapping")
-                    valid = false
                 }
             }
-            return valid ? DriverSettings(path: path, values: values, location: location(mark)) : nil
+            return DriverSettings(path: path, values: values, location: location(mark))
         }
 
         mutating func readPool(

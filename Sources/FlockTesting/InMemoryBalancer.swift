@@ -53,6 +53,6 @@ public actor InMemoryBalancer: Balancer {
     }
 
     public func check(backend: String) async throws -> BackendCheck {
-        BackendCheck(backend: backend, servers: try servers(backend: backend).count)
+        BackendCheck(backend: backend, servers: try await servers(backend: backend).count)
     }
 }

@@ -102,7 +102,7 @@ struct DriverKindsTests {
         let scratch = try Scratch()
         let found = errors(try config(scratch, metrics: ""))
         #expect(found.count == 1)
-        #expect(found.first?.line == 8)
+        #expect(found.first?.line == 7)
         #expect(found.first?.message == "pools.web.metrics: balancer 'lb' (fake) has no metrics of its own")
     }
 
@@ -122,12 +122,12 @@ struct DriverKindsTests {
                             session_rate: { metric: b, kind: rate, scale: -1 }
                     """))
         let byMessage = Dictionary(found.map { ($0.message, $0) }) { first, _ in first }
-        #expect(byMessage["pools.web.metrics.url: must be an http:// or https:// URL; got 'ftp://nowhere'"]?.line == 11)
-        #expect(byMessage["pools.web.metrics.preset: unknown preset 'envoy'"]?.line == 12)
+        #expect(byMessage["pools.web.metrics.url: must be an http:// or https:// URL; got 'ftp://nowhere'"]?.line == 13)
+        #expect(byMessage["pools.web.metrics.preset: unknown preset 'envoy'"]?.line == 14)
         #expect(byMessage["pools.web.metrics.queries.sesions: unknown key"]?.hint == "did you mean 'sessions'?")
         #expect(byMessage["pools.web.metrics.queries.queue.metric: is required"] != nil)
-        #expect(byMessage["pools.web.metrics.queries.queue.labels must be a single value or a mapping"]?.line == 15)
-        #expect(byMessage["pools.web.metrics.queries.session_rate.kind: must be gauge or counter_rate; got 'rate'"]?.line == 16)
+        #expect(byMessage["pools.web.metrics.queries.queue.labels must be a single value or a mapping"]?.line == 17)
+        #expect(byMessage["pools.web.metrics.queries.session_rate.kind: must be gauge or counter_rate; got 'rate'"]?.line == 18)
         #expect(byMessage["pools.web.metrics.queries.session_rate.scale: must be a positive number; got '-1'"] != nil)
         #expect(found.allSatisfy { $0.file == scratch.path("flockd.yaml") }, "\(found)")
     }
