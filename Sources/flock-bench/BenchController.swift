@@ -1,10 +1,9 @@
 import ArgumentParser
-import FlockController
-import FlockCore
-import FlockStore
+import FlockBench
+import FlockCLI
 import Foundation
 
-/// `flockctl bench controller`: the decision loop at scale, with in-memory drivers (so only
+/// `flock-bench controller`: the decision loop at scale, with in-memory drivers (so only
 /// Flock's own work is timed) and the real SQLite store in a temporary directory.
 ///
 /// A tick is one pool's `PoolController.tick()`, the unit the daemon schedules and that
@@ -32,10 +31,10 @@ struct BenchController: AsyncParsableCommand {
     var rounds = 10
 
     @Option(name: .long, help: ArgumentHelp("Sample time to simulate after the ticks.", valueName: "duration"))
-    var simulate = "1h"
+    var simulate = DurationArgument(.seconds(3600))
 
     @Option(name: .long, help: ArgumentHelp("The store's sample retention.", valueName: "duration"))
-    var retention = "30m"
+    var retention = DurationArgument(.seconds(1800))
 
     @Option(name: .long, help: ArgumentHelp("Write the results as JSON to this file.", valueName: "file"))
     var json: String?
@@ -47,63 +46,20 @@ struct BenchController: AsyncParsableCommand {
                 "--backends must be at least --pools (every pool has its parent) and at most 10000 per pool")
         }
         guard (1...1000).contains(rounds) else { throw ValidationError("--rounds must be 1...1000") }
-        guard let span = Duration(flockText: simulate), span.seconds > 0 else {
-            throw ValidationError("--simulate must be a duration such as 1h or 30m")
-        }
-        guard let kept = Duration(flockText: retention), kept.seconds > 0 else {
+        guard simulate.duration > .zero else { throw ValidationError("--simulate must be a duration such as 1h or 30m") }
+        guard retention.duration > .zero else {
             throw ValidationError("--retention must be a duration such as 30m or 24h")
         }
     }
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "flock-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("flock.db").path
-        let fleet: BenchFleet
-        do {
-            fleet = try await BenchFleet.make(
-                path: path, pools: pools, backendsPerPool: backends / pools,
-                retention: Duration(flockText: retention) ?? .seconds(1800))
-        } catch {
-            throw CLIFailure("error: bench controller: cannot set up the store: \(error)")
-        }
-        let ticks = await fleet.tickRounds(rounds)
-        let ticked = BenchMemory.residentMiB()
-        let hour = try fleet.fillSamples(for: Duration(flockText: simulate) ?? .seconds(3600))
-        let result = BenchControllerResult(
-            pools: pools, backends: pools * (backends / pools), rounds: rounds, tickMs: ticks.tickMs,
-            roundMs: ticks.roundMs, tickSampleWrites: ticks.samplesWritten,
-            tickSeconds: ticks.tickMs.reduce(0, +) / 1000,
-            rssMiB: max(ticked, BenchMemory.residentMiB()), peakMiB: BenchMemory.peakMiB(), fill: hour,
-            storeMiB: Double(BenchMemory.storeBytes(path)) / 1_048_576, machine: BenchMachine.describe(),
-            simulate: simulate, retention: retention)
+        let result = try await BenchControllerResult.measure(
+            pools: pools, backends: backends, rounds: rounds, simulate: simulate, retention: retention)
         print(result.table(), terminator: "")
         if let json {
             var object = result.json()
-            object["command"] = (["flockctl"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            object["command"] = (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             try BenchJSON.write(object, to: json)
-        }
-    }
-}
-
-/// This process's memory, from `/proc/self/status`.
-enum BenchMemory {
-    static func residentMiB() -> Double { field("VmRSS") }
-    static func peakMiB() -> Double { field("VmHWM") }
-
-    private static func field(_ name: String) -> Double {
-        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
-            let kib = line.split(separator: " ").compactMap({ Int($0) }).first
-        else { return 0 }
-        return Double(kib) / 1024
-    }
-
-    /// The database with its WAL: both are what the store costs on disk.
-    static func storeBytes(_ path: String) -> Int {
-        [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
-            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
         }
     }
 }

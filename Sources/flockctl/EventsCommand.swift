@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockStore
 import Foundation
 
@@ -8,6 +9,7 @@ import Foundation
 /// no daemon connection is needed, and a restarted daemon's events simply continue the list.
 struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Print recorded events (decisions, failures, missing metrics, policy changes).",
         discussion: "With --follow it keeps printing new events until interrupted (Ctrl-C).")
     @OptionGroup var store: StoreOptions
