@@ -27,7 +27,7 @@ struct Demo: AsyncParsableCommand {
             valueName: "dir"))
     var workdir: String?
 
-    @Option(help: "How clones are made: lazy, eager or cold (the baseline).")
+    @Option(help: "How clones are made; cold boots are the baseline.")
     var mode = CloneMode.lazy
 
     @Option(help: ArgumentHelp("Also write the summary as JSON to this file.", valueName: "file"))
