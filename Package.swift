@@ -78,8 +78,8 @@ let package = Package(
             dependencies: ["CXenLight", "FlockCore", .product(name: "Logging", package: "swift-log")]
         ),
         // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
-        // the wrk load step, sampling, summary and SVG chart), shared by `flockctl demo` and the
-        // end-to-end tests.
+        // the wrk load step, sampling, summary and SVG chart, the run's set-up, live view and
+        // Ctrl-C handling), shared by `flockctl demo`, `flock-bench` and the end-to-end tests.
         .target(
             name: "FlockDemo",
             dependencies: [

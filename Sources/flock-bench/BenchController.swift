@@ -46,7 +46,9 @@ struct BenchController: AsyncParsableCommand {
                 "--backends must be at least --pools (every pool has its parent) and at most 10000 per pool")
         }
         guard (1...1000).contains(rounds) else { throw ValidationError("--rounds must be 1...1000") }
-        guard simulate.duration > .zero else { throw ValidationError("--simulate must be a duration such as 1h or 30m") }
+        guard simulate.duration > .zero else {
+            throw ValidationError("--simulate must be a duration such as 1h or 30m")
+        }
         guard retention.duration > .zero else {
             throw ValidationError("--retention must be a duration such as 30m or 24h")
         }

@@ -62,7 +62,8 @@ struct BenchScaleOut: AsyncParsableCommand {
 
     @Option(name: .customLong("parent-spec"), help: ArgumentHelp("The parent VM spec.", valueName: "file"))
     var parentSpec = "Deploy/guest/parent.yaml"
-    @Option(help: ArgumentHelp("The flockd binary (default: next to this flock-bench, else in PATH).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("The flockd binary (default: next to this flock-bench, else in PATH).", valueName: "path"))
     var flockd: String?
 
     @Option(name: .long, help: ArgumentHelp("Write the results as JSON to this file.", valueName: "file"))

@@ -31,7 +31,8 @@ struct LBRegister: AsyncParsableCommand {
             try await balancer.register(
                 ServerRegistration(backend: lb.backend, name: server.name, address: address.host, port: address.port))
         }
-        print("registered \(lb.backend)/\(server.name) at \(address.text); it passed its health check and takes traffic")
+        print(
+            "registered \(lb.backend)/\(server.name) at \(address.text); it passed its health check and takes traffic")
     }
 }
 

@@ -25,7 +25,8 @@ struct Pause: AsyncParsableCommand {
 }
 
 struct Resume: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Let a paused pool be resized again.")
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Let a paused pool be resized again.")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The pool.") var pool: String
 
