@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flockctl", targets: ["flockctl"]),
+        .executable(name: "flock-bench", targets: ["flock-bench"]),
         .library(name: "FlockCore", targets: ["FlockCore"]),
         .executable(name: "flock-agent", targets: ["flock-agent"]),
         .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
@@ -80,16 +81,46 @@ let package = Package(
             dependencies: ["CXenLight", "FlockCore", .product(name: "Logging", package: "swift-log")]
         ),
         // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
-        // the wrk load step, sampling, summary and SVG chart), shared by `flockctl demo` and the
-        // end-to-end tests.
-        .target(name: "FlockDemo", dependencies: ["FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU"]),
+        // the wrk load step, sampling, summary and SVG chart, the run's set-up, live view and
+        // Ctrl-C handling), shared by `flockctl demo`, `flock-bench` and the end-to-end tests.
+        .target(
+            name: "FlockDemo",
+            dependencies: [
+                "FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // What flockctl and flock-bench share: the exit codes and usage hint, argument types
+        // (durations, clone modes), failures, tables and the VM spec file.
+        .target(
+            name: "FlockCLI",
+            dependencies: [
+                "FlockCore", "FlockQEMU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockXen", "FlockDemo",
-                "FlockController", "FlockTesting",  // bench controller: the real loop on in-memory drivers
+                "FlockCLI", "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockXen",
+                "FlockDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The benches' runners and reports; the controller bench runs the real loop on
+        // FlockTesting's in-memory drivers, which is why the benches are not in flockctl.
+        .target(
+            name: "FlockBench",
+            dependencies: [
+                "FlockCLI", "FlockCore", "FlockController", "FlockDemo", "FlockQEMU", "FlockStore", "FlockTesting",
+            ]
+        ),
+        .executableTarget(
+            name: "flock-bench",
+            dependencies: [
+                "FlockBench", "FlockCLI", "FlockCore", "FlockDemo", "FlockQEMU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
@@ -118,8 +149,8 @@ let package = Package(
             dependencies: ["FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "flockd", "flockctl"]
         ),
         .testTarget(name: "GuestImageTests"),
-        // Runs the built flockctl's benches; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
-        .testTarget(name: "FlockBenchTests", dependencies: ["flockctl"]),
+        // Runs the built flock-bench; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
+        .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench"]),
         // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
         // after the other VM suites (Deploy/test.sh).
         .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "flockd"]),

@@ -11,7 +11,7 @@ swift build --build-tests
 swift test --skip-build --skip 'GuestImageTests|FlockQEMUTests|FlockEndToEndTests|FlockBenchTests|FlockXenHarnessTests'
 swift test --skip-build --filter GuestImageTests
 swift test --skip-build --filter FlockQEMUTests
-swift test --skip-build --filter FlockBenchTests # the built flockctl's benches; the clone smoke boots VMs
+swift test --skip-build --filter FlockBenchTests # the built flock-bench; the clone smoke boots VMs
 # Real haproxy, QEMU, flockd and wrk together: last, and alone.
 swift test --skip-build --filter FlockEndToEndTests
 # Xen 4.17 and a Debian dom0 under QEMU, the xl proof then the FlockXen proof inside it

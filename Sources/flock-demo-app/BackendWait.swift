@@ -5,7 +5,7 @@ import Glibc
 ///
 /// One VM then answers at most `workers × 1000 / waitMs` requests per second however fast the
 /// host is, and each added clone adds as much again. That is how real web servers run out of
-/// capacity, and it lets `flockctl bench scale-out` show latency recovering as clones join on
+/// capacity, and it lets `flock-bench scale-out` show latency recovering as clones join on
 /// a 2-core host, where CPU-bound guests would only share the same two cores.
 final class BackendWait: Sendable {
     let workers: Slots

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockCore
 import FlockDemo
 import FlockQEMU
@@ -26,8 +27,8 @@ struct Demo: AsyncParsableCommand {
             valueName: "dir"))
     var workdir: String?
 
-    @Option(help: "How clones are made: lazy, eager or cold (the baseline).")
-    var mode: String = "lazy"
+    @Option(help: "How clones are made; cold boots are the baseline.")
+    var mode = CloneMode.lazy
 
     @Option(help: ArgumentHelp("Also write the summary as JSON to this file.", valueName: "file"))
     var json: String?
@@ -59,7 +60,6 @@ struct Demo: AsyncParsableCommand {
     var maxCapacity: Int = 4
 
     func validate() throws {
-        guard CloneMode(rawValue: mode) != nil else { throw ValidationError("--mode must be lazy, eager or cold") }
         guard (2...8).contains(maxCapacity) else { throw ValidationError("--max must be 2...8") }
         guard calm >= 5, step >= 10, tail >= 10, calm + step + tail <= 900 else {
             throw ValidationError("--calm ≥ 5, --step ≥ 10, --tail ≥ 10 seconds, 15 minutes at most in all")
@@ -71,8 +71,14 @@ struct Demo: AsyncParsableCommand {
         let view = DemoView(interactive: DemoView.isInteractive)
         var policy = DemoPolicy()
         policy.maxCapacity = maxCapacity
-        policy.mode = CloneMode(rawValue: mode)!
-        let setup = try DemoSetup.prepare(workdir: workdir, parentSpec: parentSpec, flockd: flockd, policy: policy)
+        policy.mode = mode
+        let setup: DemoSetup.Setup
+        do {
+            setup = try DemoSetup.prepare(
+                workdir: workdir, parentSpec: { try VMSpecFile.load(parentSpec) }, flockd: flockd, policy: policy)
+        } catch let error as DemoError {
+            throw CLIFailure("error: \(error)")
+        }
         let plan = LoadPlan(calm: calm, step: step, tail: tail)
         let outcome = await DemoSignals.runCancellable {
             try await DemoSetup.execute(setup, plan: plan, json: json, chart: chart, view: view)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockStore
 import Foundation
 
@@ -8,6 +9,7 @@ import Foundation
 /// no daemon connection is needed, and a restarted daemon's events simply continue the list.
 struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Print recorded events (decisions, failures, missing metrics, policy changes).",
         discussion: "With --follow it keeps printing new events until interrupted (Ctrl-C).")
     @OptionGroup var store: StoreOptions
@@ -16,11 +18,11 @@ struct Events: AsyncParsableCommand {
     @Flag(help: "Keep printing new events as they are recorded.") var follow = false
     @Flag(help: "Print one JSON object per line.") var json = false
     @Option(help: ArgumentHelp("How often --follow polls the store.", valueName: "duration"))
-    var interval: String = "1s"
+    var interval = DurationArgument(.seconds(1))
 
     func validate() throws {
         guard (1...10_000).contains(last) else { throw ValidationError("--last must be from 1 to 10000") }
-        guard let every = Duration(flockText: interval), every >= .milliseconds(100), every <= .seconds(60) else {
+        guard (.milliseconds(100)...(.seconds(60))).contains(interval.duration) else {
             throw ValidationError("--interval must be a duration from 100ms to 60s, e.g. 1s")
         }
     }
@@ -40,7 +42,7 @@ struct Events: AsyncParsableCommand {
         lastId = first.last?.id
         if lastId == nil { lastId = try db.recentEvents(pool: nil, limit: 1).last?.id }
         guard follow else { return }
-        let every = Duration(flockText: interval) ?? .seconds(1)
+        let every = interval.duration
         // Ctrl-C ends the process; each batch is flushed, so nothing printed is lost in a pipe.
         while !Task.isCancelled {
             try await Task.sleep(for: every)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockCore
 import FlockHAProxy
 import Foundation
@@ -14,35 +15,38 @@ struct LBRegister: AsyncParsableCommand {
     @OptionGroup var server: LBServerName
 
     @Option(help: ArgumentHelp("Where HAProxy reaches the server: an IP address and port.", valueName: "host:port"))
-    var address: String
+    var address: ServerAddress
 
     @Option(help: ArgumentHelp("How long the health check may take to pass, e.g. 30s.", valueName: "duration"))
-    var healthTimeout = "30s"
+    var healthTimeout = DurationArgument(.seconds(30))
 
     @Option(help: ArgumentHelp("Time between health checks (HAProxy 'inter'), e.g. 1s.", valueName: "duration"))
-    var checkInterval: String?
-
-    func validate() throws {
-        if HostPort.split(address) == nil {
-            throw ValidationError("--address '\(address)' is not HOST:PORT (e.g. 10.0.0.7:8080; IPv6 as [::1]:8080).")
-        }
-        for (flag, value) in [("--health-timeout", healthTimeout), ("--check-interval", checkInterval)] {
-            if let value, Duration(flockText: value) == nil {
-                throw ValidationError("\(flag) '\(value)' is not a duration; write e.g. 500ms or 2s.")
-            }
-        }
-    }
+    var checkInterval: DurationArgument?
 
     func run() async throws {
-        let (host, port) = HostPort.split(address)!
-        let options = ServerOptions(interval: checkInterval.flatMap { Duration(flockText: $0) })
-        let balancer = try lb.balancer(options: options, healthTimeout: Duration(flockText: healthTimeout)!)
+        let options = ServerOptions(interval: checkInterval?.duration)
+        let balancer = try lb.balancer(options: options, healthTimeout: healthTimeout.duration)
         try await lbFailure {
             _ = try await balancer.check(backend: lb.backend)
             try await balancer.register(
-                ServerRegistration(backend: lb.backend, name: server.name, address: host, port: port))
+                ServerRegistration(backend: lb.backend, name: server.name, address: address.host, port: address.port))
         }
-        print("registered \(lb.backend)/\(server.name) at \(address); it passed its health check and takes traffic")
+        print(
+            "registered \(lb.backend)/\(server.name) at \(address.text); it passed its health check and takes traffic")
+    }
+}
+
+/// `--address HOST:PORT` (IPv6 as `[::1]:8080`), split once, when the command line is parsed.
+struct ServerAddress: ExpressibleByArgument {
+    let host: String
+    let port: Int
+    let text: String
+
+    init?(argument: String) {
+        guard let (host, port) = HostPort.split(argument) else { return nil }
+        self.host = host
+        self.port = port
+        text = argument
     }
 }
 
@@ -57,25 +61,19 @@ struct LBDrain: AsyncParsableCommand {
     @OptionGroup var server: LBServerName
 
     @Option(help: ArgumentHelp("How long to wait for sessions to end, e.g. 30s.", valueName: "duration"))
-    var timeout = "30s"
-
-    func validate() throws {
-        if Duration(flockText: timeout) == nil {
-            throw ValidationError("--timeout '\(timeout)' is not a duration; write e.g. 500ms or 30s.")
-        }
-    }
+    var timeout = DurationArgument(.seconds(30))
 
     func run() async throws {
         let outcome = try await lbFailure {
             try await lb.balancer().drain(
-                backend: lb.backend, server: server.name, timeout: Duration(flockText: timeout)!)
+                backend: lb.backend, server: server.name, timeout: timeout.duration)
         }
         switch outcome {
         case .drained:
             print("drained \(lb.backend)/\(server.name): no sessions left; remove it with 'flockctl lb remove'")
         case .timedOut(let sessions):
             throw CLIFailure(
-                "error: \(lb.backend)/\(server.name) still has \(sessions) session(s) after \(timeout); "
+                "error: \(lb.backend)/\(server.name) still has \(sessions) session(s) after \(timeout.text); "
                     + "it stays draining (no new traffic). Wait and drain again, or remove it anyway."
             )
         }

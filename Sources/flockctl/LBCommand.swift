@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockCore
 import FlockHAProxy
 import Foundation
@@ -29,7 +30,7 @@ struct LBOptions: ParsableArguments {
     var backend: String
 
     @Option(help: ArgumentHelp("Timeout of each runtime API command, e.g. 5s.", valueName: "duration"))
-    var commandTimeout = "5s"
+    var commandTimeout = DurationArgument(.seconds(5))
 
     func validate() throws {
         do {
@@ -37,13 +38,10 @@ struct LBOptions: ParsableArguments {
         } catch {
             throw ValidationError("--haproxy: \(error)")
         }
-        if Duration(flockText: commandTimeout) == nil {
-            throw ValidationError("--command-timeout '\(commandTimeout)' is not a duration; write e.g. 500ms or 5s.")
-        }
     }
 
     func client() throws -> RuntimeClient {
-        RuntimeClient(endpoint: try RuntimeEndpoint(parsing: socket), timeout: Duration(flockText: commandTimeout)!)
+        RuntimeClient(endpoint: try RuntimeEndpoint(parsing: socket), timeout: commandTimeout.duration)
     }
 
     func balancer(

@@ -1,3 +1,4 @@
+import FlockCLI
 import FlockCore
 import FlockPolicy
 import Foundation

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockPolicy
 import FlockStore
 import Foundation
@@ -7,6 +8,7 @@ extension PolicyCommand {
     /// Applies all files as one change: every file is valid and stored, or nothing is.
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "apply",
             abstract: "Store new policy versions after showing what changes.",
             discussion: "All files are applied in one transaction. Re-applying identical text is a no-op."
         )

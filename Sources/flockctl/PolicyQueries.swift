@@ -1,10 +1,12 @@
 import ArgumentParser
+import FlockCLI
 import FlockStore
 import Foundation
 
 extension PolicyCommand {
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List pools and their current policy versions.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List pools and their current policy versions.")
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
@@ -28,7 +30,8 @@ extension PolicyCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a stored policy's source text.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Print a stored policy's source text.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The pool.") var pool: String
         @Option(help: "The version to show (default: the current one).") var version: Int?
@@ -39,7 +42,8 @@ extension PolicyCommand {
     }
 
     struct History: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List every applied version of a pool's policy.")
+        static let configuration = CommandConfiguration(
+            commandName: "history", abstract: "List every applied version of a pool's policy.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The pool.") var pool: String
 
@@ -58,7 +62,8 @@ extension PolicyCommand {
     }
 
     struct Diff: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show what changed between two versions.")
+        static let configuration = CommandConfiguration(
+            commandName: "diff", abstract: "Show what changed between two versions.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The pool.") var pool: String
         @Option(help: "The older version.") var from: Int
@@ -74,6 +79,7 @@ extension PolicyCommand {
 
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rollback",
             abstract: "Make an earlier version current again.",
             discussion: "The rollback is recorded as a new version, so history only ever grows."
         )

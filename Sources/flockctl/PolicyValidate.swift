@@ -1,10 +1,12 @@
 import ArgumentParser
+import FlockCLI
 import FlockPolicy
 
 extension PolicyCommand {
     /// Checks files without touching the store, so it runs anywhere, e.g. in a pre-commit hook.
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "validate",
             abstract: "Check policy files and report every error with its location."
         )
 

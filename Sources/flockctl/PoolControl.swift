@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockCore
 import FlockPolicy
 import FlockStore
@@ -11,6 +12,7 @@ import Foundation
 /// daemon restarts. A paused pool keeps recording samples and decisions but is not resized.
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pause",
         abstract: "Stop resizing a pool (metrics and decisions are still recorded).")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The pool.") var pool: String
@@ -23,7 +25,8 @@ struct Pause: AsyncParsableCommand {
 }
 
 struct Resume: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Let a paused pool be resized again.")
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Let a paused pool be resized again.")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The pool.") var pool: String
 
@@ -36,6 +39,7 @@ struct Resume: AsyncParsableCommand {
 
 struct Scale: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "scale",
         abstract: "Fix a pool's desired count, or clear it to go back to the policy.",
         discussion: """
             The count includes the parent and is still clamped to the policy's capacity and moved at \

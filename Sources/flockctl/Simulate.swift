@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockCore
 import FlockPolicy
 import Foundation
@@ -6,6 +7,7 @@ import Foundation
 /// `flockctl simulate`: backtest a candidate policy on recorded metrics before it goes live.
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Replay recorded metrics through a policy and show what it would decide.",
         discussion: """
             The CSV header is time_s followed by backend metrics from the catalog (sessions, queue, \
@@ -28,15 +30,12 @@ struct Simulate: AsyncParsableCommand {
     var startCount: Int?
 
     @Option(help: ArgumentHelp("Time from decision to serving, e.g. 500ms, 1s.", valueName: "duration"))
-    var cloneLatency = "1s"
+    var cloneLatency = DurationArgument(.seconds(1))
 
     @Option(help: "Output format: table or json (one object per line).")
     var format = Format.table
 
     func validate() throws {
-        if Duration(flockText: cloneLatency) == nil {
-            throw ValidationError("--clone-latency '\(cloneLatency)' is not a duration; write e.g. 500ms, 1s or 1m.")
-        }
         if let startCount, startCount < 1 {
             throw ValidationError("--start-count must be at least 1 (the parent always serves).")
         }
@@ -63,7 +62,7 @@ struct Simulate: AsyncParsableCommand {
 
         let backtest = Backtest(
             policy: policy, startCount: startCount ?? policy.capacity.min,
-            cloneLatency: Duration(flockText: cloneLatency)!
+            cloneLatency: cloneLatency.duration
         )
         var rows = [["TIME_S", "ACTION", "FROM", "TO", "REASON"]]
         let summary = backtest.run(series) { change in

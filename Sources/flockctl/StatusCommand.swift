@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockStore
 import Foundation
 
@@ -9,6 +10,7 @@ import Foundation
 /// flockd's `/v1/pools`.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show each pool: serving, warming and draining counts, the last decision and why.")
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON ({\"pools\": [...]}) instead of a table.") var json = false

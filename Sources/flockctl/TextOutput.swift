@@ -1,18 +1,3 @@
-/// Left-aligned columns separated by two spaces, for tables a person reads in a terminal.
-func table(_ rows: [[String]]) -> String {
-    let widths = rows.reduce(into: [Int]()) { widths, row in
-        for (i, cell) in row.enumerated() {
-            if i == widths.count { widths.append(0) }
-            widths[i] = max(widths[i], cell.count)
-        }
-    }
-    return rows.map { row in
-        row.enumerated().map { i, cell in
-            i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }.joined(separator: "  ").trimmingTrailingSpaces() + "\n"
-    }.joined()
-}
-
 /// A line diff: `- ` removed, `+ ` added, `  ` kept; unchanged runs longer than eight lines are
 /// folded to three lines of context on each side, so that the change stands out.
 func lineDiff(from old: String, to new: String) -> String {
@@ -65,12 +50,4 @@ func lineDiff(from old: String, to new: String) -> String {
 extension Array where Element == String {
     /// Text ending in a newline splits into a last empty line that is not a line.
     fileprivate func dropLastIfEmpty() -> [String] { last == "" ? Array(dropLast()) : self }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var s = self
-        while s.last == " " { s.removeLast() }
-        return s
-    }
 }

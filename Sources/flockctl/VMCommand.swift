@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockCore
 import FlockQEMU
 import FlockXen
@@ -232,6 +233,3 @@ struct VMDestroy: AsyncParsableCommand {
         }
     }
 }
-
-extension CloneMode: ExpressibleByArgument {}
-extension LazyFreeze: ExpressibleByArgument {}

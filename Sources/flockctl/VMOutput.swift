@@ -1,3 +1,4 @@
+import FlockCLI
 import FlockCore
 import FlockQEMU
 import FlockXen
@@ -57,7 +58,7 @@ enum VMOutput {
                 row.lineage.parent ?? "-", row.http ?? "-", row.handle.map(String.init) ?? "-",
             ])
         }
-        return flockctl.table(lines)
+        return FlockCLI.table(lines)
     }
 
     static func json(_ rows: [VMRow], failed: [String: String] = [:]) -> String {

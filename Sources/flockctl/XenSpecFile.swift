@@ -1,3 +1,4 @@
+import FlockCLI
 import FlockXen
 import Foundation
 

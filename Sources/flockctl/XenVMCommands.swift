@@ -1,3 +1,4 @@
+import FlockCLI
 import FlockCore
 import FlockXen
 import Foundation

@@ -4,7 +4,7 @@ import Foundation
     import Glibc
 #endif
 
-/// Runs the built `flockctl` as an operator would, and reads what a bench wrote with `--json`.
+/// Runs the built `flock-bench` as an operator would, and reads what a bench wrote with `--json`.
 enum BenchCLI {
     struct Result: CustomStringConvertible {
         var status: Int32
@@ -28,8 +28,8 @@ enum BenchCLI {
     static var binary: String? {
         let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
-            runner.deletingLastPathComponent().appendingPathComponent("flockctl").path,
-            repository + "/.build/debug/flockctl",
+            runner.deletingLastPathComponent().appendingPathComponent("flock-bench").path,
+            repository + "/.build/debug/flock-bench",
         ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
@@ -44,10 +44,10 @@ enum BenchCLI {
         return path
     }
 
-    /// Spawns `flockctl` with `arguments` (an argument vector, never a shell line) and waits on a
+    /// Spawns `flock-bench` with `arguments` (an argument vector, never a shell line) and waits on a
     /// GCD thread, so the blocking wait does not hold a Swift concurrency thread.
     static func run(_ arguments: [String], in directory: String) async throws -> Result {
-        guard let binary else { throw Failure(description: "flockctl is not built (swift build)") }
+        guard let binary else { throw Failure(description: "flock-bench is not built (swift build)") }
         let out = "\(directory)/stdout", err = "\(directory)/stderr"
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The smallest real `flockctl bench clone`: one lazy clone and one cold boot of the guest image
+/// The smallest real `flock-bench clone`: one lazy clone and one cold boot of the guest image
 /// built by `Deploy/guest/build.sh`, under TCG. It boots VMs, so Deploy/test.sh runs this target
 /// on its own line; it checks the JSON's shape and what the caches say, never how long it took.
 @Suite(.serialized) struct BenchCloneTests {
@@ -21,7 +21,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: state) }
         let result = try await BenchCLI.run(
             [
-                "bench", "clone", "--modes", "lazy,cold", "--count", "1", "--memory", "256M", "--keys", "1",
+                "clone", "--modes", "lazy,cold", "--count", "1", "--memory", "256M", "--keys", "1",
                 "--accelerator", "tcg", "--spec", BenchCLI.repository + "/Deploy/guest/parent.yaml", "--json", file,
                 "--state", state,
             ], in: directory)

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `flockctl bench controller` runs and writes the documented JSON; the figures are only checked
+/// `flock-bench controller` runs and writes the documented JSON; the figures are only checked
 /// for sanity, never against time limits (benchmarks are not timed tests).
 @Suite struct BenchControllerTests {
     @Test func smallFleetWritesTheDocumentedSchema() async throws {
@@ -9,7 +9,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = "\(directory)/controller.json"
         let result = try await BenchCLI.run(
-            ["bench", "controller", "--pools", "5", "--backends", "20", "--rounds", "3", "--json", file], in: directory)
+            ["controller", "--pools", "5", "--backends", "20", "--rounds", "3", "--json", file], in: directory)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("tick p50 / p99"), "\(result)")
 
@@ -31,7 +31,7 @@ import Testing
         let directory = try BenchCLI.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await BenchCLI.run(
-            ["bench", "controller", "--pools", "10", "--backends", "5"], in: directory)
+            ["controller", "--pools", "10", "--backends", "5"], in: directory)
         #expect(result.status == 2, "\(result)")
         #expect(result.stderr.contains("--backends"), "\(result)")
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The smallest real `flockctl bench scale-out`: a few seconds of load step per mode through a
+/// The smallest real `flock-bench scale-out`: a few seconds of load step per mode through a
 /// real haproxy, a warm parent under TCG, the built flockd and wrk. It checks the JSON's shape,
 /// the chart and what must hold whatever the timing (the load went through, clones joined,
 /// nothing failed outright), never how long anything took.
@@ -14,7 +14,7 @@ import Testing
         let file = "\(directory)/scale-out.json", chart = "\(directory)/scale-out.svg"
         let result = try await BenchCLI.run(
             [
-                "bench", "scale-out", "--modes", "cold,lazy", "--calm", "5", "--step", "15", "--tail", "5",
+                "scale-out", "--modes", "cold,lazy", "--calm", "5", "--step", "15", "--tail", "5",
                 "--parent-spec", BenchCLI.repository + "/Deploy/guest/parent.yaml", "--json", file, "--chart", chart,
             ], in: directory)
         try #require(result.status == 0, "\(result)")
@@ -56,7 +56,7 @@ import Testing
             (["--modes", "cold,warm"], "--modes"), (["--latency-target", "fast"], "--latency-target"),
             (["--chart", "out.png"], "SVG"), (["--step", "3"], "--step"),
         ] {
-            let result = try await BenchCLI.run(["bench", "scale-out"] + arguments, in: directory)
+            let result = try await BenchCLI.run(["scale-out"] + arguments, in: directory)
             #expect(result.status == 2, "\(arguments): \(result)")
             #expect(result.stderr.contains(mentions), "\(arguments): \(result)")
         }

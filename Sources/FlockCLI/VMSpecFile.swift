@@ -5,14 +5,14 @@ import Foundation
 ///
 /// Every problem is reported at once, like policy validation: unknown keys, wrong types, and
 /// what `VMSpec.problems()` finds (missing image files included).
-enum VMSpecFile {
+public enum VMSpecFile {
     static let keys: Set<String> = [
         "name", "pool", "kernel", "initrd", "append", "disk", "memory_mib", "cpus", "accelerator", "network", "machine",
         "guest_port",
     ]
     static let networkKeys: Set<String> = ["mode", "bridge", "cidr", "gateway"]
 
-    static func load(_ path: String) throws -> VMSpec {
+    public static func load(_ path: String) throws -> VMSpec {
         var file = try SpecMapping(path: path, keys: keys)
         var spec = VMSpec(name: file.required("name"), pool: file.required("pool"))
         spec.kernel = file.file("kernel")

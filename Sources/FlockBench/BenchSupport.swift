@@ -1,65 +1,42 @@
-import ArgumentParser
+import FlockCLI
 import FlockCore
 import Foundation
 
-/// `flockctl bench …`: the measurements behind Flock's claims (clones are warm sooner and
-/// cheaper than cold boots; the controller keeps up with many pools), reproducible by anyone.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure clone modes side by side, the reaction to a load step, and the controller at scale.",
-        subcommands: [BenchClone.self, BenchScaleOut.self, BenchController.self]
-    )
-}
-
-/// `--modes cold,eager,lazy`: the modes in the order given, each once; an unknown word makes
-/// the whole list invalid (empty), which the commands report as a usage error.
-enum BenchModes {
-    static func parse(_ text: String) -> [CloneMode] {
-        var result: [CloneMode] = []
-        for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            guard let mode = CloneMode(rawValue: word) else { return [] }
-            if !result.contains(mode) { result.append(mode) }
-        }
-        return result
-    }
-}
-
 /// Small statistics and formatting shared by the benches.
-enum BenchMath {
+public enum BenchMath {
     /// The nearest-rank percentile (`p` in 0...100) of `values`; 0 for none, so JSON stays numeric.
-    static func percentile(_ values: [Double], _ p: Double) -> Double {
+    public static func percentile(_ values: [Double], _ p: Double) -> Double {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
         return sorted[min(max(rank, 1), sorted.count) - 1]
     }
 
-    static func median(_ values: [Double]) -> Double { percentile(values, 50) }
+    public static func median(_ values: [Double]) -> Double { percentile(values, 50) }
 
-    static func milliseconds(_ duration: Duration) -> Double {
+    public static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
     /// Rounded to two decimals, so the JSON is readable and diffs between runs stay small.
-    static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+    public static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 
     /// `a / b`, or nil when `b` is not a positive number (a mode that was not run).
-    static func ratio(_ a: Double?, _ b: Double?) -> Double? {
+    public static func ratio(_ a: Double?, _ b: Double?) -> Double? {
         guard let a, let b, b > 0 else { return nil }
         return round3(a / b)
     }
 
     /// Ratios are small numbers: three decimals keep 0.05 from reading as 0.1.
-    static func round3(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+    public static func round3(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 }
 
 /// What machine a result came from, for the JSON's `machine` and the README: results from a
 /// 2-core TCG host mean little without saying so.
-enum BenchMachine {
+public enum BenchMachine {
     /// - Parameter loadAtStart: the load average when the bench began; the bench's own VMs
     ///   raise it by the end, so both are shown.
-    static func describe(accelerator: String? = nil, loadAtStart: String? = nil) -> String {
+    public static func describe(accelerator: String? = nil, loadAtStart: String? = nil) -> String {
         var parts: [String] = []
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
@@ -77,15 +54,15 @@ enum BenchMachine {
     }
 
     /// The 1-minute load average, to show how busy the shared machine was.
-    static func loadAverage() -> String {
+    public static func loadAverage() -> String {
         let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
         return text.split(separator: " ").first.map(String.init) ?? "?"
     }
 }
 
 /// Writes a JSON document for `--json FILE`, keys sorted so runs diff cleanly.
-enum BenchJSON {
-    static func write(_ object: [String: Any], to path: String) throws {
+public enum BenchJSON {
+    public static func write(_ object: [String: Any], to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         guard FileManager.default.createFile(atPath: path, contents: data + Data("\n".utf8)) else {
             throw CLIFailure("error: cannot write \(path)")
@@ -93,5 +70,5 @@ enum BenchJSON {
     }
 
     /// `nil` as JSON null: a ratio for a mode that was not run.
-    static func orNull(_ value: Double?) -> Any { value.map { $0 as Any } ?? NSNull() }
+    public static func orNull(_ value: Double?) -> Any { value.map { $0 as Any } ?? NSNull() }
 }

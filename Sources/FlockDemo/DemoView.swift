@@ -1,4 +1,3 @@
-import FlockDemo
 import Foundation
 import Synchronization
 
@@ -9,8 +8,8 @@ import Synchronization
 /// The demo's live output. On a terminal, events scroll and one compact status line (time,
 /// phase, requests/s, instances by state) is redrawn in place; without one (CI=true, or output
 /// to a file or pipe) every event is a plain line and the status is printed every 5 seconds.
-final class DemoView: Sendable {
-    let interactive: Bool
+public final class DemoView: Sendable {
+    public let interactive: Bool
     private let state = Mutex(State())
 
     struct State {
@@ -20,17 +19,17 @@ final class DemoView: Sendable {
         var live = true
     }
 
-    init(interactive: Bool) { self.interactive = interactive }
+    public init(interactive: Bool) { self.interactive = interactive }
 
-    static var isInteractive: Bool {
+    public static var isInteractive: Bool {
         let ci = ProcessInfo.processInfo.environment["CI"]?.lowercased()
         return isatty(1) == 1 && ci != "true" && ci != "1"
     }
 
     /// A set-up or clean-up step.
-    func note(_ text: String) { line("demo: \(text)") }
+    public func note(_ text: String) { line("demo: \(text)") }
 
-    func update(_ update: DemoUpdate) {
+    public func update(_ update: DemoUpdate) {
         switch update {
         case .phase(let name, let connections):
             state.withLock { $0.phase = name }
@@ -59,7 +58,7 @@ final class DemoView: Sendable {
     }
 
     /// Ends the redrawn status line, so the summary starts on a line of its own.
-    func finishLive() {
+    public func finishLive() {
         guard interactive else { return }
         state.withLock { state in
             if state.statusShown { FileHandle.standardOutput.write(Data("\n".utf8)) }

@@ -1,5 +1,4 @@
 import FlockCore
-import FlockDemo
 import FlockQEMU
 import Foundation
 import Synchronization
@@ -10,15 +9,17 @@ import Synchronization
 
 /// The demo's steps between the command line and the library: resolving paths and binaries,
 /// starting the parent, haproxy and flockd, running the load, writing the outputs, cleaning up.
-enum DemoSetup {
+/// Shared by `flockctl demo` and `flock-bench scale-out`; a failure before anything started is
+/// a `DemoError` whose text the command prints as `error: …`.
+public enum DemoSetup {
 
     /// What the run needs, resolved before anything starts.
-    final class Setup: Sendable {
-        let workdir: String
+    public final class Setup: Sendable {
+        public let workdir: String
         let createdWorkdir: Bool
-        let spec: VMSpec
+        public let spec: VMSpec
         let flockd: String
-        let policy: DemoPolicy
+        public let policy: DemoPolicy
         let started = Started()
 
         init(workdir: String, createdWorkdir: Bool, spec: VMSpec, flockd: String, policy: DemoPolicy) {
@@ -45,16 +46,18 @@ enum DemoSetup {
     }
 
     /// Resolves everything before anything starts. `policy` gives the pool's tuning; its pool,
-    /// parent and port come from the spec. `kernelArguments` are added to the parent's command
-    /// line (the demo app reads its knobs there).
-    static func prepare(
-        workdir: String?, parentSpec: String, flockd: String?, policy: DemoPolicy, kernelArguments: [String] = []
+    /// parent and port come from the spec, which `parentSpec` reads (the command's spec file
+    /// reader, called after the tools are found). `kernelArguments` are added to the parent's
+    /// command line (the demo app reads its knobs there).
+    public static func prepare(
+        workdir: String?, parentSpec: () throws -> VMSpec, flockd: String?, policy: DemoPolicy,
+        kernelArguments: [String] = []
     ) throws -> Setup {
         for tool in ["haproxy", "wrk", "qemu-system-x86_64"] where findExecutable(tool) == nil {
-            throw CLIFailure("error: \(tool) is not installed (hint: bash Deploy/setup.sh)")
+            throw DemoError("\(tool) is not installed (hint: bash Deploy/setup.sh)")
         }
         let flockdPath = try flockdBinary(flockd)
-        var spec = try VMSpecFile.load(parentSpec)
+        var spec = try parentSpec()
         spec.network = NetworkSpec(mode: .user)  // clones are reached on forwarded loopback ports
         if !kernelArguments.isEmpty {
             spec.append = ([spec.append ?? ""] + kernelArguments).filter { !$0.isEmpty }.joined(separator: " ")
@@ -81,7 +84,7 @@ enum DemoSetup {
             let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
             var template = Array("\(base)/flock-demo-XXXXXX".utf8CString)
             guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-                throw CLIFailure("error: cannot create a work directory under \(base)")
+                throw DemoError("cannot create a work directory under \(base)")
             }
             path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             created = true
@@ -92,8 +95,8 @@ enum DemoSetup {
                 $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "/._-".unicodeScalars.contains($0))
             })
         else {
-            throw CLIFailure(
-                "error: the work directory '\(path)' must be a path of [A-Za-z0-9/._-] (QEMU takes it unquoted)")
+            throw DemoError(
+                "the work directory '\(path)' must be a path of [A-Za-z0-9/._-] (QEMU takes it unquoted)")
         }
         return (path, created)
     }
@@ -101,7 +104,7 @@ enum DemoSetup {
     private static func flockdBinary(_ given: String?) throws -> String {
         if let given {
             guard let found = findExecutable(given) else {
-                throw CLIFailure("error: flockd binary '\(given)' not found")
+                throw DemoError("flockd binary '\(given)' not found")
             }
             return found
         }
@@ -109,11 +112,11 @@ enum DemoSetup {
         let sibling = me.deletingLastPathComponent().appendingPathComponent("flockd").path
         if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
         if let found = findExecutable("flockd") { return found }
-        throw CLIFailure("error: flockd is not built (hint: swift build --product flockd)")
+        throw DemoError("flockd is not built (hint: swift build --product flockd)")
     }
 
     /// Boots, starts, drives and reports; the clean-up is the caller's (`DemoSignals`).
-    static func execute(
+    public static func execute(
         _ setup: Setup, plan: LoadPlan, json: String?, chart: String?, view: DemoView
     ) async throws
         -> DemoSummary
@@ -134,7 +137,7 @@ enum DemoSetup {
     }
 
     /// Boots the parent and warms it, starts haproxy and flockd, and drives the load step.
-    static func runLoad(_ setup: Setup, plan: LoadPlan, view: DemoView) async throws -> LoadStepRun.Result {
+    public static func runLoad(_ setup: Setup, plan: LoadPlan, view: DemoView) async throws -> LoadStepRun.Result {
         view.note("work directory \(setup.workdir)")
         view.note(
             "booting the parent VM \(setup.spec.name) (\(setup.spec.memoryMiB) MiB) and warming \(plan.keys.count) keys"
@@ -173,7 +176,7 @@ enum DemoSetup {
 
     /// Stops what was started, in order: flockd (SIGTERM, so drains finish), the clones, haproxy,
     /// the parent; then removes the work directory unless `keep`.
-    static func cleanUp(_ setup: Setup, keep: Bool, view: DemoView) async {
+    public static func cleanUp(_ setup: Setup, keep: Bool, view: DemoView) async {
         view.finishLive()
         if let stack = setup.started.stack {
             view.note("stopping flockd, destroying clones, stopping haproxy")

@@ -1,9 +1,12 @@
 import ArgumentParser
+import FlockBench
+import FlockCLI
 import FlockCore
+import FlockDemo
 import FlockQEMU
 import Foundation
 
-/// `flockctl bench clone`: cold boot, eager and lazy clones of one warm parent, side by side.
+/// `flock-bench clone`: cold boot, eager and lazy clones of one warm parent, side by side.
 ///
 /// Every mode runs in one process against one parent booted from one image, and the modes take
 /// turns (round-robin, the order rotating each round), so a neighbour's load hits them all
@@ -22,7 +25,7 @@ struct BenchClone: AsyncParsableCommand {
             """)
 
     @Option(name: .long, help: "Comma-separated modes to compare: cold, eager, lazy.")
-    var modes = "cold,eager,lazy"
+    var modes = CloneModes([.cold, .eager, .lazy])
 
     @Option(name: .long, help: "Clones per mode in each batch (one parent pause per batch).")
     var count = 4
@@ -67,7 +70,6 @@ struct BenchClone: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard !parsedModes.isEmpty else { throw ValidationError("--modes needs at least one of cold, eager, lazy") }
         guard (1...32).contains(count) else { throw ValidationError("--count must be 1...32") }
         guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1...20") }
         guard (1...50).contains(keys) else { throw ValidationError("--keys must be 1...50") }
@@ -77,8 +79,6 @@ struct BenchClone: AsyncParsableCommand {
         }
         guard memoryMiB != nil else { throw ValidationError("--memory must look like 512M or 1G (64M...16G)") }
     }
-
-    var parsedModes: [CloneMode] { BenchModes.parse(modes) }
 
     /// `512M`, `512MiB`, `1G`, or a bare number of MiB.
     var memoryMiB: Int? {
@@ -104,8 +104,6 @@ struct BenchClone: AsyncParsableCommand {
         if let accelerator = accelerator.flatMap(Accelerator.init(rawValue:)) { parentSpec.accelerator = accelerator }
 
         let (root, ownRoot) = try Self.stateRoot(state)
-        let signals = BenchReaper.onSignals(root: root, removeRoot: ownRoot)
-        defer { for source in signals { source.cancel() } }
         let verbose = verbose
         let origin = ContinuousClock.now
         let driver = QEMUDriver(
@@ -113,28 +111,36 @@ struct BenchClone: AsyncParsableCommand {
                 stateRoot: root, snapshotMaxAge: .zero, lazyFreeze: lazyFreeze,
                 log: { line in
                     let stamp = String(format: "%9.3f", BenchMath.milliseconds(ContinuousClock.now - origin) / 1000)
-                    if verbose || isatty(2) == 1 { printError("flockctl: [\(stamp) s] \(line)") }
+                    if verbose || isatty(2) == 1 { printError("flock-bench: [\(stamp) s] \(line)") }
                 }))
         let runner = BenchCloneRunner(
-            driver: driver, spec: parentSpec, modes: parsedModes, count: count, rounds: rounds, keys: keys,
+            driver: driver, spec: parentSpec, modes: modes.modes, count: count, rounds: rounds, keys: keys,
             progress: { if isatty(2) == 1 { printError("… \($0)") } })
-        let report: BenchCloneReport
-        do {
-            report = try await runner.run()
-        } catch {
+        let outcome = await DemoSignals.runCancellable {
+            try await runner.run()
+        } interrupt: {
+            BenchReaper.killAll(under: root, removeRoot: false)
+        } cleanup: {
             await runner.cleanUp()
             BenchReaper.killAll(under: root, removeRoot: ownRoot)
+        }
+        let report: BenchCloneReport
+        switch outcome {
+        case .finished(let finished):
+            report = finished
+        case .interrupted(let signal):
+            printError("flock-bench: interrupted; every VM the bench started was stopped")
+            Foundation.exit(128 + signal.rawValue)
+        case .failed(let error):
             throw CLIFailure("error: bench clone: \(error)")
         }
-        await runner.cleanUp()
-        BenchReaper.killAll(under: root, removeRoot: ownRoot)
 
         print(report.table(), terminator: "")
         if let json {
             var object = report.json(memoryMiB: parentSpec.memoryMiB)
             object["miss_cost_ms"] = missCostMs
             object["lazy_freeze"] = lazyFreeze.rawValue
-            object["command"] = (["flockctl"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            object["command"] = (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             try BenchJSON.write(object, to: json)
         }
     }

@@ -1,7 +1,8 @@
+import FlockCLI
 import Foundation
 
 /// What `bench controller` measured, as a table and as the documented JSON.
-struct BenchControllerResult {
+public struct BenchControllerResult {
     var pools: Int
     var backends: Int
     var rounds: Int
@@ -26,7 +27,7 @@ struct BenchControllerResult {
     /// Samples stored per second of tick time, where each pool's tick commits its own.
     var tickSampleWritesPerSecond: Double { tickSeconds > 0 ? Double(tickSampleWrites) / tickSeconds : 0 }
 
-    func table() -> String {
+    public func table() -> String {
         let rows = [
             ["FIGURE", "VALUE"],
             ["pools / backends", "\(pools) / \(backends)"],
@@ -38,10 +39,10 @@ struct BenchControllerResult {
             ["sample writes/s (in ticks)", String(format: "%.0f", tickSampleWritesPerSecond)],
             ["store after \(simulate), retention \(retention)", String(format: "%.1f MiB", storeMiB)],
         ]
-        return "bench controller: \(machine)\n" + flockctl.table(rows)
+        return "bench controller: \(machine)\n" + FlockCLI.table(rows)
     }
 
-    func json() -> [String: Any] {
+    public func json() -> [String: Any] {
         [
             "tick_ms": ["p50": r(p(tickMs, 50)), "p99": r(p(tickMs, 99)), "max": r(tickMs.max() ?? 0)],
             "rss_mb": r(rssMiB),

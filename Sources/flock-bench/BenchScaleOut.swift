@@ -1,9 +1,11 @@
 import ArgumentParser
+import FlockBench
+import FlockCLI
 import FlockCore
 import FlockDemo
 import Foundation
 
-/// `flockctl bench scale-out`: the load step end to end, once per clone mode, side by side.
+/// `flock-bench scale-out`: the load step end to end, once per clone mode, side by side.
 ///
 /// Each run is the demo's stack (HAProxy, a warm parent, the built flockd, wrk) with a policy
 /// that has a latency target, and a parent whose app waits on a "backend" (`flock.workers`,
@@ -24,7 +26,7 @@ struct BenchScaleOut: AsyncParsableCommand {
             """)
 
     @Option(name: .long, help: "Comma-separated modes to compare: cold, eager, lazy.")
-    var modes = "cold,lazy"
+    var modes = CloneModes([.cold, .lazy])
 
     @Option(name: .long, help: "Rounds; each runs every mode once, in a rotating order.")
     var rounds = 1
@@ -56,11 +58,12 @@ struct BenchScaleOut: AsyncParsableCommand {
     @Option(
         name: .customLong("latency-target"),
         help: ArgumentHelp("The policy's p99 latency target, e.g. 50ms.", valueName: "duration"))
-    var latencyTarget = "100ms"
+    var latencyTarget = DurationArgument(.milliseconds(100))
 
     @Option(name: .customLong("parent-spec"), help: ArgumentHelp("The parent VM spec.", valueName: "file"))
     var parentSpec = "Deploy/guest/parent.yaml"
-    @Option(help: ArgumentHelp("The flockd binary (default: next to this flockctl, else in PATH).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("The flockd binary (default: next to this flock-bench, else in PATH).", valueName: "path"))
     var flockd: String?
 
     @Option(name: .long, help: ArgumentHelp("Write the results as JSON to this file.", valueName: "file"))
@@ -71,9 +74,6 @@ struct BenchScaleOut: AsyncParsableCommand {
     var chart: String?
 
     func validate() throws {
-        guard !BenchModes.parse(modes).isEmpty else {
-            throw ValidationError("--modes needs at least one of cold, eager, lazy, comma-separated")
-        }
         guard (1...10).contains(rounds) else { throw ValidationError("--rounds must be 1...10") }
         guard calm >= 5, step >= 10, tail >= 5, calm + step + tail <= 900 else {
             throw ValidationError("--calm ≥ 5, --step ≥ 10, --tail ≥ 5 seconds, 15 minutes at most in all")
@@ -87,16 +87,13 @@ struct BenchScaleOut: AsyncParsableCommand {
         }
         guard (2...8).contains(maxCapacity) else { throw ValidationError("--max must be 2...8") }
         guard targetRate > 0 else { throw ValidationError("--target-rate must be above 0") }
-        guard latencyTargetMs != nil else {
-            throw ValidationError("--latency-target must be a duration like 50ms or 1s; got '\(latencyTarget)'")
+        guard latencyTarget.duration > .zero else {
+            throw ValidationError("--latency-target must be a duration like 50ms or 1s; got '\(latencyTarget.text)'")
         }
         if let chart, !chart.hasSuffix(".svg") { throw ValidationError("--chart writes SVG: give a FILE.svg") }
     }
 
-    var latencyTargetMs: Double? {
-        guard let value = Duration(flockText: latencyTarget), value > .zero else { return nil }
-        return BenchMath.milliseconds(value)
-    }
+    var latencyTargetMs: Double { BenchMath.milliseconds(latencyTarget.duration) }
 
     var plan: LoadPlan {
         LoadPlan(
@@ -119,7 +116,7 @@ struct BenchScaleOut: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let modes = BenchModes.parse(modes)
+        let modes = modes.modes
         let loadAtStart = BenchMachine.loadAverage()
         var report = BenchScaleOutReport(modes: modes)
         for round in 0..<rounds {
@@ -138,13 +135,13 @@ struct BenchScaleOut: AsyncParsableCommand {
             let svg = SVGChart.renderComparison(
                 runs: report.firstRuns, stepStart: Double(calm), stepEnd: Double(calm + step),
                 targetMs: latencyTargetMs,
-                title: "flockctl bench scale-out: a ~\(factor)x load step, p99 and serving instances per mode")
+                title: "flock-bench scale-out: a ~\(factor)x load step, p99 and serving instances per mode")
             try svg.write(toFile: chart, atomically: true, encoding: .utf8)
         }
         if let json {
             var object = report.json()
             object["machine"] = machine
-            object["command"] = (["flockctl"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            object["command"] = (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             object["rounds"] = rounds
             object["latency_target_ms"] = latencyTargetMs
             object["plan"] = [
@@ -159,9 +156,14 @@ struct BenchScaleOut: AsyncParsableCommand {
 
     /// One mode's load step, with everything it started stopped afterwards.
     private func runOnce(_ mode: CloneMode, view: DemoView) async throws -> LoadStepRun.Result {
-        let setup = try DemoSetup.prepare(
-            workdir: nil, parentSpec: parentSpec, flockd: flockd, policy: policy(mode),
-            kernelArguments: ["flock.workers=\(workers)", "flock.item_wait_ms=\(itemWaitMs)"])
+        let setup: DemoSetup.Setup
+        do {
+            setup = try DemoSetup.prepare(
+                workdir: nil, parentSpec: { try VMSpecFile.load(parentSpec) }, flockd: flockd, policy: policy(mode),
+                kernelArguments: ["flock.workers=\(workers)", "flock.item_wait_ms=\(itemWaitMs)"])
+        } catch let error as DemoError {
+            throw CLIFailure("error: \(error)")
+        }
         let plan = plan
         let outcome = await DemoSignals.runCancellable {
             try await DemoSetup.runLoad(setup, plan: plan, view: view)

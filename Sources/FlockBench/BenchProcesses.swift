@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 #if canImport(Glibc)
@@ -49,8 +48,8 @@ func allocatedBytes(under directory: String) -> Int {
 /// Used on Ctrl-C, SIGTERM and errors, when the driver may be mid-operation. A pid is signalled
 /// only if its command line names the directory of its pid file (pids are reused), and only
 /// roots the bench created itself are passed here, so nothing else on the machine is touched.
-enum BenchReaper {
-    static func killAll(under root: String, removeRoot: Bool) {
+public enum BenchReaper {
+    public static func killAll(under root: String, removeRoot: Bool) {
         guard let walker = FileManager.default.enumerator(atPath: root) else { return }
         var pidFiles: [String] = []
         for case let relative as String in walker where relative.hasSuffix("qemu.pid") {
@@ -68,19 +67,4 @@ enum BenchReaper {
         if removeRoot { try? FileManager.default.removeItem(atPath: root) }
     }
 
-    /// Installs SIGINT and SIGTERM handlers that reap `root` and exit 130 / 143. The sources are
-    /// returned so the caller keeps them alive for as long as the bench runs.
-    static func onSignals(root: String, removeRoot: Bool) -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                printError("flockctl: interrupted; stopping every VM the bench started")
-                killAll(under: root, removeRoot: removeRoot)
-                exit(128 + number)
-            }
-            source.resume()
-            return source
-        }
-    }
 }

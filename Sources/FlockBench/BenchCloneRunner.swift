@@ -28,7 +28,7 @@ struct CloneBatchSample: Sendable {
 }
 
 /// Drives one `bench clone` run: boots and warms the parent, then measures each mode's batch.
-final class BenchCloneRunner: Sendable {
+public final class BenchCloneRunner: Sendable {
     let driver: QEMUDriver
     let spec: VMSpec
     let modes: [CloneMode]
@@ -37,7 +37,7 @@ final class BenchCloneRunner: Sendable {
     let keys: [String]
     let progress: @Sendable (String) -> Void
 
-    init(
+    public init(
         driver: QEMUDriver, spec: VMSpec, modes: [CloneMode], count: Int, rounds: Int, keys: Int,
         progress: @escaping @Sendable (String) -> Void
     ) {
@@ -50,7 +50,7 @@ final class BenchCloneRunner: Sendable {
         self.progress = progress
     }
 
-    func run() async throws -> BenchCloneReport {
+    public func run() async throws -> BenchCloneReport {
         let loadAtStart = BenchMachine.loadAverage()
         progress("booting the parent (\(spec.memoryMiB) MiB); a TCG boot takes a few seconds")
         let (parent, parentWarm) = try await bootWarmParent(spec)
@@ -120,7 +120,12 @@ final class BenchCloneRunner: Sendable {
             for await value in group { if let value { values.append(value) } }
             return values
         }
-        let (batch, readyMs) = try await batchTask.value
+        // A Ctrl-C cancels the run: the batch task is not a child, so it is cancelled by hand.
+        let (batch, readyMs) = try await withTaskCancellationHandler {
+            try await batchTask.value
+        } onCancel: {
+            batchTask.cancel()
+        }
         // On a failure below, the caller's cleanUp() destroys this batch's clones.
         guard batch.failed.isEmpty, firsts.count == names.count else {
             let reasons = batch.failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
@@ -189,7 +194,7 @@ final class BenchCloneRunner: Sendable {
         while endpoint == nil {
             if let record = recordOnDisk(name), let host = record.address, let port = record.port {
                 endpoint = (host, port)
-            } else if batchFinished.isSet || ContinuousClock.now > deadline {
+            } else if batchFinished.isSet || ContinuousClock.now > deadline || Task.isCancelled {
                 return nil
             } else {
                 try? await Task.sleep(for: .milliseconds(10))
@@ -197,7 +202,7 @@ final class BenchCloneRunner: Sendable {
         }
         guard let (host, port) = endpoint else { return nil }
         let first = BenchFirstAnswer()
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, !Task.isCancelled {
             if let elapsed = first.value { return elapsed }
             if first.begin(limit: 4) {
                 let patience: Duration = ContinuousClock.now - started < .seconds(20) ? .milliseconds(250) : .seconds(3)
@@ -223,7 +228,7 @@ final class BenchCloneRunner: Sendable {
     }
 
     /// Stops every clone and the parent; errors are ignored (the reaper kills what is left).
-    func cleanUp() async {
+    public func cleanUp() async {
         for report in await driver.list() where report.record.role == .clone {
             try? await driver.destroy(name: report.record.name)
         }

@@ -1,3 +1,4 @@
+import FlockCLI
 import FlockCore
 import Foundation
 
@@ -6,7 +7,7 @@ import Foundation
 /// Across rounds: times per clone (first 200, warmed request, PSS) are pooled, and per-batch
 /// figures (pause, all serving, host memory) are the median batch, so one noisy batch does
 /// not swing the result.
-struct BenchCloneReport: Sendable {
+public struct BenchCloneReport: Sendable {
     var machine: String
     var count: Int
     var rounds: Int
@@ -68,7 +69,7 @@ struct BenchCloneReport: Sendable {
         ]
     }
 
-    func table() -> String {
+    public func table() -> String {
         var rows = [
             [
                 "MODE", "PAUSE_MS", "FIRST_200_P50", "FIRST_200_MAX", "ALL_SERVING", "READY", "WARM_REQ_MS",
@@ -87,7 +88,7 @@ struct BenchCloneReport: Sendable {
             ])
         }
         var text = "bench clone: \(count) clone(s) per mode, \(rounds) round(s); \(machine)\n"
-        text += flockctl.table(rows)
+        text += FlockCLI.table(rows)
         text += String(
             format: "parent, warmed key: %.1f ms alongside the batches (%.1f ms before any clone)\n", parentWarmMs,
             parentIdleMs)
@@ -98,7 +99,7 @@ struct BenchCloneReport: Sendable {
     }
 
     /// The schema documented in the README (issue 6), plus a few extra keys.
-    func json(memoryMiB: Int) -> [String: Any] {
+    public func json(memoryMiB: Int) -> [String: Any] {
         var modesObject: [String: Any] = [:]
         for mode in modes {
             guard let r = result(mode) else { continue }

@@ -4,14 +4,14 @@ import Yams
 /// A VM spec file's top-level YAML mapping, read key by key with every problem collected, so
 /// `flockctl vm start` reports them all at once as `FILE: error: …`. Relative paths are taken
 /// from the spec file's directory, so a spec works from anywhere.
-struct SpecMapping {
-    let path: String
-    let map: [String: Any]
+public struct SpecMapping {
+    public let path: String
+    public let map: [String: Any]
     private(set) var problems: [String] = []
     private let base: URL
 
     /// Reads `path`; unknown keys (not in `keys`) are the first problems.
-    init(path: String, keys: Set<String>) throws {
+    public init(path: String, keys: Set<String>) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CLIFailure("error: \(path): cannot read the VM spec")
         }
@@ -30,9 +30,9 @@ struct SpecMapping {
         }
     }
 
-    mutating func problem(_ text: String) { problems.append(text) }
+    public mutating func problem(_ text: String) { problems.append(text) }
 
-    mutating func string(_ key: String) -> String? {
+    public mutating func string(_ key: String) -> String? {
         guard let value = map[key] else { return nil }
         if let text = value as? String { return text }
         problems.append("'\(key)' must be a string")
@@ -40,12 +40,12 @@ struct SpecMapping {
     }
 
     /// `key`, which must be present.
-    mutating func required(_ key: String) -> String {
+    public mutating func required(_ key: String) -> String {
         if map[key] == nil { problems.append("'\(key)' is required") }
         return string(key) ?? ""
     }
 
-    mutating func int(_ key: String, _ fallback: Int) -> Int {
+    public mutating func int(_ key: String, _ fallback: Int) -> Int {
         guard let value = map[key] else { return fallback }
         if let number = value as? Int { return number }
         problems.append("'\(key)' must be a whole number")
@@ -53,12 +53,12 @@ struct SpecMapping {
     }
 
     /// A path, absolute or relative to the spec file's directory.
-    mutating func file(_ key: String) -> String? {
+    public mutating func file(_ key: String) -> String? {
         string(key).map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).standardizedFileURL.path }
     }
 
     /// Throws every problem collected plus `more`, one `FILE: error: …` line each.
-    func finish(_ more: [String] = []) throws {
+    public func finish(_ more: [String] = []) throws {
         let all = problems + more
         guard all.isEmpty else { throw CLIFailure(all.map { "\(path): error: \($0)" }.joined(separator: "\n")) }
     }

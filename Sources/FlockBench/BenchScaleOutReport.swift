@@ -1,18 +1,19 @@
+import FlockCLI
 import FlockCore
 import FlockDemo
 import Foundation
 
 /// The runs of `bench scale-out`, by mode, and what the table and the JSON make of them.
-struct BenchScaleOutReport {
+public struct BenchScaleOutReport {
     let modes: [CloneMode]
     private(set) var runs: [CloneMode: [LoadStepRun.Result]] = [:]
 
-    init(modes: [CloneMode]) { self.modes = modes }
+    public init(modes: [CloneMode]) { self.modes = modes }
 
-    mutating func add(_ result: LoadStepRun.Result, mode: CloneMode) { runs[mode, default: []].append(result) }
+    public mutating func add(_ result: LoadStepRun.Result, mode: CloneMode) { runs[mode, default: []].append(result) }
 
     /// Each mode's first run, for the chart: one line per mode keeps it readable.
-    var firstRuns: [(label: String, samples: [DemoSample])] {
+    public var firstRuns: [(label: String, samples: [DemoSample])] {
         modes.compactMap { mode in runs[mode]?.first.map { (mode.rawValue, $0.samples) } }
     }
 
@@ -46,7 +47,7 @@ struct BenchScaleOutReport {
 
     static func median(_ values: [Double]) -> Double? { values.isEmpty ? nil : BenchMath.median(values) }
 
-    func table(latencyTargetMs: Double?) -> String {
+    public func table(latencyTargetMs: Double?) -> String {
         func seconds(_ value: Double?) -> String { value.map { String(format: "%.2f s", $0) } ?? "-" }
         let target = latencyTargetMs.map { String(format: "%.0f ms", $0) } ?? "-"
         var rows: [[String]] = [
@@ -69,7 +70,7 @@ struct BenchScaleOutReport {
                 "\(f.requests)", "\(f.maxServing)",
             ])
         }
-        var text = flockctl.table(rows)
+        var text = FlockCLI.table(rows)
         for (name, value) in ratios() { text += "\(name): \(value.map { String(format: "%.3f", $0) } ?? "-")\n" }
         return text
     }
@@ -99,7 +100,7 @@ struct BenchScaleOutReport {
         return object
     }
 
-    func json() -> [String: Any] {
+    public func json() -> [String: Any] {
         var modesObject: [String: Any] = [:]
         for mode in modes {
             guard let f = figures(mode), let results = runs[mode] else { continue }
