@@ -47,8 +47,10 @@ let package = Package(
             dependencies: ["FlockCore", "FlockStore", .product(name: "Metrics", package: "swift-metrics")]
         ),
         // In-guest executables: Glibc only, built static for the guest image by Deploy/guest/build.sh.
-        .executableTarget(name: "flock-agent"),
-        .executableTarget(name: "flock-demo-app"),
+        // FlockGuestKit is what both share (JSON, files, the identity file); Foundation-free too.
+        .target(name: "FlockGuestKit"),
+        .executableTarget(name: "flock-agent", dependencies: ["FlockGuestKit"]),
+        .executableTarget(name: "flock-demo-app", dependencies: ["FlockGuestKit"]),
         .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
         .target(
             name: "FlockDaemon",
