@@ -1,5 +1,6 @@
 import FlockCore
 import Foundation
+import Logging
 
 extension QEMUDriver {
     /// Starts a parent VM from `spec`, waits until its agent says the app is up, and records it.
@@ -11,7 +12,7 @@ extension QEMUDriver {
         try prepareRoot()
         let (accelerator, warning) = await AcceleratorProbe.resolve(
             spec.accelerator, qemu: configuration.qemu, scratch: root, kernel: spec.kernel)
-        if let warning { configuration.log(warning) }
+        if let warning { configuration.logger.warning("\(warning)") }
         let paths = paths(spec.name)
         try createMemoryFile(paths.memory, size: spec.memoryMiB, creatingDirectory: paths.directory)
         var record = try await launch(
@@ -75,10 +76,10 @@ extension QEMUDriver {
                 guard let subnet = spec.network.cidr.flatMap(IPv4Subnet.init) else {
                     throw QEMUError.invalidSpec("bad cidr")
                 }
-                let used = Set(
-                    others.filter { $0.record.spec.network.cidr == spec.network.cidr }.compactMap(\.record.address))
-                guard let address = subnet.nextFree(excluding: used.union([spec.network.gateway ?? subnet.firstHost]))
-                else {
+                let neighbours = others.filter { $0.record.spec.network.cidr == spec.network.cidr }
+                var addresses = AddressAllocator(
+                    subnet: subnet, gateway: spec.network.gateway, taken: neighbours.compactMap(\.record.address))
+                guard let address = addresses.allocate() else {
                     throw QEMUError.launch(name, "no free address left in \(spec.network.cidr ?? "")")
                 }
                 record.address = address

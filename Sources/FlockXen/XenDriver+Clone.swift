@@ -34,9 +34,11 @@ extension XenDriver {
 
         var batch = CloneBatch(started: [])
         var records: [XenDomainRecord] = []
-        var usedAddresses = Set(reports.map(\.record.spec.address)).union(reserved)
+        var allocator = parent.record.spec.subnet.map {
+            AddressAllocator(
+                subnet: $0, gateway: parent.record.spec.gateway, taken: reports.map(\.record.spec.address) + reserved)
+        }
         var usedMACs = Set(reports.compactMap(\.record.spec.mac))
-        if let gateway = parent.record.spec.effectiveGateway { usedAddresses.insert(gateway) }
         let generation = parent.record.generation
         for name in request.names {
             if !OwnedName.isOwned(name, pool: request.pool) || !XenVMSpec.isValidName(name) {
@@ -46,8 +48,7 @@ extension XenDriver {
                 || reports.contains(where: { $0.record.name == name })
             {
                 batch.failed[name] = "a domain named \(name) already exists"
-            } else if let address = parent.record.spec.subnet?.nextFree(excluding: usedAddresses) {
-                usedAddresses.insert(address)
+            } else if let address = allocator?.allocate() {
                 let mac = XenMAC.random(excluding: usedMACs)
                 usedMACs.insert(mac.text)
                 var spec = parent.record.spec
