@@ -71,7 +71,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "FlockQEMU", dependencies: ["FlockCore"]),
+        .target(name: "FlockQEMU", dependencies: ["FlockCore", .product(name: "Logging", package: "swift-log")]),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .target(

@@ -18,7 +18,9 @@ public final class DemoParent: Sendable {
     public init(spec: VMSpec, stateRoot: String, keys: [String], log: @escaping @Sendable (String) -> Void) async throws
     {
         let driver = QEMUDriver(
-            configuration: QEMUDriverConfiguration(stateRoot: stateRoot, quitTimeout: .seconds(3), log: log))
+            configuration: QEMUDriverConfiguration(
+                stateRoot: stateRoot, quitTimeout: .seconds(3),
+                logger: LineLogHandler.logger(label: "flock.demo", log)))
         let record = try await driver.startParent(spec)
         self.driver = driver
         self.record = record

@@ -17,7 +17,7 @@ extension RealVMs {
                 configuration: QEMUDriverConfiguration(
                     stateRoot: root, snapshotMaxAge: .zero, quitTimeout: .seconds(3),
                     networkNamespace: network.namespace,
-                    log: { _ in }))
+                    logger: LineLogHandler.logger(label: "test") { _ in }))
             do {
                 var spec = GuestImage.spec(name: "flock-br-parent", pool: "br")
                 spec.append = "console=ttyS0 quiet flock.ip=none"

@@ -39,7 +39,9 @@ actor SharedParent {
     }
 
     static func configuration(_ root: String, maxAge: Duration = .zero) -> QEMUDriverConfiguration {
-        QEMUDriverConfiguration(stateRoot: root, snapshotMaxAge: maxAge, quitTimeout: .seconds(3), log: { _ in })
+        QEMUDriverConfiguration(
+            stateRoot: root, snapshotMaxAge: maxAge, quitTimeout: .seconds(3),
+            logger: LineLogHandler.logger(label: "test") { _ in })
     }
 }
 
