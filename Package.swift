@@ -1,7 +1,8 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
-/// Targets follow the data flow: drivers and tools depend on `FlockCore`, never the reverse.
+/// Targets follow the data flow: drivers and tools depend on `FlockCore`, never the reverse; host
+/// system calls (sockets, child processes) live in `FlockSystem`, below the drivers.
 let package = Package(
     name: "Flock",
     platforms: [.macOS(.v15)],
@@ -29,9 +30,25 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // FlockSystem: child processes, the shared pool for blocking calls.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(name: "FlockCore"),
+        // Host system calls: sockets bounded by deadlines, the HTTP GET, child processes, free
+        // ports, executable lookup, and one bounded pool for blocking calls. Below the drivers;
+        // FlockCore never depends on it.
+        .target(
+            name: "FlockSystem",
+            dependencies: [
+                "FlockCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "FlockPolicy",
             dependencies: [
@@ -51,11 +68,11 @@ let package = Package(
         .target(name: "FlockGuestKit"),
         .executableTarget(name: "flock-agent", dependencies: ["FlockGuestKit"]),
         .executableTarget(name: "flock-demo-app", dependencies: ["FlockGuestKit"]),
-        .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
+        .target(name: "FlockHAProxy", dependencies: ["FlockCore", "FlockSystem"]),
         .target(
             name: "FlockDaemon",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockController", "FlockHAProxy",
+                "FlockCore", "FlockSystem", "FlockPolicy", "FlockStore", "FlockController", "FlockHAProxy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,21 +88,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "FlockQEMU", dependencies: ["FlockCore", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "FlockQEMU", dependencies: ["FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
+        ),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .target(
             name: "FlockXen",
-            dependencies: ["CXenLight", "FlockCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CXenLight", "FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
         ),
         // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
         // the wrk load step, sampling, summary and SVG chart), shared by `flockctl demo` and the
         // end-to-end tests.
-        .target(name: "FlockDemo", dependencies: ["FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU"]),
+        .target(
+            name: "FlockDemo", dependencies: ["FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU"]),
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockXen", "FlockDemo",
+                "FlockCore", "FlockSystem", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockXen",
+                "FlockDemo",
                 "FlockController", "FlockTesting",  // bench controller: the real loop on in-memory drivers
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -98,6 +119,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "FlockSystemTests", dependencies: ["FlockSystem", "FlockCore"]),
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
@@ -107,7 +129,7 @@ let package = Package(
             name: "FlockDaemonTests",
             dependencies: ["FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl"]
         ),
-        .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
+        .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "flockctl"]),
         // Runs without Xen: translation to libxl's structs, identity keys, config and errors.
         .testTarget(
             name: "FlockXenTests",
@@ -118,14 +140,16 @@ let package = Package(
         .testTarget(name: "FlockBenchTests", dependencies: ["flockctl"]),
         // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
         // after the other VM suites (Deploy/test.sh).
-        .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "flockd"]),
+        .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "flockd"]),
         // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore and
         // with FlockXen through the built flockctl (Deploy/xen). Slow; run alone:
         // swift test --filter FlockXenHarnessTests.
         .testTarget(name: "FlockXenHarnessTests", dependencies: ["flockctl"]),
         .testTarget(
             name: "FlockEndToEndTests",
-            dependencies: ["FlockDemo", "FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU", "flockd"]
+            dependencies: [
+                "FlockDemo", "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "flockd",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import FlockCore
 import FlockQEMU
+import FlockSystem
 import Foundation
 
 /// The warm parent VM: booted through the QEMU driver in a state root that flockd then opens

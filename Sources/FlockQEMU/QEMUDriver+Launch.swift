@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 import Logging
 
@@ -70,7 +71,7 @@ extension QEMUDriver {
             switch spec.network.mode {
             case .user:
                 record.address = "127.0.0.1"
-                record.port = try Networking.freeLoopbackPort()
+                record.port = try Networking.freePort()
                 network = .user(hostPort: record.port!, guestPort: spec.guestPort)
             case .bridge:
                 guard let subnet = spec.network.cidr.flatMap(IPv4Subnet.init) else {
@@ -110,12 +111,12 @@ extension QEMUDriver {
                         ("ip", ["netns", "exec", $0, configuration.qemu] + commandLine.arguments)
                     }
                     ?? (configuration.qemu, commandLine.arguments)
-                let status = try await ChildProcess.run(executable, arguments, log: paths.log, timeout: .seconds(60))
+                let status = try await runTool(executable, arguments, log: paths.log, timeout: .seconds(60))
                 if status == 0 { break }
                 let output = (try? String(contentsOfFile: paths.log, encoding: .utf8)) ?? ""
                 // Another process may have taken the forwarded port since it was picked: pick again.
                 if case .user = network, output.contains("host forwarding"), attempt < 3 {
-                    record.port = try Networking.freeLoopbackPort()
+                    record.port = try Networking.freePort()
                     network = .user(hostPort: record.port!, guestPort: spec.guestPort)
                     try JSONFile.write(record, to: paths.metadata)
                     continue

@@ -180,9 +180,9 @@ extension QEMUDriver {
         let commandLine = QEMUCommandLine(
             name: "\(parent.name)-template", spec: spec, accelerator: parent.accelerator, paths: templatePaths,
             memory: .shared(path: snapshot.memory),
-            network: .user(hostPort: try Networking.freeLoopbackPort(), guestPort: spec.guestPort),
+            network: .user(hostPort: try Networking.freePort(), guestPort: spec.guestPort),
             mac: parent.mac, incoming: true)
-        let status = try await ChildProcess.run(configuration.qemu, commandLine.arguments, log: templatePaths.log)
+        let status = try await runTool(configuration.qemu, commandLine.arguments, log: templatePaths.log)
         guard status == 0, let pid = Self.pid(templatePaths) else {
             throw .snapshot("the template VM did not start (status \(status))\(qemuLogTail(templatePaths))")
         }

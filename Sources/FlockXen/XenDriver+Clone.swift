@@ -1,5 +1,6 @@
 import CXenLight
 import FlockCore
+import FlockSystem
 import Foundation
 
 extension XenDriver {
@@ -158,7 +159,7 @@ extension XenDriver {
         try await xen.run { xen throws(XenError) in
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw .io("cannot create the checkpoint \(path): \(String(cString: strerror(errno)))")
+                throw .io("cannot create the checkpoint \(path): \(errnoText())")
             }
             defer { close(fd) }
             let saved = libxl_domain_suspend(xen.ctx, parent.domid, fd, 0, nil)
@@ -202,7 +203,7 @@ extension XenDriver {
                 name: record.name, mac: XenMAC(record.spec.mac ?? "")!, holdBridge: self.configuration.holdBridge)
             let fd = open(checkpoint, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
-                throw .io("cannot open the checkpoint \(checkpoint): \(String(cString: strerror(errno)))")
+                throw .io("cannot open the checkpoint \(checkpoint): \(errnoText())")
             }
             defer { close(fd) }
             var params = libxl_domain_restore_params()
@@ -222,22 +223,18 @@ extension XenDriver {
     /// parent's, once its agent runs with the clone's own address.
     func moveVif(domid: UInt32, from hold: String, to bridge: String) async throws(XenError) {
         let vif = "vif\(domid).0"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/sbin/ip")
-        process.arguments = ["link", "set", "dev", vif, "master", bridge]
-        let errors = Pipe()
-        process.standardError = errors
+        let moved: ChildProcess.Outcome
         do {
-            try process.run()
+            // ip's error is read while it runs, and a wedged ip is killed instead of hanging the clone.
+            moved = try await ChildProcess.run(
+                "/sbin/ip", ["link", "set", "dev", vif, "master", bridge], timeout: .seconds(10))
         } catch {
             throw .io("cannot run /sbin/ip to move \(vif) from \(hold) to \(bridge): \(error)")
         }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard moved.status == 0 else {
             throw .io(
                 "ip link set dev \(vif) master \(bridge) (from the hold bridge \(hold)) failed: "
-                    + text.trimmingCharacters(in: .whitespacesAndNewlines))
+                    + moved.standardError.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         log.info("moved \(vif) from \(hold) to \(bridge)")
     }

@@ -1,6 +1,7 @@
 import FlockCore
 import FlockDemo
 import FlockQEMU
+import FlockSystem
 import Foundation
 import Synchronization
 
