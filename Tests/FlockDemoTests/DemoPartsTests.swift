@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -94,7 +95,7 @@ import Testing
     }
 
     @Test func flockdAcceptsTheGeneratedConfigAndPolicy() async throws {
-        let flockd = try #require(builtFlockd(), "swift build --build-tests builds flockd")
+        let flockd = try #require(BuiltBinary.url("flockd")?.path, "swift build --build-tests builds flockd")
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var policy = DemoPolicy()
@@ -201,16 +202,4 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         while child.isRunning && Date() < deadline { usleep(20_000) }
         return child.exitStatus
-    }
-
-    private func builtFlockd() -> String? {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = runner.deletingLastPathComponent()
-        var candidates = [directory.appendingPathComponent("flockd").path]
-        for _ in 0..<4 {
-            directory = directory.deletingLastPathComponent()
-            candidates.append(directory.appendingPathComponent("flockd").path)
-        }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-}
+    }}

@@ -1,12 +1,13 @@
 import FlockCore
 import FlockDemo
+import FlockTestSupport
 import Foundation
 import Testing
 
 extension EndToEnd {
     /// A config with mistakes never starts: exit 1, every error located at file:line:column.
     @Test func aBadConfigRefusesToStartWithALocatedError() async throws {
-        let directory = try scratch("badcfg")
+        let directory = try tmpfsScratch("badcfg")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let flockd = try #require(Repo.flockd)
         let config = "\(directory)/flockd.yaml"

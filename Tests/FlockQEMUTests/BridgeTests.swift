@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ extension RealVMs {
     struct BridgeTests {
         @Test func clonesGetDistinctMACsAndIPsAndAllAnswerAtOnce() async throws {
             let network = try await TestNetwork()
-            let root = try scratchDirectory("bridge")
+            let root = try tmpfsScratch("bridge")
             ExitCleanup.register(root)
             let driver = QEMUDriver(
                 configuration: QEMUDriverConfiguration(

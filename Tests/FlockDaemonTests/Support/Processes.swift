@@ -1,23 +1,10 @@
+import FlockSystem
+import FlockTestSupport
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// The executables `swift test` built, next to the test bundle (as Tests/FlockctlTests finds flockctl).
-enum Binary {
-    static func url(_ name: String) -> URL? {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var candidates = [runner.deletingLastPathComponent().appendingPathComponent(name)]
-        var dir = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            dir = dir.deletingLastPathComponent()
-            candidates.append(dir.appendingPathComponent(name))
-        }
-        candidates.append(Repo.root.appendingPathComponent(".build/debug/\(name)"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-}
 
 struct ProcessFailure: Error, CustomStringConvertible {
     var description: String
@@ -84,26 +71,6 @@ func runToEnd(
     return (status, child.stdout, child.stderr)
 }
 
-/// A loopback TCP port that was free a moment ago.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ProcessFailure("socket failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw ProcessFailure("bind failed") }
-    var actual = sockaddr_in()
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &actual) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: actual.sin_port))
-}
-
 /// A real HAProxy with its own config and admin socket in a scratch directory, in the
 /// foreground (`-db`) as a child of the test; stopped when released.
 final class TestHAProxy: @unchecked Sendable {
@@ -128,15 +95,15 @@ final class TestHAProxy: @unchecked Sendable {
                 timeout client 10s
                 timeout server 10s
             frontend web
-                bind 127.0.0.1:\(try freePort())
+                bind 127.0.0.1:\(try freeLoopbackPort())
                 default_backend app
             backend app
                 balance roundrobin
                 option httpchk GET /healthz
-                server web-parent 127.0.0.1:\(try freePort()) check inter 1s
+                server web-parent 127.0.0.1:\(try freeLoopbackPort()) check inter 1s
             backend fixed
                 balance static-rr
-                server other 127.0.0.1:\(try freePort())
+                server other 127.0.0.1:\(try freeLoopbackPort())
 
             """
         let path = try scratch.write("haproxy.cfg", config)

@@ -2,6 +2,7 @@ import FlockCore
 import FlockDemo
 import FlockQEMU
 import FlockStore
+import FlockTestSupport
 import Foundation
 import Synchronization
 
@@ -25,7 +26,7 @@ actor SharedParent {
     func get() async throws -> DemoParent {
         if let parent { return parent }
         if let failure { throw DemoError("the shared parent failed to start earlier: \(failure)") }
-        let root = try scratch("vms")
+        let root = try tmpfsScratch("vms")
         ExitCleanup.register(root)
         let spec = VMSpec(
             name: Self.name, pool: Self.pool, kernel: Repo.path(".build-guest/vmlinuz"),
@@ -42,32 +43,9 @@ actor SharedParent {
     }
 }
 
-/// The package root: this file is Tests/FlockEndToEndTests/Support/SharedStack.swift.
-enum Repo {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
-
+extension Repo {
     /// The built flockd, next to the test bundle or in .build/debug.
-    static var flockd: String? {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var candidates = [runner.deletingLastPathComponent().appendingPathComponent("flockd").path]
-        var directory = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            directory = directory.deletingLastPathComponent()
-            candidates.append(directory.appendingPathComponent("flockd").path)
-        }
-        candidates.append(path(".build/debug/flockd"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-}
-
-/// A fresh 0700 directory on tmpfs (short paths: unix sockets live in it).
-func scratch(_ label: String) throws -> String {
-    let path = "/dev/shm/flocke2e-\(label)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-    try FileManager.default.createDirectory(
-        atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    return path
+    static var flockd: String? { BuiltBinary.url("flockd")?.path }
 }
 
 /// Kills every QEMU under registered state roots and deletes them when the test process exits.
@@ -118,7 +96,7 @@ final class E2E: Sendable {
         parent = try await SharedParent.shared.get()
         // A previous test that failed half-way must not leave clones for this one.
         await parent.destroyClones()
-        directory = try scratch("run")
+        directory = try tmpfsScratch("run")
         self.policy = policy
         stack = try await DemoStack(directory: directory, parent: parent, policy: policy, flockdBinary: flockd)
     }

@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 
 @testable import FlockQEMU
@@ -21,7 +22,7 @@ enum CLI {
 
     static func run(_ arguments: [String]) async throws -> Result {
         guard let binary else { throw HTTP.Failure(description: "flockctl is not built (swift build)") }
-        let directory = try scratchDirectory("cli")
+        let directory = try tmpfsScratch("cli")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // posix_spawn and polling, not Foundation's Process, whose exit monitoring can miss a
         // child in a test process that also reaps its own children.

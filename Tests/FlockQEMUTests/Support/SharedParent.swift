@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Synchronization
 
@@ -25,7 +26,7 @@ actor SharedParent {
     func get() async throws -> (root: String, record: VMRecord) {
         if let started { return started }
         if let failure { throw HTTP.Failure(description: "the shared parent failed to start earlier: \(failure)") }
-        let root = try scratchDirectory("vms")
+        let root = try tmpfsScratch("vms")
         ExitCleanup.register(root)
         let driver = QEMUDriver(configuration: SharedParent.configuration(root))
         do {
