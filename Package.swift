@@ -112,6 +112,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The helpers every process-, file- and port-using suite shares (repo root, built binaries,
+        // scratch directories, eventually); free ports and child processes come from FlockSystem.
+        .target(name: "FlockTestSupport", dependencies: ["FlockSystem"], path: "Tests/FlockTestSupport"),
         .testTarget(
             name: "FlockCoreTests",
             dependencies: [
@@ -123,24 +126,34 @@ let package = Package(
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
-        .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
-        .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockCore", "flockctl"]),
+        .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockTestSupport"]),
+        .testTarget(
+            name: "FlockHAProxyTests",
+            dependencies: ["FlockHAProxy", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+        ),
         .testTarget(
             name: "FlockDaemonTests",
-            dependencies: ["FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl"]
+            dependencies: [
+                "FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "FlockSystem", "FlockTestSupport", "flockd",
+                "flockctl",
+            ]
         ),
-        .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "flockctl"]),
+        .testTarget(
+            name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+        ),
         // Runs without Xen: translation to libxl's structs, identity keys, config and errors.
         .testTarget(
             name: "FlockXenTests",
-            dependencies: ["FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "flockd", "flockctl"]
+            dependencies: ["FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "FlockTestSupport", "flockd", "flockctl"]
         ),
-        .testTarget(name: "GuestImageTests"),
+        .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // Runs the built flockctl's benches; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
         .testTarget(name: "FlockBenchTests", dependencies: ["flockctl"]),
         // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
         // after the other VM suites (Deploy/test.sh).
-        .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "flockd"]),
+        .testTarget(
+            name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "FlockTestSupport", "flockd"]
+        ),
         // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore and
         // with FlockXen through the built flockctl (Deploy/xen). Slow; run alone:
         // swift test --filter FlockXenHarnessTests.
@@ -148,7 +161,8 @@ let package = Package(
         .testTarget(
             name: "FlockEndToEndTests",
             dependencies: [
-                "FlockDemo", "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "flockd",
+                "FlockDemo", "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockTestSupport",
+                "flockd",
             ]
         ),
     ],

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import FlockTestSupport
 import Foundation
 import Testing
@@ -79,7 +80,7 @@ import Testing
         #expect(SVGChart.niceCeiling(73) == 100 && SVGChart.niceCeiling(18) == 20 && SVGChart.niceCeiling(5) == 5)
     }
 
-    @Test func haproxyAcceptsTheGeneratedConfig() throws {
+    @Test func haproxyAcceptsTheGeneratedConfig() async throws {
         let haproxy = try #require(findExecutable("haproxy"), "bash Deploy/setup.sh installs haproxy")
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -90,7 +91,7 @@ import Testing
         #expect(text.contains("log 127.0.0.1:18082 len 1024 format raw local0"))
         #expect(text.contains("level admin") && text.contains("server web-parent 127.0.0.1:18081 check"))
         try text.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
-        let status = try run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
+        let status = try await run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
         #expect(status == 0)
     }
 
@@ -109,7 +110,7 @@ import Testing
         #expect(daemon.token.count == 32)
         #expect(
             try String(contentsOfFile: daemon.configPath, encoding: .utf8).contains("listen: 127.0.0.1:\(daemon.port)"))
-        let status = try run(flockd, ["--check-config", daemon.configPath], in: directory)
+        let status = try await run(flockd, ["--check-config", daemon.configPath], in: directory)
         #expect(status == 0, "\((try? String(contentsOfFile: "\(directory)/run.log", encoding: .utf8)) ?? "")")
     }
 
@@ -196,10 +197,8 @@ import Testing
         return path
     }
 
-    private func run(_ executable: String, _ arguments: [String], in directory: String) throws -> Int32? {
-        let child = try DemoChild.spawn(
-            executable, arguments, stdout: "\(directory)/run.log", stderr: "\(directory)/run.log")
-        let deadline = Date().addingTimeInterval(60)
-        while child.isRunning && Date() < deadline { usleep(20_000) }
-        return child.exitStatus
-    }}
+    private func run(_ executable: String, _ arguments: [String], in directory: String) async throws -> Int32? {
+        let child = try await ChildProcess.start(executable, arguments, stdout: "\(directory)/run.log")
+        return await child.waitForExit(timeout: .seconds(60))
+    }
+}

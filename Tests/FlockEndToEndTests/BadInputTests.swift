@@ -1,5 +1,6 @@
 import FlockCore
 import FlockDemo
+import FlockSystem
 import FlockTestSupport
 import Foundation
 import Testing
@@ -22,7 +23,7 @@ extension EndToEnd {
           web: { policy: missing.yaml, balancer: haproxy, hypervisor: local }
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try DemoChild.spawn(
+        let child = try await ChildProcess.start(
             flockd, ["--config", config], stdout: "\(directory)/out", stderr: "\(directory)/err")
         let status = await child.waitForExit(timeout: .seconds(60))
         #expect(status == 1, "stderr: \(child.stderr)")

@@ -11,7 +11,7 @@ extension EndToEnd {
         let e2e = try await E2E()
         do {
             // Calm load (~20 requests/s) all along; capacity comes from a manual count first.
-            let load = try e2e.wrk(connections: 2, seconds: 300, label: "calm")
+            let load = try await e2e.wrk(connections: 2, seconds: 300, label: "calm")
             let set = try await e2e.flockd.setDesired(3)
             #expect(set.status == 200, "\(set.text)")
             let scaledOut = await eventually {

@@ -1,5 +1,6 @@
 import FlockCore
 import FlockDemo
+import FlockSystem
 import Foundation
 import Testing
 
@@ -14,7 +15,7 @@ extension EndToEnd {
             #expect(parentMisses >= LoadPlan.defaultKeys.count, "the parent was warmed: \(parentStats)")
 
             // ~80 requests/s against a target of 25 per server: flockd wants more than the parent.
-            let load = try e2e.wrk(connections: 8, seconds: 120, label: "surge")
+            let load = try await e2e.wrk(connections: 8, seconds: 120, label: "surge")
             let served = await eventually {
                 let table = try await e2e.haproxy.client.showStat(backend: e2e.haproxy.backend)
                 return table.servers(of: e2e.haproxy.backend).contains {

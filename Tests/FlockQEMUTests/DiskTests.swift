@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import FlockTestSupport
 import Foundation
 import Testing

@@ -2,6 +2,7 @@ import FlockCore
 import FlockDemo
 import FlockQEMU
 import FlockStore
+import FlockSystem
 import FlockTestSupport
 import Foundation
 import Synchronization
@@ -141,8 +142,8 @@ final class E2E: Sendable {
         return "store \(clones) open intents \(intents); VMs \(await vmClones().sorted()); haproxy \(lb)"
     }
 
-    func wrk(connections: Int, seconds: Int, label: String) throws -> WrkRun {
-        try WrkRun(
+    func wrk(connections: Int, seconds: Int, label: String) async throws -> WrkRun {
+        try await WrkRun(
             url: stack.frontendURL + "/", connections: connections, seconds: seconds, script: LoadPlan().script,
             directory: directory, label: label)
     }

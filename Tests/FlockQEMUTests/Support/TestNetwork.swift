@@ -1,3 +1,4 @@
+import FlockSystem
 import FlockTestSupport
 import Foundation
 
