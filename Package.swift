@@ -89,7 +89,8 @@ let package = Package(
             ]
         ),
         .target(
-            name: "FlockQEMU", dependencies: ["FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
+            name: "FlockQEMU",
+            dependencies: ["FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
         ),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
@@ -124,7 +125,7 @@ let package = Package(
         ),
         .testTarget(name: "FlockSystemTests", dependencies: ["FlockSystem", "FlockCore"]),
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
-        .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
+        .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore", "FlockTestSupport"]),
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockTestSupport"]),
         .testTarget(
@@ -139,12 +140,15 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+            name: "FlockQEMUTests",
+            dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
         ),
         // Runs without Xen: translation to libxl's structs, identity keys, config and errors.
         .testTarget(
             name: "FlockXenTests",
-            dependencies: ["FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "FlockTestSupport", "flockd", "flockctl"]
+            dependencies: [
+                "FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "FlockTestSupport", "flockd", "flockctl",
+            ]
         ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // Runs the built flockctl's benches; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
@@ -152,7 +156,8 @@ let package = Package(
         // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
         // after the other VM suites (Deploy/test.sh).
         .testTarget(
-            name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "FlockTestSupport", "flockd"]
+            name: "FlockDemoTests",
+            dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "FlockTestSupport", "flockd"]
         ),
         // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore and
         // with FlockXen through the built flockctl (Deploy/xen). Slow; run alone:

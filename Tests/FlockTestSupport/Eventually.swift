@@ -12,3 +12,12 @@ public func eventually(
     }
     return try await condition()
 }
+
+/// `eventually` for conditions that throw while the system under test restarts (a crashed
+/// flockd, a balancer that is down): an error counts as "not yet", not as the end of the wait.
+public func eventuallyRetryingErrors(
+    timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async -> Bool {
+    await eventually(timeout: timeout, every: interval) { (try? await condition()) == true }
+}

@@ -154,17 +154,3 @@ final class E2E: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
-
-/// Polls `condition` every 100 ms until it holds or `timeout` passes. The bound only keeps a
-/// broken build from hanging; no assertion depends on how fast anything is.
-func eventually(
-    timeout: Duration = .seconds(120), every interval: Duration = .milliseconds(100),
-    _ condition: () async throws -> Bool
-) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try? await Task.sleep(for: interval)
-    }
-    return (try? await condition()) == true
-}
