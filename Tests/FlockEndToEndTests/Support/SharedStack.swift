@@ -5,7 +5,6 @@ import FlockStore
 import FlockSystem
 import FlockTestSupport
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -47,34 +46,6 @@ actor SharedParent {
 extension Repo {
     /// The built flockd, next to the test bundle or in .build/debug.
     static var flockd: String? { BuiltBinary.url("flockd")?.path }
-}
-
-/// Kills every QEMU under registered state roots and deletes them when the test process exits.
-enum ExitCleanup {
-    private static let roots = Mutex<[String]>([])
-
-    static func register(_ root: String) {
-        let first = roots.withLock { roots in
-            defer { roots.append(root) }
-            return roots.isEmpty
-        }
-        if first { atexit { ExitCleanup.run() } }
-    }
-
-    static func run() {
-        for root in roots.withLock({ $0 }) {
-            for vm in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? [] {
-                let marker = "\(root)/vms/\(vm)/qmp.sock"
-                guard let text = try? String(contentsOfFile: "\(root)/vms/\(vm)/qemu.pid", encoding: .utf8),
-                    let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                    let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                    String(decoding: cmdline, as: UTF8.self).contains(marker)
-                else { continue }
-                kill(pid, SIGKILL)
-            }
-            try? FileManager.default.removeItem(atPath: root)
-        }
-    }
 }
 
 /// A test's haproxy and flockd around the shared parent, with helpers to look at all three

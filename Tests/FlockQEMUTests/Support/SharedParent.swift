@@ -46,33 +46,6 @@ actor SharedParent {
     }
 }
 
-/// Kills every QEMU under registered state roots and deletes them when the test process exits.
-enum ExitCleanup {
-    private static let roots = Mutex<[String]>([])
-
-    static func register(_ root: String) {
-        let first = roots.withLock { roots in
-            defer { roots.append(root) }
-            return roots.isEmpty
-        }
-        if first { atexit { ExitCleanup.run() } }
-    }
-
-    static func run() {
-        for root in roots.withLock({ $0 }) {
-            let vms = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? []
-            for vm in vms {
-                guard let text = try? String(contentsOfFile: "\(root)/vms/\(vm)/qemu.pid", encoding: .utf8),
-                    let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                    ProcessTable.isOurs(pid, marker: "\(root)/vms/\(vm)/qmp.sock")
-                else { continue }
-                kill(pid, SIGKILL)
-            }
-            try? FileManager.default.removeItem(atPath: root)
-        }
-    }
-}
-
 /// Files under a state root, relative, for "nothing left behind" checks.
 func filesUnder(_ root: String) -> Set<String> {
     Set((FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? [])
