@@ -109,7 +109,7 @@ import Testing
         #expect(!listed.stdout.contains("other pool"))
 
         let binary = try #require(BuiltBinary.url("flockctl"))
-        let follower = try Child(
+        let follower = try await Child.start(
             binary, ["events", "--follow", "--json", "--pool", "web", "--interval", "100ms"],
             environment: ["FLOCK_DB": db],
             in: scratch, name: "follow")

@@ -75,7 +75,7 @@ import Testing
         let haproxy = try await TestHAProxy(in: scratch)
         let config = try daemonConfig(scratch, haproxy: haproxy)
         let port = try freeLoopbackPort()
-        let daemon = try Child(
+        let daemon = try await Child.start(
             try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(port)"], in: scratch,
             name: "flockd")
 
