@@ -1,21 +1,26 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
-/// Targets follow the data flow: drivers and tools depend on `FlockCore`, never the reverse.
+/// Targets are listed in the order data flows: the core and the system layer below everything,
+/// then metrics sources → engine and policy → store → controller → hypervisors and balancers →
+/// the daemon, then the CLIs, the demo and the benches, the guest programs, and the tests.
+/// Drivers depend on `FlockCore`, never the reverse; host system calls (sockets, child processes)
+/// live in `FlockSystem`, below the drivers and never below `FlockCore`.
 let package = Package(
     name: "Flock",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "flockctl", targets: ["flockctl"]),
-        .executable(name: "flock-bench", targets: ["flock-bench"]),
         .library(name: "FlockCore", targets: ["FlockCore"]),
-        .executable(name: "flock-agent", targets: ["flock-agent"]),
-        .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
+        .library(name: "FlockSystem", targets: ["FlockSystem"]),
         .library(name: "FlockHAProxy", targets: ["FlockHAProxy"]),
         .library(name: "FlockPrometheus", targets: ["FlockPrometheus"]),
-        .executable(name: "flockd", targets: ["flockd"]),
         .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
         .library(name: "FlockXen", targets: ["FlockXen"]),
+        .executable(name: "flockd", targets: ["flockd"]),
+        .executable(name: "flockctl", targets: ["flockctl"]),
+        .executable(name: "flock-bench", targets: ["flock-bench"]),
+        .executable(name: "flock-agent", targets: ["flock-agent"]),
+        .executable(name: "flock-demo-app", targets: ["flock-demo-app"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -31,9 +36,32 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // FlockSystem: child processes, the shared pool for blocking calls.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // The domain, the driver protocols and the pure engine: no I/O.
         .target(name: "FlockCore"),
+        // Host system calls: sockets bounded by deadlines, the HTTP GET, child processes, free
+        // ports, executable lookup, and one bounded pool for blocking calls.
+        .target(
+            name: "FlockSystem",
+            dependencies: [
+                "FlockCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
+        // Metrics sources (and HAProxy's balancer driver, on the same runtime API).
+        .target(name: "FlockHAProxy", dependencies: ["FlockCore", "FlockSystem"]),
+        // Any Prometheus text endpoint; its URLSession is FoundationNetworking (libcurl).
+        .target(name: "FlockPrometheus", dependencies: ["FlockCore"]),
+
+        // Policies, state, and the per-pool loop that drives the engine.
         .target(
             name: "FlockPolicy",
             dependencies: [
@@ -43,17 +71,25 @@ let package = Package(
             ]
         ),
         .target(name: "FlockStore", dependencies: ["FlockCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "FlockTesting", dependencies: ["FlockCore"]),
         .target(
             name: "FlockController",
             dependencies: ["FlockCore", "FlockStore", .product(name: "Metrics", package: "swift-metrics")]
         ),
-        // In-guest executables: Glibc only, built static for the guest image by Deploy/guest/build.sh.
-        .executableTarget(name: "flock-agent"),
-        .executableTarget(name: "flock-demo-app"),
-        .target(name: "FlockHAProxy", dependencies: ["FlockCore"]),
-        // Any Prometheus text endpoint as a metrics source; URLSession is FoundationNetworking (libcurl).
-        .target(name: "FlockPrometheus", dependencies: ["FlockCore"]),
+
+        // Hypervisors.
+        .target(
+            name: "FlockQEMU",
+            dependencies: ["FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
+        .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
+        .target(
+            name: "FlockXen",
+            dependencies: ["CXenLight", "FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // The daemon: FlockDaemon knows no driver, only the factory protocols; flockd registers
+        // the driver kinds it links.
         .target(
             name: "FlockDaemon",
             dependencies: [
@@ -73,23 +109,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "FlockQEMU", dependencies: ["FlockCore"]),
-        // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
-        .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
-        .target(
-            name: "FlockXen",
-            dependencies: ["CXenLight", "FlockCore", .product(name: "Logging", package: "swift-log")]
-        ),
-        // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
-        // the wrk load step, sampling, summary and SVG chart, the run's set-up, live view and
-        // Ctrl-C handling), shared by `flockctl demo`, `flock-bench` and the end-to-end tests.
-        .target(
-            name: "FlockDemo",
-            dependencies: [
-                "FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU",
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
-        ),
+
+        // The CLIs, the demo and the benches.
         // What flockctl and flock-bench share: the exit codes and usage hint, argument types
         // (durations, clone modes), failures, tables and the VM spec file.
         .target(
@@ -100,14 +121,26 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The demo's reusable parts (haproxy with a generated config, flockd as a child process,
+        // the wrk load step, sampling, summary and SVG chart, the run's set-up, live view and
+        // Ctrl-C handling), shared by `flockctl demo`, `flock-bench` and the end-to-end tests.
+        .target(
+            name: "FlockDemo",
+            dependencies: [
+                "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "flockctl",
             dependencies: [
-                "FlockCLI", "FlockCore", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockXen",
-                "FlockDemo",
+                "FlockCLI", "FlockCore", "FlockSystem", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU",
+                "FlockXen", "FlockDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // In-memory drivers, for unit tests of the core logic and the controller bench.
+        .target(name: "FlockTesting", dependencies: ["FlockCore"]),
         // The benches' runners and reports; the controller bench runs the real loop on
         // FlockTesting's in-memory drivers, which is why the benches are not in flockctl.
         .target(
@@ -123,6 +156,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // In-guest executables: Glibc only, built static for the guest image by
+        // Deploy/guest/build.sh. FlockGuestKit is what both share (JSON, files, the identity file).
+        .target(name: "FlockGuestKit"),
+        .executableTarget(name: "flock-agent", dependencies: ["FlockGuestKit"]),
+        .executableTarget(name: "flock-demo-app", dependencies: ["FlockGuestKit"]),
+
+        // The helpers every process-, file- and port-using suite shares (repo root, built binaries,
+        // scratch directories, eventually); free ports and child processes come from FlockSystem.
+        .target(name: "FlockTestSupport", dependencies: ["FlockSystem"], path: "Tests/FlockTestSupport"),
         .testTarget(
             name: "FlockCoreTests",
             dependencies: [
@@ -130,37 +173,55 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "FlockSystemTests", dependencies: ["FlockSystem", "FlockCore"]),
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
-        .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore"]),
+        .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore", "FlockTestSupport"]),
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
-        .testTarget(name: "FlockctlTests", dependencies: ["flockctl"]),
-        .testTarget(name: "FlockHAProxyTests", dependencies: ["FlockHAProxy", "FlockPrometheus", "FlockCore", "flockctl"]),
+        .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockTestSupport"]),
+        .testTarget(
+            name: "FlockHAProxyTests",
+            dependencies: ["FlockHAProxy", "FlockPrometheus", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+        ),
         .testTarget(
             name: "FlockDaemonTests",
             dependencies: [
-                "FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "flockd", "flockctl",
+                "FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "FlockSystem", "FlockTestSupport", "flockd",
+                "flockctl",
                 .product(name: "Hummingbird", package: "hummingbird"),  // serves a Prometheus page
             ]
         ),
-        .testTarget(name: "FlockQEMUTests", dependencies: ["FlockQEMU", "FlockCore", "flockctl"]),
+        .testTarget(
+            name: "FlockQEMUTests",
+            dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+        ),
         // Runs without Xen: translation to libxl's structs, identity keys, config and errors.
         .testTarget(
             name: "FlockXenTests",
-            dependencies: ["FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "flockd", "flockctl"]
+            dependencies: [
+                "FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "FlockTestSupport", "flockd", "flockctl",
+            ]
         ),
-        .testTarget(name: "GuestImageTests"),
+        .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // Runs the built flock-bench; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
         .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench"]),
-        // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
-        // after the other VM suites (Deploy/test.sh).
-        .testTarget(name: "FlockDemoTests", dependencies: ["FlockDemo", "FlockCore", "flockd"]),
+        // The demo's pure parts (wrk's summary, the load script, the summary maths, the chart) and
+        // its generated configs, checked by haproxy and the built flockd; no VM.
+        .testTarget(
+            name: "FlockDemoTests",
+            dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "FlockTestSupport", "flockd"]
+        ),
         // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore and
         // with FlockXen through the built flockctl (Deploy/xen). Slow; run alone:
         // swift test --filter FlockXenHarnessTests.
         .testTarget(name: "FlockXenHarnessTests", dependencies: ["flockctl"]),
+        // Real haproxy, real QEMU (TCG), the built flockd as a process and wrk load; run alone,
+        // after the other VM suites (Deploy/test.sh).
         .testTarget(
             name: "FlockEndToEndTests",
-            dependencies: ["FlockDemo", "FlockCore", "FlockStore", "FlockHAProxy", "FlockQEMU", "flockd"]
+            dependencies: [
+                "FlockDemo", "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockTestSupport",
+                "flockd",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

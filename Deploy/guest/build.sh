@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Flock guest image: Debian's cloud kernel plus an initramfs holding busybox, the
-# virtio modules (and xen-netfront for Xen PV) and the two static Swift programs (flock-agent, flock-demo-app).
+# virtio modules (and xen-netfront for Xen PV) and the two static Swift programs (flock-agent,
+# flock-demo-app, with the FlockGuestKit library they share).
 #
 #   bash Deploy/guest/build.sh            # build if any input changed, else say it is up to date
 #   bash Deploy/guest/build.sh --force    # rebuild even if the stamp matches
@@ -59,7 +60,8 @@ kver=${kernel_pkg#linux-image-}
 # Everything that determines the image, hashed for the cache check.
 sources=("$guest/build.sh" "$guest/init")
 while IFS= read -r -d '' file; do sources+=("$file"); done < <(
-    find "$repo/Sources/flock-agent" "$repo/Sources/flock-demo-app" -type f -name '*.swift' -print0 | LC_ALL=C sort -z
+    find "$repo/Sources/FlockGuestKit" "$repo/Sources/flock-agent" "$repo/Sources/flock-demo-app" -type f -name '*.swift' \
+        -print0 | LC_ALL=C sort -z
 )
 inputs_hash=$(
     {

@@ -1,4 +1,4 @@
-import FlockCore
+import FlockSystem
 
 /// A timed GET for the benches, over `PlainHTTP`: one request per connection, with no pooling,
 /// retries or caching between the bench and the guest, on a thread of its own so a slow guest

@@ -1,4 +1,5 @@
-/// An IPv4 subnet, for handing clones addresses on a bridge (QEMU bridge mode, Xen vifs).
+/// An IPv4 subnet, for handing clones addresses on a bridge (QEMU bridge mode, Xen vifs) through
+/// `AddressAllocator`.
 public struct IPv4Subnet: Sendable, Hashable {
     public var network: UInt32
     public var prefix: Int
@@ -12,6 +13,7 @@ public struct IPv4Subnet: Sendable, Hashable {
         self.network = address & Self.mask(prefix)
     }
 
+    /// The netmask of a prefix length: `mask(24)` is 255.255.255.0.
     public static func mask(_ prefix: Int) -> UInt32 { prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix) }
 
     /// The address as a number, or nil unless it is four dotted decimal octets.
@@ -26,21 +28,11 @@ public struct IPv4Subnet: Sendable, Hashable {
         return value
     }
 
+    /// Four dotted decimal octets.
     public static func format(_ value: UInt32) -> String {
         "\(value >> 24).\(value >> 16 & 0xff).\(value >> 8 & 0xff).\(value & 0xff)"
     }
 
     /// The first usable address, the conventional gateway.
     public var firstHost: String { Self.format(network + 1) }
-
-    /// The first host address not in `used`, skipping the network, the gateway (first host) and
-    /// broadcast; nil when the subnet is full.
-    public func nextFree(excluding used: Set<String>) -> String? {
-        let count = UInt32(1) << UInt32(32 - prefix)
-        for offset in 2..<(count - 1) {
-            let address = Self.format(network + offset)
-            if !used.contains(address) { return address }
-        }
-        return nil
-    }
 }

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 import Synchronization
 
@@ -33,7 +34,7 @@ public final class DemoFlockd: Sendable {
     public let token: String
     public let configPath: String
     public let storePath: String
-    private let process: Mutex<DemoChild?> = Mutex(nil)
+    private let process: Mutex<ChildProcess?> = Mutex(nil)
     private let starts = Mutex(0)
 
     /// The config text; paths are absolute, the policy file sits next to it.
@@ -90,8 +91,8 @@ public final class DemoFlockd: Sendable {
             $0 += 1; return $0
         }
         let log = "\(settings.directory)/flockd.log"
-        let child = try DemoChild.spawn(
-            settings.binary, ["--config", configPath], stdout: log, stderr: log, name: "flockd#\(number)")
+        let child = try await ChildProcess.start(
+            settings.binary, ["--config", configPath], stdout: log, ownProcessGroup: true, name: "flockd#\(number)")
         process.withLock { $0 = child }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -119,7 +120,7 @@ public final class DemoFlockd: Sendable {
         await child.waitForExit(timeout: .seconds(10))
     }
 
-    public var child: DemoChild? { process.withLock { $0 } }
+    public var child: ChildProcess? { process.withLock { $0 } }
     public var isRunning: Bool { child?.isRunning ?? false }
     public var log: String { (try? String(contentsOfFile: "\(settings.directory)/flockd.log", encoding: .utf8)) ?? "" }
 

@@ -1,4 +1,5 @@
 import FlockHAProxy
+import FlockSystem
 import Foundation
 import Synchronization
 
@@ -12,7 +13,7 @@ public final class DemoHAProxy: Sendable {
     public let backend = "app"
     private let directory: String
     private let binary: String
-    private let process: Mutex<DemoChild?>
+    private let process: Mutex<ChildProcess?>
 
     /// The config text. The backend's algorithm is dynamic (`roundrobin`) and it has a health
     /// check, which is what `add server` and flockd's start-up check need. The frontend logs
@@ -80,8 +81,8 @@ public final class DemoHAProxy: Sendable {
     /// Starts haproxy with the generated config (again, after `stop()`), and waits for its socket.
     public func start() async throws {
         try? FileManager.default.removeItem(atPath: socketPath)
-        let child = try DemoChild.spawn(
-            binary, ["-db", "-f", configPath], stdout: "\(directory)/haproxy.log", stderr: "\(directory)/haproxy.log",
+        let child = try await ChildProcess.start(
+            binary, ["-db", "-f", configPath], stdout: "\(directory)/haproxy.log", ownProcessGroup: true,
             name: "haproxy")
         process.withLock { $0 = child }
         let deadline = ContinuousClock.now + .seconds(20)

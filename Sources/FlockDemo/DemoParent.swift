@@ -1,5 +1,6 @@
 import FlockCore
 import FlockQEMU
+import FlockSystem
 import Foundation
 
 /// The warm parent VM: booted through the QEMU driver in a state root that flockd then opens
@@ -18,7 +19,9 @@ public final class DemoParent: Sendable {
     public init(spec: VMSpec, stateRoot: String, keys: [String], log: @escaping @Sendable (String) -> Void) async throws
     {
         let driver = QEMUDriver(
-            configuration: QEMUDriverConfiguration(stateRoot: stateRoot, quitTimeout: .seconds(3), log: log))
+            configuration: QEMUDriverConfiguration(
+                stateRoot: stateRoot, quitTimeout: .seconds(3),
+                logger: LineLogHandler.logger(label: "flock.demo", log)))
         let record = try await driver.startParent(spec)
         self.driver = driver
         self.record = record

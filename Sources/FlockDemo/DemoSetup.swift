@@ -1,5 +1,6 @@
 import FlockCore
 import FlockQEMU
+import FlockSystem
 import Foundation
 import Synchronization
 

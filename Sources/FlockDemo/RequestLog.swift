@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 import Synchronization
 

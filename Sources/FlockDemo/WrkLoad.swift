@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -119,7 +120,7 @@ public enum Wrk {
     public static func run(
         url: String, connections: Int, seconds: Int, script: String, directory: String, label: String
     ) async throws -> WrkReport {
-        let run = try WrkRun(
+        let run = try await WrkRun(
             url: url, connections: connections, seconds: seconds, script: script, directory: directory, label: label)
         return try await run.finish()
     }
@@ -129,20 +130,22 @@ public enum Wrk {
 /// still prints its summary, so a test can stop the load once it saw what it waited for and
 /// still read how many requests failed.
 public final class WrkRun: Sendable {
-    let child: DemoChild
+    let child: ChildProcess
     let seconds: Int
     let label: String
 
-    public init(url: String, connections: Int, seconds: Int, script: String, directory: String, label: String) throws {
+    public init(
+        url: String, connections: Int, seconds: Int, script: String, directory: String, label: String
+    ) async throws {
         guard let wrk = findExecutable("wrk") else { throw DemoError("wrk is not installed (bash Deploy/setup.sh)") }
         let scriptPath = "\(directory)/\(label).lua"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let out = "\(directory)/\(label).out"
         try? FileManager.default.removeItem(atPath: out)
-        child = try DemoChild.spawn(
+        child = try await ChildProcess.start(
             wrk,
             ["-t1", "-c\(max(1, connections))", "-d\(seconds)s", "--timeout", "10s", "-s", scriptPath, url],
-            stdout: out, stderr: out, name: "wrk-\(label)")
+            stdout: out, ownProcessGroup: true, name: "wrk-\(label)")
         self.seconds = seconds
         self.label = label
     }
@@ -160,7 +163,8 @@ public final class WrkRun: Sendable {
                 if Task.isCancelled { throw CancellationError() }
                 throw DemoError("wrk (\(label)) ran past its duration; killed")
             }
-            await nap(.milliseconds(100))
+            // Returns as soon as wrk exits; the slice bounds how late a cancellation is noticed.
+            await child.waitForExit(timeout: .milliseconds(100))
         }
         guard child.exitStatus == 0 else {
             throw DemoError("wrk (\(label)) exited with status \(child.exitStatus ?? -1): \(child.stdout.suffix(400))")

@@ -1,11 +1,12 @@
 import FlockCore
+import FlockSystem
 import Foundation
 
 /// A client for HAProxy's runtime API (`stats socket … level admin`), one command per connection.
 ///
 /// The client holds no connection and no mutable state, so any number of tasks may use one
-/// value at once. Blocking socket calls run on a thread per command, never on Swift's
-/// cooperative pool, and every command is bounded by `timeout` from connect to the last byte.
+/// value at once. Blocking socket calls run on FlockSystem's bounded pool (`BlockingCalls`), never
+/// on Swift's cooperative pool, and every command is bounded by `timeout` from connect to the last byte.
 /// Answers are checked against what each command prints on success: anything else (HAProxy's
 /// "No such backend.", "Require 'backend/server'.", a permission error, …) becomes an error that
 /// names the command and the backend/server it was about.
@@ -43,21 +44,11 @@ public struct RuntimeClient: Sendable {
         let endpoint = endpoint
         let timeout = timeout
         let limit = responseLimit
-        // Blocking I/O runs on a thread of its own: a hung HAProxy then never starves Swift's
+        // Blocking I/O runs on the shared bounded pool: a hung HAProxy then never starves Swift's
         // cooperative pool, nor Dispatch's, whose width is the CPU count and would queue callers.
-        return try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                do {
-                    let answer = try SocketTransport.exchange(
-                        command + "\n", command: command, endpoint: endpoint, timeout: timeout, limit: limit
-                    )
-                    continuation.resume(returning: answer)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.name = "flock-haproxy-api"
-            thread.start()
+        return try await BlockingCalls.run {
+            try SocketTransport.exchange(
+                command + "\n", command: command, endpoint: endpoint, timeout: timeout, limit: limit)
         }
     }
 

@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 import Synchronization
 
@@ -88,7 +89,9 @@ public enum AcceleratorProbe {
             ]
             milestones = ["OK"]
         }
-        guard let process = try? ChildProcess.spawn(qemu, arguments, log: "\(directory)/qemu.log") else { return false }
+        guard let process = try? await ChildProcess.start(qemu, arguments, stdout: "\(directory)/qemu.log") else {
+            return false
+        }
         defer { process.kill() }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -21,7 +21,7 @@ public final class AgentClient: Sendable {
     private let socket: UnixSocket
     private let vm: String
     private let splitter = Locked(LineSplitter(limit: 64 * 1024))
-    private let queued = Locked<[JSONValue]>([])
+    private let queued = Locked<[AgentReply]>([])
 
     private init(socket: UnixSocket, vm: String) {
         self.socket = socket
@@ -48,9 +48,8 @@ public final class AgentClient: Sendable {
             let slice = min(interval, deadline - ContinuousClock.now)
             if let message = try await receive(type: "ready", until: ContinuousClock.now + slice) {
                 let ready = Ready(
-                    hostname: message["hostname"]?.stringValue ?? "", bootID: message["boot_id"]?.stringValue ?? "",
-                    cloneID: message["clone_id"]?.stringValue, generation: message["generation"]?.intValue ?? 0,
-                    appUp: message["app"]?.stringValue == "up")
+                    hostname: message.hostname ?? "", bootID: message.bootID ?? "", cloneID: message.cloneID,
+                    generation: message.generation ?? 0, appUp: message.app == "up")
                 last = ready
                 if ready.appUp || !requireApp { return ready }
             }
@@ -67,11 +66,11 @@ public final class AgentClient: Sendable {
         guard let reply = try await receive(type: "ack", until: ContinuousClock.now + timeout, failOnError: true) else {
             throw .timeout("waiting for the agent of VM \(vm) to acknowledge its identity", after: timeout)
         }
-        guard reply["clone_id"]?.stringValue == identity.cloneID else {
-            throw .agent(
-                vm, "acknowledged clone id \(reply["clone_id"]?.description ?? "none"), expected \(identity.cloneID)")
+        guard reply.cloneID == identity.cloneID else {
+            let acknowledged = reply.cloneID.map { "\"\($0)\"" } ?? "none"
+            throw .agent(vm, "acknowledged clone id \(acknowledged), expected \(identity.cloneID)")
         }
-        return reply["applied"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return reply.applied ?? []
     }
 
     /// A liveness check: `ping` with a sequence number, answered by `pong` with the same number.
@@ -79,7 +78,7 @@ public final class AgentClient: Sendable {
         try send(["type": "ping", "seq": .number(Double(seq))])
         let deadline = ContinuousClock.now + timeout
         while let reply = try await receive(type: "pong", until: deadline) {
-            if reply["seq"]?.intValue == seq { return }
+            if reply.seq == seq { return }
         }
         throw .timeout("ping of the agent of VM \(vm)", after: timeout)
     }
@@ -99,14 +98,13 @@ public final class AgentClient: Sendable {
     /// The next message of `type`, skipping others; nil at the deadline.
     private func receive(
         type: String, until deadline: ContinuousClock.Instant, failOnError: Bool = false
-    ) async throws(QEMUError) -> JSONValue? {
+    ) async throws(QEMUError) -> AgentReply? {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
             while let message = queued.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
-                let kind = message["type"]?.stringValue
-                if kind == type { return message }
-                if failOnError && kind == "error" {
-                    throw .agent(vm, message["message"]?.stringValue ?? "unspecified error")
+                if message.type == type { return message }
+                if failOnError && message.type == "error" {
+                    throw .agent(vm, message.message ?? "unspecified error")
                 }
             }
             // Poll in short slices so a cancelled task or a passed deadline is noticed promptly.
@@ -120,8 +118,7 @@ public final class AgentClient: Sendable {
             guard count > 0 else { throw .disconnected("agent of VM \(vm)") }
             let items = splitter.withLock { $0.feed(buffer[0..<count]) }
             for item in items {
-                guard case .line(let line) = item, let message = JSONValue.parse(Data(line)), message["type"] != nil
-                else { continue }
+                guard case .line(let line) = item, let message = AgentReply.parse(Data(line)) else { continue }
                 queued.withLock { $0.append(message) }
             }
         }

@@ -9,7 +9,7 @@ enum DiskImages {
 
     /// Creates a qcow2 overlay at `path` backed by `backing`, with `qemu-img` (argument array).
     static func createOverlay(_ path: String, backing: String, log: String) async throws(QEMUError) {
-        let status = try await ChildProcess.run(
+        let status = try await runTool(
             "qemu-img", ["create", "-q", "-f", "qcow2", "-b", backing, "-F", format(backing), path], log: log,
             timeout: .seconds(30))
         guard status == 0 else {

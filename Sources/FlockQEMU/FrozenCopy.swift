@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 
 #if canImport(Glibc)

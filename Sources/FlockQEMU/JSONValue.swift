@@ -45,11 +45,6 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         if case .bool(let value) = self { return value }
         return nil
     }
-
-    public var arrayValue: [JSONValue]? {
-        if case .array(let values) = self { return values }
-        return nil
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,

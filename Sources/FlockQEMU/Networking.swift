@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -6,23 +7,13 @@ import Foundation
 
 /// Host-side network plumbing: loopback ports for user mode, MACs, and TAPs for bridge mode.
 enum Networking {
-    /// A port on 127.0.0.1 that is free right now (the kernel picks it).
-    static func freeLoopbackPort() throws(QEMUError) -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw .io("socket(): \(errnoText())") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
-            }
+    /// A port on 127.0.0.1 that is free right now (the kernel picks it), for a user-mode forward.
+    static func freePort() throws(QEMUError) -> Int {
+        do {
+            return try freeLoopbackPort()
+        } catch {
+            throw .io("cannot find a free loopback port: \(error.message)")
         }
-        guard bound else { throw .io("cannot find a free loopback port: \(errnoText())") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// A random locally administered unicast MAC (first octet 0x52) not in `used`.
@@ -49,7 +40,7 @@ enum Networking {
             ["tuntap", "add", "dev", tap, "mode", "tap"], ["link", "set", tap, "master", bridge],
             ["link", "set", tap, "up"],
         ] {
-            let status = try await ChildProcess.run("ip", scope + arguments, log: log, timeout: .seconds(10))
+            let status = try await runTool("ip", scope + arguments, log: log, timeout: .seconds(10))
             guard status == 0 else {
                 await deleteTAP(tap, namespace: namespace, log: log)
                 let detail =
@@ -62,6 +53,6 @@ enum Networking {
 
     static func deleteTAP(_ tap: String, namespace: String?, log: String) async {
         let scope = namespace.map { ["-n", $0] } ?? []
-        _ = try? await ChildProcess.run("ip", scope + ["link", "delete", tap], log: log, timeout: .seconds(10))
+        _ = try? await runTool("ip", scope + ["link", "delete", tap], log: log, timeout: .seconds(10))
     }
 }

@@ -1,5 +1,6 @@
 import FlockCore
 import Foundation
+import Logging
 
 extension QEMUDriver {
     /// The `Hypervisor` entry point: a missing parent is thrown as `FlockError.notFound` and a
@@ -64,7 +65,7 @@ extension QEMUDriver {
                             record = try await self.bootClone(name, parent: parent, generation: generation)
                         }
                         let elapsed = ContinuousClock.now - started
-                        self.configuration.log(
+                        self.configuration.logger.info(
                             "clone \(name) (\(mode.rawValue)) ready in \(elapsed.formatted(.units(allowed: [.milliseconds])))"
                         )
                         return (name, .success(record))

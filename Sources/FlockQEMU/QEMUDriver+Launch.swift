@@ -1,5 +1,7 @@
 import FlockCore
+import FlockSystem
 import Foundation
+import Logging
 
 extension QEMUDriver {
     /// Starts a parent VM from `spec`, waits until its agent says the app is up, and records it.
@@ -11,7 +13,7 @@ extension QEMUDriver {
         try prepareRoot()
         let (accelerator, warning) = await AcceleratorProbe.resolve(
             spec.accelerator, qemu: configuration.qemu, scratch: root, kernel: spec.kernel)
-        if let warning { configuration.log(warning) }
+        if let warning { configuration.logger.warning("\(warning)") }
         let paths = paths(spec.name)
         try createMemoryFile(paths.memory, size: spec.memoryMiB, creatingDirectory: paths.directory)
         var record = try await launch(
@@ -69,16 +71,16 @@ extension QEMUDriver {
             switch spec.network.mode {
             case .user:
                 record.address = "127.0.0.1"
-                record.port = try Networking.freeLoopbackPort()
+                record.port = try Networking.freePort()
                 network = .user(hostPort: record.port!, guestPort: spec.guestPort)
             case .bridge:
                 guard let subnet = spec.network.cidr.flatMap(IPv4Subnet.init) else {
                     throw QEMUError.invalidSpec("bad cidr")
                 }
-                let used = Set(
-                    others.filter { $0.record.spec.network.cidr == spec.network.cidr }.compactMap(\.record.address))
-                guard let address = subnet.nextFree(excluding: used.union([spec.network.gateway ?? subnet.firstHost]))
-                else {
+                let neighbours = others.filter { $0.record.spec.network.cidr == spec.network.cidr }
+                var addresses = AddressAllocator(
+                    subnet: subnet, gateway: spec.network.gateway, taken: neighbours.compactMap(\.record.address))
+                guard let address = addresses.allocate() else {
                     throw QEMUError.launch(name, "no free address left in \(spec.network.cidr ?? "")")
                 }
                 record.address = address
@@ -109,12 +111,12 @@ extension QEMUDriver {
                         ("ip", ["netns", "exec", $0, configuration.qemu] + commandLine.arguments)
                     }
                     ?? (configuration.qemu, commandLine.arguments)
-                let status = try await ChildProcess.run(executable, arguments, log: paths.log, timeout: .seconds(60))
+                let status = try await runTool(executable, arguments, log: paths.log, timeout: .seconds(60))
                 if status == 0 { break }
                 let output = (try? String(contentsOfFile: paths.log, encoding: .utf8)) ?? ""
                 // Another process may have taken the forwarded port since it was picked: pick again.
                 if case .user = network, output.contains("host forwarding"), attempt < 3 {
-                    record.port = try Networking.freeLoopbackPort()
+                    record.port = try Networking.freePort()
                     network = .user(hostPort: record.port!, guestPort: spec.guestPort)
                     try JSONFile.write(record, to: paths.metadata)
                     continue

@@ -1,5 +1,6 @@
 import FlockCore
 import Foundation
+import Logging
 
 extension QEMUDriver {
     /// A fresh-enough snapshot of `parent` for `mode`, reusing one younger than
@@ -7,7 +8,7 @@ extension QEMUDriver {
     func pinnedSnapshot(of parent: VMRecord, mode: CloneMode) async throws(QEMUError) -> SnapshotRecord {
         if let reusable = reusableSnapshot(of: parent.name, mode: mode) {
             pins[reusable.id, default: 0] += 1
-            configuration.log("reusing snapshot \(reusable.id) (no parent pause)")
+            configuration.logger.info("reusing snapshot \(reusable.id) (no parent pause)")
             return reusable
         }
         let key = "\(parent.name)|\(mode.rawValue)"
@@ -108,9 +109,9 @@ extension QEMUDriver {
                     id: id, parent: parentName, mode: mode, generation: parent.generation, createdAt: Date(),
                     pauseMilliseconds: pause, disk: nil)
                 try JSONFile.write(snapshot, to: paths.metadata)
-                configuration.log(
-                    String(format: "snapshot %@: parent %@ paused %.1f ms (lazy, live template)", id, parentName, pause)
-                )
+                let line = String(
+                    format: "snapshot %@: parent %@ paused %.1f ms (lazy, live template)", id, parentName, pause)
+                configuration.logger.info("\(line)")
                 return snapshot
             }
             if mode == .lazy {
@@ -144,10 +145,10 @@ extension QEMUDriver {
                 disk: frozenDisk)
             try JSONFile.write(snapshot, to: paths.metadata)
             let size = (try? FileManager.default.attributesOfItem(atPath: paths.state)[.size] as? Int) ?? 0
-            configuration.log(
-                String(
-                    format: "snapshot %@: parent %@ paused %.1f ms (%@ memory copied %.1f MiB, device state %.1f MiB)",
-                    id, parentName, pause, mode.rawValue, Double(copied) / 1_048_576, Double(size) / 1_048_576))
+            let line = String(
+                format: "snapshot %@: parent %@ paused %.1f ms (%@ memory copied %.1f MiB, device state %.1f MiB)",
+                id, parentName, pause, mode.rawValue, Double(copied) / 1_048_576, Double(size) / 1_048_576)
+            configuration.logger.info("\(line)")
             return snapshot
         } catch {
             // Whatever failed, the parent must not stay paused (it serves traffic).
@@ -179,9 +180,9 @@ extension QEMUDriver {
         let commandLine = QEMUCommandLine(
             name: "\(parent.name)-template", spec: spec, accelerator: parent.accelerator, paths: templatePaths,
             memory: .shared(path: snapshot.memory),
-            network: .user(hostPort: try Networking.freeLoopbackPort(), guestPort: spec.guestPort),
+            network: .user(hostPort: try Networking.freePort(), guestPort: spec.guestPort),
             mac: parent.mac, incoming: true)
-        let status = try await ChildProcess.run(configuration.qemu, commandLine.arguments, log: templatePaths.log)
+        let status = try await runTool(configuration.qemu, commandLine.arguments, log: templatePaths.log)
         guard status == 0, let pid = Self.pid(templatePaths) else {
             throw .snapshot("the template VM did not start (status \(status))\(qemuLogTail(templatePaths))")
         }

@@ -1,5 +1,6 @@
 import FlockCore
 import Foundation
+import Logging
 
 /// Flock's QEMU hypervisor driver: starts parents, forks them into clones, destroys clones.
 ///
@@ -86,12 +87,12 @@ public actor QEMUDriver: Hypervisor {
                     adoptedReport.status = status["running"]?.boolValue == true ? .running : .paused
                     adopted.append(adoptedReport)
                 } catch {
-                    configuration.log(
+                    configuration.logger.warning(
                         "VM \(report.record.name) runs but its QMP does not answer (\(error)); leaving it alone")
                     adopted.append(report)
                 }
             } else if report.record.role == .clone && OwnedName.isFlockName(report.record.name) {
-                configuration.log("clone \(report.record.name) is no longer running; removing its files")
+                configuration.logger.info("clone \(report.record.name) is no longer running; removing its files")
                 try? await destroy(name: report.record.name)
             }
         }
@@ -157,7 +158,7 @@ public actor QEMUDriver: Hypervisor {
             qmp.close()
         }
         if await ProcessTable.waitGone(pid, timeout: configuration.quitTimeout) { return }
-        configuration.log("QEMU \(pid) did not quit within \(configuration.quitTimeout); killing it")
+        configuration.logger.warning("QEMU \(pid) did not quit within \(configuration.quitTimeout); killing it")
         if ProcessTable.isOurs(pid, marker: paths.qmpSocket) { kill(pid, SIGKILL) }
         _ = await ProcessTable.waitGone(pid, timeout: .seconds(5))
     }

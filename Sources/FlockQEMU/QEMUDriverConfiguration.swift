@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Where the QEMU driver keeps its files and how patient it is.
 public struct QEMUDriverConfiguration: Sendable {
@@ -24,8 +25,9 @@ public struct QEMUDriverConfiguration: Sendable {
     /// for the driver's own namespace. Keeps a pool's bridge, TAPs and clones off the host's
     /// network (and lets tests build a throwaway network).
     public var networkNamespace: String?
-    /// Where progress and warnings go (the parent's pause, accelerator fallback).
-    public var log: @Sendable (String) -> Void
+    /// Where progress (the parent's pause, clones ready) and warnings (accelerator fallback, a VM
+    /// killed after `quit`) go.
+    public var logger: Logger
 
     public init(
         stateRoot: String = QEMUDriverConfiguration.defaultStateRoot, qemu: String = "qemu-system-x86_64",
@@ -34,9 +36,7 @@ public struct QEMUDriverConfiguration: Sendable {
         migrationTimeout: Duration = .seconds(120), agentTimeout: Duration = .seconds(30),
         lazyFreeze: LazyFreeze = .copyWhilePaused,
         networkNamespace: String? = nil,
-        log: @escaping @Sendable (String) -> Void = {
-            FileHandle.standardError.write(Data(("flock-qemu: " + $0 + "\n").utf8))
-        }
+        logger: Logger = Logger(label: "flock.qemu")
     ) {
         self.stateRoot = stateRoot
         self.qemu = qemu
@@ -47,7 +47,7 @@ public struct QEMUDriverConfiguration: Sendable {
         self.agentTimeout = agentTimeout
         self.networkNamespace = networkNamespace
         self.lazyFreeze = lazyFreeze
-        self.log = log
+        self.logger = logger
     }
 
     /// `$FLOCK_QEMU_STATE` if set; else `/run/flock/qemu` for root (tmpfs on Debian) and

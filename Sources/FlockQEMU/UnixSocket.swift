@@ -1,13 +1,15 @@
+import FlockSystem
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A connected unix stream socket, with the few blocking calls QMP and the agent need.
+/// A connected unix stream socket, with the few calls QMP and the agent need, over FlockSystem's
+/// `SocketIO`.
 ///
-/// QEMU's sockets are local and answer in microseconds, so blocking I/O on a dedicated thread
-/// (QMP) or bounded by `poll()` (agent) is simpler and easier to reason about than an event loop.
+/// QEMU's sockets are local and answer in microseconds, so blocking calls on a dedicated thread
+/// (QMP) or bounded by a deadline (agent) are simpler and easier to reason about than an event loop.
 final class UnixSocket: Sendable {
     let fd: Int32
     let path: String
@@ -23,33 +25,24 @@ final class UnixSocket: Sendable {
         path: String, timeout: Duration, keepTrying: @Sendable () -> Bool = { true }
     ) async throws(QEMUError) -> UnixSocket {
         let deadline = ContinuousClock.now + timeout
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw .connect(path, "path longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
-        var lastError = "not tried"
         while true {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw .connect(path, "socket(): \(errnoText())") }
-            let result = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            let lastError: String
+            do throws(SocketError) {
+                let fd = try SocketIO.streamSocket(family: AF_UNIX)
+                do {
+                    try SocketIO.withUnixAddress(path) { (address, length) throws(SocketError) in
+                        try SocketIO.connect(fd, to: address, length: length, deadline: deadline)
+                    }
+                    return UnixSocket(fd: fd, path: path)
+                } catch {
+                    close(fd)
+                    throw error
                 }
-            }
-            if result == 0 {
-                // A peer that stops reading must not block a writer for ever.
-                var limit = timeval(tv_sec: 10, tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-                return UnixSocket(fd: fd, path: path)
-            }
-            let code = errno
-            close(fd)
-            lastError = errnoText(code)
-            guard code == ENOENT || code == ECONNREFUSED || code == EAGAIN || code == EINTR else {
-                throw .connect(path, lastError)
+            } catch {
+                guard error.code == ENOENT || error.code == ECONNREFUSED || error.isTimeout else {
+                    throw .connect(path, error.message)
+                }
+                lastError = error.message
             }
             guard ContinuousClock.now < deadline, keepTrying() else {
                 throw .connect(path, "\(lastError) (gave up after \(timeout))")
@@ -58,47 +51,28 @@ final class UnixSocket: Sendable {
         }
     }
 
-    /// Writes all of `data`; fails if the peer is gone or stops reading.
+    /// Writes all of `data`; fails if the peer is gone or stops reading for 10 seconds.
     func send(_ data: Data, what: String) throws(QEMUError) {
-        var offset = 0
-        let bytes = [UInt8](data)
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK {
-                    throw .timeout("\(what): write to \(path)", after: .seconds(10))
-                }
-                throw .disconnected("\(what): write to \(path) failed: \(errnoText())")
-            }
-            offset += written
+        do {
+            try SocketIO.sendAll(fd, data, until: .now + .seconds(10))
+        } catch {
+            if error.isTimeout { throw .timeout("\(what): write to \(path)", after: .seconds(10)) }
+            throw .disconnected("\(what): write to \(path) failed: \(error.message)")
         }
     }
 
-    /// One blocking read; an empty result means the peer closed.
+    /// One read, waiting as long as it takes; 0 means the peer closed, -1 an error.
     func readChunk(into buffer: inout [UInt8]) -> Int {
-        while true {
-            let count = buffer.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, 0) }
-            if count < 0 && errno == EINTR { continue }
-            return count
-        }
+        (try? SocketIO.receive(fd, into: &buffer, until: nil)) ?? -1
     }
 
     /// Waits until the socket is readable or `deadline` passes; false on timeout.
     func waitReadable(until deadline: ContinuousClock.Instant) -> Bool {
-        while true {
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { return false }
-            let ms = Int32(
-                min(
-                    remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1,
-                    60_000))
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let result = poll(&descriptor, 1, ms)
-            if result > 0 { return true }
-            if result < 0 && errno != EINTR { return true }  // let the read report the error
+        do {
+            try SocketIO.wait(fd, for: Int16(POLLIN), until: deadline)
+            return true
+        } catch {
+            return !error.isTimeout  // let the read report the error
         }
     }
 

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 
 /// The small JSON file (`vm.json`) in each VM's directory: enough to adopt the VM after the

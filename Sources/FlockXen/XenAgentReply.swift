@@ -13,21 +13,19 @@ enum XenAgentReply: Sendable, Hashable {
     /// Reads the agent's reply line: `{"type":"ack","clone_id":…}` for this identity's clone id
     /// (and generation, if the reply carries one), or `{"type":"error","message":…}`.
     init(_ value: Data?, for identity: CloneIdentity) {
-        guard let value, let object = (try? JSONSerialization.jsonObject(with: value)) as? [String: Any] else {
+        guard let value, let reply = AgentReply.parse(value) else {
             self = .pending
             return
         }
-        switch object["type"] as? String {
+        switch reply.type {
         case "ack":
-            guard object["clone_id"] as? String == identity.cloneID,
-                (object["generation"] as? Int).map({ $0 == identity.generation }) ?? true
-            else {
+            guard reply.cloneID == identity.cloneID, reply.generation.map({ $0 == identity.generation }) ?? true else {
                 self = .pending
                 return
             }
-            self = .acknowledged(applied: object["applied"] as? [String] ?? [])
+            self = .acknowledged(applied: reply.applied ?? [])
         case "error":
-            self = .failed(object["message"] as? String ?? "unspecified error")
+            self = .failed(reply.message ?? "unspecified error")
         default:
             self = .pending
         }

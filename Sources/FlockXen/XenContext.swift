@@ -1,5 +1,6 @@
 import CXenLight
 import Dispatch
+import FlockSystem
 import Foundation
 import Logging
 
@@ -48,7 +49,7 @@ final class XenContext: @unchecked Sendable {
                 detail: xtl.sink.takeLastError() ?? "libxl could not open the hypervisor interfaces (not dom0?)")
         }
         guard let xs = xs_open(0) else {
-            let reason = String(cString: strerror(errno))
+            let reason = errnoText()
             libxl_ctx_free(ctx)
             throw .notRunning(checked: "xs_open(0) failed", detail: "cannot reach xenstored (\(reason))")
         }

@@ -1,5 +1,6 @@
 import CXenLight
 import FlockCore
+import FlockSystem
 import Foundation
 
 extension XenDriver {
@@ -34,9 +35,11 @@ extension XenDriver {
 
         var batch = CloneBatch(started: [])
         var records: [XenDomainRecord] = []
-        var usedAddresses = Set(reports.map(\.record.spec.address)).union(reserved)
+        var allocator = parent.record.spec.subnet.map {
+            AddressAllocator(
+                subnet: $0, gateway: parent.record.spec.gateway, taken: reports.map(\.record.spec.address) + reserved)
+        }
         var usedMACs = Set(reports.compactMap(\.record.spec.mac))
-        if let gateway = parent.record.spec.effectiveGateway { usedAddresses.insert(gateway) }
         let generation = parent.record.generation
         for name in request.names {
             if !OwnedName.isOwned(name, pool: request.pool) || !XenVMSpec.isValidName(name) {
@@ -46,8 +49,7 @@ extension XenDriver {
                 || reports.contains(where: { $0.record.name == name })
             {
                 batch.failed[name] = "a domain named \(name) already exists"
-            } else if let address = parent.record.spec.subnet?.nextFree(excluding: usedAddresses) {
-                usedAddresses.insert(address)
+            } else if let address = allocator?.allocate() {
                 let mac = XenMAC.random(excluding: usedMACs)
                 usedMACs.insert(mac.text)
                 var spec = parent.record.spec
@@ -157,7 +159,7 @@ extension XenDriver {
         try await xen.run { xen throws(XenError) in
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw .io("cannot create the checkpoint \(path): \(String(cString: strerror(errno)))")
+                throw .io("cannot create the checkpoint \(path): \(errnoText())")
             }
             defer { close(fd) }
             let saved = libxl_domain_suspend(xen.ctx, parent.domid, fd, 0, nil)
@@ -201,7 +203,7 @@ extension XenDriver {
                 name: record.name, mac: XenMAC(record.spec.mac ?? "")!, holdBridge: self.configuration.holdBridge)
             let fd = open(checkpoint, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
-                throw .io("cannot open the checkpoint \(checkpoint): \(String(cString: strerror(errno)))")
+                throw .io("cannot open the checkpoint \(checkpoint): \(errnoText())")
             }
             defer { close(fd) }
             var params = libxl_domain_restore_params()
@@ -221,22 +223,18 @@ extension XenDriver {
     /// parent's, once its agent runs with the clone's own address.
     func moveVif(domid: UInt32, from hold: String, to bridge: String) async throws(XenError) {
         let vif = "vif\(domid).0"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/sbin/ip")
-        process.arguments = ["link", "set", "dev", vif, "master", bridge]
-        let errors = Pipe()
-        process.standardError = errors
+        let moved: ChildProcess.Outcome
         do {
-            try process.run()
+            // ip's error is read while it runs, and a wedged ip is killed instead of hanging the clone.
+            moved = try await ChildProcess.run(
+                "/sbin/ip", ["link", "set", "dev", vif, "master", bridge], timeout: .seconds(10))
         } catch {
             throw .io("cannot run /sbin/ip to move \(vif) from \(hold) to \(bridge): \(error)")
         }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard moved.status == 0 else {
             throw .io(
                 "ip link set dev \(vif) master \(bridge) (from the hold bridge \(hold)) failed: "
-                    + text.trimmingCharacters(in: .whitespacesAndNewlines))
+                    + moved.standardError.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         log.info("moved \(vif) from \(hold) to \(bridge)")
     }

@@ -1,5 +1,6 @@
 import CXenLight
 import FlockCore
+import FlockSystem
 import Foundation
 
 extension XenDriver {

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 
 /// Errors from the Xen driver. Each message names what was checked or called and, where it
@@ -36,7 +37,7 @@ public struct XenError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// A xenstore read, write or permission change failed.
     public static func xenstore(_ what: String, path: String, errno: Int32) -> XenError {
-        XenError(.xenstore, "xenstore \(what) of \(path) failed: \(String(cString: strerror(errno)))")
+        XenError(.xenstore, "xenstore \(what) of \(path) failed: \(errnoText())")
     }
 
     /// A Xen VM spec that cannot be run, with every problem found.

@@ -1,4 +1,5 @@
 import CXenLight
+import FlockSystem
 import Logging
 import Synchronization
 
@@ -18,7 +19,7 @@ final class XenLogSink: Sendable {
     }
 
     func log(level: xentoollog_level, errno: Int32, domain: String?, message: String) {
-        let text = errno > 0 ? "\(message): \(String(cString: strerror(errno)))" : message
+        let text = errno > 0 ? "\(message): \(errnoText(errno))" : message
         let metadata: Logger.Metadata = ["xen": "\(domain ?? "libxl")"]
         switch level {
         case XTL_ERROR, XTL_CRITICAL:

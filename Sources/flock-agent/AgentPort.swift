@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// The guest end of the virtio-serial port `org.flock.agent`.

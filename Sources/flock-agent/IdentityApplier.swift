@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// Applies a validated identity to the running guest, in the order the protocol fixes:
@@ -23,7 +24,7 @@ enum IdentityApplier {
             } ?? -1
         }
         guard hostnameResult == 0 else {
-            return .failure(ValidationError("hostname: sethostname failed (\(errnoText()))"))
+            return .failure(ValidationError("hostname: sethostname failed (\(GuestHost.errnoText()))"))
         }
         applied.append("hostname")
         if let network = request.network {
@@ -32,7 +33,8 @@ enum IdentityApplier {
         }
         let file = IdentityFile(cloneID: request.cloneID, generation: request.generation, hostname: request.hostname)
         guard file.save() else {
-            return .failure(ValidationError("identity file: cannot write \(GuestState.identityPath) (\(errnoText()))"))
+            let why = GuestHost.errnoText()
+            return .failure(ValidationError("identity file: cannot write \(IdentityFile.path) (\(why))"))
         }
         return .success(applied)
     }
@@ -41,7 +43,7 @@ enum IdentityApplier {
     /// so clones that share the parent's RNG state diverge immediately.
     private static func addEntropy(_ entropy: [UInt8]) -> String? {
         let fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "cannot open /dev/urandom (\(errnoText()))" }
+        guard fd >= 0 else { return "cannot open /dev/urandom (\(GuestHost.errnoText()))" }
         defer { close(fd) }
         // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
         let header = 2 * MemoryLayout<Int32>.size
@@ -52,14 +54,14 @@ enum IdentityApplier {
         entropy.withUnsafeBytes { bytes in
             if let base = bytes.baseAddress { (raw + header).copyMemory(from: base, byteCount: bytes.count) }
         }
-        guard ioctl(fd, rndAddEntropy, raw) == 0 else { return "RNDADDENTROPY failed (\(errnoText()))" }
-        guard ioctl(fd, rndReseedCRNG) == 0 else { return "RNDRESEEDCRNG failed (\(errnoText()))" }
+        guard ioctl(fd, rndAddEntropy, raw) == 0 else { return "RNDADDENTROPY failed (\(GuestHost.errnoText()))" }
+        guard ioctl(fd, rndReseedCRNG) == 0 else { return "RNDRESEEDCRNG failed (\(GuestHost.errnoText()))" }
         return nil
     }
 
     private static func setClock(_ unixNs: Int64) -> String? {
         var spec = timespec(tv_sec: Int(unixNs / 1_000_000_000), tv_nsec: Int(unixNs % 1_000_000_000))
-        return clock_settime(CLOCK_REALTIME, &spec) == 0 ? nil : "clock_settime failed (\(errnoText()))"
+        return clock_settime(CLOCK_REALTIME, &spec) == 0 ? nil : "clock_settime failed (\(GuestHost.errnoText()))"
     }
 
     /// Bridge mode: the MAC first (the link must be down to change it), then a clean address
@@ -100,6 +102,4 @@ enum IdentityApplier {
         }
         return nil
     }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -1,3 +1,5 @@
+import FlockGuestKit
+
 /// A validated `identity` message. Everything is checked before anything is applied, so a bad
 /// request changes nothing in the guest ("nothing is acked unless everything applied", and a
 /// request we can already see is wrong should not half-apply either).

@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// Brief console logging: init points stderr at the console, so these lines show up in the

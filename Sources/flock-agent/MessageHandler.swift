@@ -1,3 +1,5 @@
+import FlockGuestKit
+
 /// Turns one request line into exactly one reply line. Pure dispatch: the side effects live in
 /// `IdentityApplier` and `GuestState`, which keeps every malformed-input path a plain return.
 enum MessageHandler {

@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// The agent's transport on Xen, where there is no virtio-serial port: xenstore keys under the

@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// A minimal xenstore client over the guest kernel's `/dev/xen/xenbus` device, speaking the

@@ -109,7 +109,7 @@ struct BenchClone: AsyncParsableCommand {
         let driver = QEMUDriver(
             configuration: QEMUDriverConfiguration(
                 stateRoot: root, snapshotMaxAge: .zero, lazyFreeze: lazyFreeze,
-                log: { line in
+                logger: LineLogHandler.logger(label: "flockctl.bench") { line in
                     let stamp = String(format: "%9.3f", BenchMath.milliseconds(ContinuousClock.now - origin) / 1000)
                     if verbose || isatty(2) == 1 { printError("flock-bench: [\(stamp) s] \(line)") }
                 }))

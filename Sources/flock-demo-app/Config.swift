@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// The app's settings. In the guest they come from the kernel command line (`flock.*=` words in
@@ -13,7 +14,7 @@ struct Config: Sendable {
 
     static func load(arguments: [String]) -> Config {
         var config = Config()
-        if let bytes = readSmallFile("/proc/cmdline") {
+        if let bytes = Files.read("/proc/cmdline", maxBytes: 64 * 1024) {
             for word in String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }) {
                 let parts = word.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { continue }
@@ -44,20 +45,4 @@ struct Config: Sendable {
         default: break
         }
     }
-}
-
-/// Reads a small file whole; nil if it is missing or unreadable.
-func readSmallFile(_ path: String, limit: Int = 64 * 1024) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while out.count < limit {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return n == 0 ? out : nil }
-        out.append(contentsOf: chunk[0..<n])
-    }
-    return out
 }

@@ -1,11 +1,10 @@
+import FlockGuestKit
 import Glibc
 
-/// The clone identity flock-agent publishes in /run/flock/identity.json. Cached, and re-read
+/// The clone identity flock-agent publishes in /run/flock/identity.json (`IdentityFile`). Cached, and re-read
 /// only when the file's inode or mtime changes (the agent replaces it by rename), so /stats
 /// stays cheap yet shows a new identity on the very next request after the agent's ack.
 final class GuestIdentity: @unchecked Sendable {
-    static let path = "/run/flock/identity.json"
-
     struct Snapshot {
         var cloneID: String?
         var generation: Int64
@@ -17,7 +16,7 @@ final class GuestIdentity: @unchecked Sendable {
 
     func current() -> Snapshot {
         var info = stat()
-        guard stat(Self.path, &info) == 0 else {
+        guard stat(IdentityFile.path, &info) == 0 else {
             return mutex.withLock {
                 stamp = nil
                 cached = Snapshot(cloneID: nil, generation: 0)
@@ -34,26 +33,8 @@ final class GuestIdentity: @unchecked Sendable {
     }
 
     private static func read() -> Snapshot {
-        guard let bytes = readSmallFile(path), let object = JSONText.parseFlatObject(bytes) else {
-            return Snapshot(cloneID: nil, generation: 0)
-        }
-        var snapshot = Snapshot(cloneID: nil, generation: 0)
-        if case .string(let id) = object["clone_id"] { snapshot.cloneID = id }
-        if case .literal(let text) = object["generation"], let generation = Int64(text) {
-            snapshot.generation = generation
-        }
-        return snapshot
-    }
-
-    static func hostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
-        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    static func bootID() -> String {
-        let text = String(decoding: readSmallFile("/proc/sys/kernel/random/boot_id") ?? [], as: UTF8.self)
-        return text.trimmingSpaces().filter { $0 != "\n" }
+        let file = IdentityFile.load()
+        return Snapshot(cloneID: file?.cloneID, generation: file?.generation ?? 0)
     }
 
     /// Fresh bytes from /dev/urandom as hex: after the agent reseeds, siblings must differ here.

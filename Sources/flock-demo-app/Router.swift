@@ -1,3 +1,5 @@
+import FlockGuestKit
+
 /// Maps requests to the app's routes. Stateless itself; the cache and identity it reads are
 /// thread-safe objects shared by every connection.
 struct Router: Sendable {
@@ -42,7 +44,7 @@ struct Router: Sendable {
         var response = HTTPResponse(
             status: 200,
             json:
-                "{\"key\":\(JSONText.quote(key)),\"value\":\"\(String(repeating: "0", count: 16 - hex.count) + hex)\",\"cache\":\"\(hit ? "hit" : "miss")\"}"
+                "{\"key\":\(JSONWriter.quote(key)),\"value\":\"\(String(repeating: "0", count: 16 - hex.count) + hex)\",\"cache\":\"\(hit ? "hit" : "miss")\"}"
         )
         response.extraHeaders.append(("X-Cache", hit ? "hit" : "miss"))
         return response
@@ -56,8 +58,8 @@ struct Router: Sendable {
         let uptime = "\(uptimeMs / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
         let json =
             "{\"hits\":\(counters.hits),\"misses\":\(counters.misses),\"entries\":\(counters.entries),"
-            + "\"uptime_s\":\(uptime),\"clone_id\":\(snapshot.cloneID.map(JSONText.quote) ?? "null"),"
-            + "\"generation\":\(snapshot.generation),\"hostname\":\(JSONText.quote(GuestIdentity.hostname())),"
+            + "\"uptime_s\":\(uptime),\"clone_id\":\(snapshot.cloneID.map(JSONWriter.quote) ?? "null"),"
+            + "\"generation\":\(snapshot.generation),\"hostname\":\(JSONWriter.quote(GuestHost.hostname())),"
             + "\"miss_cost_ms\":\(cache.missCostMs)}"
         return HTTPResponse(status: 200, json: json)
     }
@@ -68,9 +70,9 @@ struct Router: Sendable {
             return HTTPResponse(status: 503, text: "cannot read /dev/urandom\n")
         }
         let json =
-            "{\"hostname\":\(JSONText.quote(GuestIdentity.hostname())),"
-            + "\"clone_id\":\(snapshot.cloneID.map(JSONText.quote) ?? "null"),\"generation\":\(snapshot.generation),"
-            + "\"boot_id\":\(JSONText.quote(GuestIdentity.bootID())),\"random\":\"\(random)\"}"
+            "{\"hostname\":\(JSONWriter.quote(GuestHost.hostname())),"
+            + "\"clone_id\":\(snapshot.cloneID.map(JSONWriter.quote) ?? "null"),\"generation\":\(snapshot.generation),"
+            + "\"boot_id\":\(JSONWriter.quote(GuestHost.bootID())),\"random\":\"\(random)\"}"
         return HTTPResponse(status: 200, json: json)
     }
 }

@@ -1,3 +1,4 @@
+import FlockGuestKit
 import Glibc
 
 /// The listening socket and its accept loop: one detached thread per connection, at most
@@ -10,7 +11,7 @@ struct Server {
     /// respawns the app).
     func run() -> String {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard listener >= 0 else { return "socket: \(errorText())" }
+        guard listener >= 0 else { return "socket: \(GuestHost.errnoText())" }
         var yes: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -22,8 +23,8 @@ struct Server {
                 bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { return "bind 0.0.0.0:\(config.port): \(errorText())" }
-        guard listen(listener, 128) == 0 else { return "listen: \(errorText())" }
+        guard bound == 0 else { return "bind 0.0.0.0:\(config.port): \(GuestHost.errnoText())" }
+        guard listen(listener, 128) == 0 else { return "listen: \(GuestHost.errnoText())" }
         log(
             "listening on 0.0.0.0:\(config.port), miss cost \(config.missCostMs) ms, at most \(config.maxConnections) connections, "
                 + "\(config.workers) workers waiting \(config.itemWaitMs) ms per item"
@@ -56,7 +57,6 @@ struct Server {
     }
 }
 
-func errorText() -> String { String(cString: strerror(errno)) }
 
 /// Console logging for the app; init sends stderr to the console.
 func log(_ message: String) {

@@ -50,7 +50,7 @@ struct VMOptions: ParsableArguments {
         QEMUDriver(
             configuration: QEMUDriverConfiguration(
                 stateRoot: stateRoot, snapshotMaxAge: snapshotMaxAge, lazyFreeze: lazyFreeze,
-                log: { printError("flockctl: \($0)") }))
+                logger: LineLogHandler.logger(label: "flockctl.qemu") { printError("flockctl: \($0)") }))
     }
 
     /// A progress line on a terminal; silent when stderr is redirected (scripts, tests).

@@ -43,8 +43,8 @@ struct QEMUHypervisorFactory: HypervisorFactory {
         if case .success(let value?) = settings.duration("boot_timeout") { configuration.bootTimeout = value }
         if case .success(let value?) = settings.duration("agent_timeout") { configuration.agentTimeout = value }
         configuration.networkNamespace = settings["network_namespace"]
-        let log = logger
-        configuration.log = { log.info("\($0)", metadata: ["driver": "qemu"]) }
+        configuration.logger = logger
+        configuration.logger[metadataKey: "driver"] = "qemu"
         let driver = QEMUDriver(configuration: configuration)
         let running = try await driver.adopt()
         logger.info(

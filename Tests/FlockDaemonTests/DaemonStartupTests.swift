@@ -1,5 +1,6 @@
 import FlockDaemon
 import FlockStore
+import FlockTestSupport
 import Foundation
 import Logging
 import Testing

@@ -1,4 +1,5 @@
 import FlockDaemon
+import FlockTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import FlockCore
 import FlockStore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ import Testing
     }
 
     func flockctl(_ arguments: [String]) async throws -> (status: Int32?, stdout: String, stderr: String) {
-        let binary = try #require(Binary.url("flockctl"))
+        let binary = try #require(BuiltBinary.url("flockctl"))
         return try await runToEnd(binary, arguments, environment: ["FLOCK_DB": db], in: scratch)
     }
 
@@ -107,8 +108,8 @@ import Testing
         #expect(listed.stdout.contains("web  failure  first failure"))
         #expect(!listed.stdout.contains("other pool"))
 
-        let binary = try #require(Binary.url("flockctl"))
-        let follower = try Child(
+        let binary = try #require(BuiltBinary.url("flockctl"))
+        let follower = try await Child.start(
             binary, ["events", "--follow", "--json", "--pool", "web", "--interval", "100ms"],
             environment: ["FLOCK_DB": db],
             in: scratch, name: "follow")

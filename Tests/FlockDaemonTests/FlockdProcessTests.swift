@@ -1,11 +1,13 @@
 import FlockStore
+import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
 /// The built `flockd` as operators run it: config checks, start-up refusal, and SIGTERM.
 @Suite(.serialized) struct FlockdProcessTests {
     func flockd() throws -> URL {
-        try #require(Binary.url("flockd"), "flockd not built next to the test runner nor in .build/debug")
+        try #require(BuiltBinary.url("flockd"), "flockd not built next to the test runner nor in .build/debug")
     }
 
     @Test func checkConfigAcceptsTheShippedExample() async throws {
@@ -72,8 +74,8 @@ import Testing
         let scratch = try Scratch()
         let haproxy = try await TestHAProxy(in: scratch)
         let config = try daemonConfig(scratch, haproxy: haproxy)
-        let port = try freePort()
-        let daemon = try Child(
+        let port = try freeLoopbackPort()
+        let daemon = try await Child.start(
             try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(port)"], in: scratch,
             name: "flockd")
 
@@ -104,7 +106,7 @@ import Testing
         let haproxy = try await TestHAProxy(in: scratch)
         let config = try daemonConfig(scratch, haproxy: haproxy, backend: "fixed")
         let result = try await runToEnd(
-            try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(try freePort())"],
+            try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(try freeLoopbackPort())"],
             in: scratch)
         #expect(result.status == 1)
         #expect(result.stderr.contains("backend 'fixed' on balancer"), "\(result.stderr)")

@@ -1,6 +1,7 @@
 import FlockCore
 import FlockDaemon
 import FlockStore
+import FlockTestSupport
 import FlockTesting
 import Foundation
 import Logging

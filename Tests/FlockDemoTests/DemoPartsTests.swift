@@ -1,4 +1,6 @@
 import FlockCore
+import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -78,7 +80,7 @@ import Testing
         #expect(SVGChart.niceCeiling(73) == 100 && SVGChart.niceCeiling(18) == 20 && SVGChart.niceCeiling(5) == 5)
     }
 
-    @Test func haproxyAcceptsTheGeneratedConfig() throws {
+    @Test func haproxyAcceptsTheGeneratedConfig() async throws {
         let haproxy = try #require(findExecutable("haproxy"), "bash Deploy/setup.sh installs haproxy")
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -89,12 +91,12 @@ import Testing
         #expect(text.contains("log 127.0.0.1:18082 len 1024 format raw local0"))
         #expect(text.contains("level admin") && text.contains("server web-parent 127.0.0.1:18081 check"))
         try text.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
-        let status = try run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
+        let status = try await run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
         #expect(status == 0)
     }
 
     @Test func flockdAcceptsTheGeneratedConfigAndPolicy() async throws {
-        let flockd = try #require(builtFlockd(), "swift build --build-tests builds flockd")
+        let flockd = try #require(BuiltBinary.url("flockd")?.path, "swift build --build-tests builds flockd")
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var policy = DemoPolicy()
@@ -108,7 +110,7 @@ import Testing
         #expect(daemon.token.count == 32)
         #expect(
             try String(contentsOfFile: daemon.configPath, encoding: .utf8).contains("listen: 127.0.0.1:\(daemon.port)"))
-        let status = try run(flockd, ["--check-config", daemon.configPath], in: directory)
+        let status = try await run(flockd, ["--check-config", daemon.configPath], in: directory)
         #expect(status == 0, "\((try? String(contentsOfFile: "\(directory)/run.log", encoding: .utf8)) ?? "")")
     }
 
@@ -195,22 +197,8 @@ import Testing
         return path
     }
 
-    private func run(_ executable: String, _ arguments: [String], in directory: String) throws -> Int32? {
-        let child = try DemoChild.spawn(
-            executable, arguments, stdout: "\(directory)/run.log", stderr: "\(directory)/run.log")
-        let deadline = Date().addingTimeInterval(60)
-        while child.isRunning && Date() < deadline { usleep(20_000) }
-        return child.exitStatus
-    }
-
-    private func builtFlockd() -> String? {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = runner.deletingLastPathComponent()
-        var candidates = [directory.appendingPathComponent("flockd").path]
-        for _ in 0..<4 {
-            directory = directory.deletingLastPathComponent()
-            candidates.append(directory.appendingPathComponent("flockd").path)
-        }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    private func run(_ executable: String, _ arguments: [String], in directory: String) async throws -> Int32? {
+        let child = try await ChildProcess.start(executable, arguments, stdout: "\(directory)/run.log")
+        return await child.waitForExit(timeout: .seconds(60))
     }
 }

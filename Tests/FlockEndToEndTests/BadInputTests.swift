@@ -1,12 +1,14 @@
 import FlockCore
 import FlockDemo
+import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
 extension EndToEnd {
     /// A config with mistakes never starts: exit 1, every error located at file:line:column.
     @Test func aBadConfigRefusesToStartWithALocatedError() async throws {
-        let directory = try scratch("badcfg")
+        let directory = try tmpfsScratch("badcfg")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let flockd = try #require(Repo.flockd)
         let config = "\(directory)/flockd.yaml"
@@ -21,7 +23,7 @@ extension EndToEnd {
           web: { policy: missing.yaml, balancer: haproxy, hypervisor: local }
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try DemoChild.spawn(
+        let child = try await ChildProcess.start(
             flockd, ["--config", config], stdout: "\(directory)/out", stderr: "\(directory)/err")
         let status = await child.waitForExit(timeout: .seconds(60))
         #expect(status == 1, "stderr: \(child.stderr)")
@@ -60,7 +62,9 @@ extension EndToEnd {
         let e2e = try await E2E()
         do {
             #expect(try await e2e.flockd.setDesired(2).status == 200)
-            let scaledOut = await eventually { try e2e.storeClones().filter { $0.state == .serving }.count == 1 }
+            let scaledOut = await eventuallyRetryingErrors(timeout: .seconds(120)) {
+                try e2e.storeClones().filter { $0.state == .serving }.count == 1
+            }
             let picture1 = await e2e.picture()
             #expect(scaledOut, "\(picture1)")
             let clone = try #require(try e2e.storeClones().first?.name)
@@ -70,7 +74,7 @@ extension EndToEnd {
             let lastEvent = try await e2e.flockd.events(since: nil).lastId
             // No load and no manual count: with metrics, the policy would scale in.
             #expect(try await e2e.flockd.setDesired(nil).status == 200)
-            let missing = await eventually(timeout: .seconds(60)) {
+            let missing = await eventuallyRetryingErrors(timeout: .seconds(60)) {
                 try await e2e.flockd.events(since: lastEvent).events.contains { $0.kind == "metric_missing" }
             }
             #expect(missing, "a metric_missing event while HAProxy is down")
@@ -84,7 +88,7 @@ extension EndToEnd {
 
             try await e2e.haproxy.start()
             let back = Date()
-            let recovered = await eventually(timeout: .seconds(180)) {
+            let recovered = await eventuallyRetryingErrors(timeout: .seconds(180)) {
                 let vms = await e2e.vmClones()
                 return try store.decisions(pool: e2e.pool, since: back).contains { $0.action == .scaleIn }
                     && e2e.storeClones().isEmpty && vms.isEmpty

@@ -1,5 +1,6 @@
 import FlockCore
 import FlockDemo
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ extension EndToEnd {
             // Scale-out: kill as soon as a clone is on its way (requested … registering).
             #expect(try await e2e.flockd.setDesired(3).status == 200)
             // Poll the store tightly and kill at once: the work in flight is what the kill must hit.
-            let warming = await eventually(timeout: .seconds(60), every: .milliseconds(2)) {
+            let warming = await eventuallyRetryingErrors(timeout: .seconds(60), every: .milliseconds(2)) {
                 try store.instances(pool: e2e.pool).contains { $0.role == .clone && $0.state.isWarming }
             }
             await e2e.flockd.crash()
@@ -30,7 +31,7 @@ extension EndToEnd {
 
             try await e2e.flockd.start()
             // Bounded generously for slow CI; it is the agreement that is asserted, not a time.
-            let convergedOut = await eventually {
+            let convergedOut = await eventuallyRetryingErrors(timeout: .seconds(120)) {
                 try await e2e.agree() && e2e.storeClones().count == 2
             }
             let picture2 = await e2e.picture()
@@ -38,7 +39,7 @@ extension EndToEnd {
 
             // Scale-in: kill while a clone is draining or being destroyed.
             #expect(try await e2e.flockd.setDesired(1).status == 200)
-            let leaving = await eventually(timeout: .seconds(90), every: .milliseconds(2)) {
+            let leaving = await eventuallyRetryingErrors(timeout: .seconds(90), every: .milliseconds(2)) {
                 try store.instances(pool: e2e.pool).contains { $0.state == .draining || $0.state == .stopping }
             }
             await e2e.flockd.crash()
@@ -46,7 +47,7 @@ extension EndToEnd {
             #expect(leaving, "no clone started leaving: \(caughtIn)")
 
             try await e2e.flockd.start()
-            let convergedIn = await eventually {
+            let convergedIn = await eventuallyRetryingErrors(timeout: .seconds(120)) {
                 try await e2e.agree() && e2e.storeClones().isEmpty
             }
             let picture4 = await e2e.picture()
@@ -66,7 +67,7 @@ extension EndToEnd {
         do {
             let store = try e2e.store()
             #expect(try await e2e.flockd.setDesired(2).status == 200)
-            let warming = await eventually(timeout: .seconds(60), every: .milliseconds(2)) {
+            let warming = await eventuallyRetryingErrors(timeout: .seconds(60), every: .milliseconds(2)) {
                 try store.instances(pool: e2e.pool).contains { $0.role == .clone && $0.state.isWarming }
             }
             let status = await e2e.flockd.stop(grace: .seconds(120))

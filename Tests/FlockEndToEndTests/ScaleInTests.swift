@@ -1,5 +1,6 @@
 import FlockCore
 import FlockDemo
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -11,10 +12,10 @@ extension EndToEnd {
         let e2e = try await E2E()
         do {
             // Calm load (~20 requests/s) all along; capacity comes from a manual count first.
-            let load = try e2e.wrk(connections: 2, seconds: 300, label: "calm")
+            let load = try await e2e.wrk(connections: 2, seconds: 300, label: "calm")
             let set = try await e2e.flockd.setDesired(3)
             #expect(set.status == 200, "\(set.text)")
-            let scaledOut = await eventually {
+            let scaledOut = await eventuallyRetryingErrors(timeout: .seconds(120)) {
                 try e2e.storeClones().filter { $0.state == .serving }.count == 2
             }
             let picture1 = await e2e.picture()
@@ -24,7 +25,7 @@ extension EndToEnd {
             // Hand the pool back to its policy: at ~20 requests/s one server is enough.
             let cleared = try await e2e.flockd.setDesired(nil)
             #expect(cleared.status == 200, "\(cleared.text)")
-            let scaledIn = await eventually(timeout: .seconds(180)) {
+            let scaledIn = await eventuallyRetryingErrors(timeout: .seconds(180)) {
                 let servers = try await e2e.lbClones()
                 let vms = await e2e.vmClones()
                 return try e2e.storeClones().isEmpty && servers.isEmpty && vms.isEmpty

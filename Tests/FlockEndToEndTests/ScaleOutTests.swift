@@ -1,5 +1,7 @@
 import FlockCore
 import FlockDemo
+import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -14,8 +16,8 @@ extension EndToEnd {
             #expect(parentMisses >= LoadPlan.defaultKeys.count, "the parent was warmed: \(parentStats)")
 
             // ~80 requests/s against a target of 25 per server: flockd wants more than the parent.
-            let load = try e2e.wrk(connections: 8, seconds: 120, label: "surge")
-            let served = await eventually {
+            let load = try await e2e.wrk(connections: 8, seconds: 120, label: "surge")
+            let served = await eventuallyRetryingErrors(timeout: .seconds(120)) {
                 let table = try await e2e.haproxy.client.showStat(backend: e2e.haproxy.backend)
                 return table.servers(of: e2e.haproxy.backend).contains {
                     $0.server.hasPrefix(OwnedName.prefix) && ($0.integer("stot") ?? 0) > 0

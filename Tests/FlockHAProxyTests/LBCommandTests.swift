@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ struct LBCommandTests {
         for needle in ["/run/haproxy/admin.sock", "bind :80", "127.0.0.1:8405", "10.0.0.10:8080"] {
             #expect(text.contains(needle), "Deploy/haproxy.cfg no longer holds '\(needle)', which this test rewrites")
         }
-        let prometheusPort = try Sockets.freePort()
+        let prometheusPort = try freeLoopbackPort()
         return { socket, _, frontendPort in
             text.replacingOccurrences(of: "/run/haproxy/admin.sock", with: socket)
                 .replacingOccurrences(of: "bind :80", with: "bind 127.0.0.1:\(frontendPort)")

@@ -1,5 +1,7 @@
 import FlockCore
 import FlockPrometheus
+import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +14,7 @@ struct PrometheusSourceTests {
         let one = try TestHTTPServer(name: "one")
         let two = try TestHTTPServer(name: "two")
         defer { [one, two].forEach { $0.stop() } }
-        let exporterPort = try Sockets.freePort()
+        let exporterPort = try freeLoopbackPort()
         let haproxy = try await HAProxyInstance { socket, admin, frontend in
             HAProxyInstance.config(
                 socket: socket, adminTCPPort: admin, frontendPort: frontend,
@@ -47,7 +49,7 @@ struct PrometheusSourceTests {
     }
 
     @Test func unreachableEndpointGivesErrorSamples() async throws {
-        let port = try Sockets.freePort()
+        let port = try freeLoopbackPort()
         let source = PrometheusMetricsSource.haproxy(
             url: URL(string: "http://127.0.0.1:\(port)/metrics")!, timeout: .seconds(2))
         let samples = await source.read(backend: "app", metrics: [.sessions, .queue])

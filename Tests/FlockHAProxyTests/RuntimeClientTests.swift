@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 import Testing
 
@@ -97,7 +98,7 @@ struct RuntimeClientTests {
             #expect(error.isConnect)
             #expect(error.message.contains("level admin"))
         }
-        let port = try Sockets.freePort()
+        let port = try freeLoopbackPort()
         let tcp = RuntimeClient(endpoint: .tcp(host: "127.0.0.1", port: port))
         await #expect(throws: HAProxyError.self) { try await tcp.showStat() }
     }

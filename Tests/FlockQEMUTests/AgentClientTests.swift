@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 /// The host side of the agent protocol against a scripted fake guest.
 @Suite struct AgentClientTests {
     @Test func helloIdentityAndPing() async throws {
-        let directory = try scratchDirectory("agent")
+        let directory = try tmpfsScratch("agent")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let received = Locked<[String]>([])
         let server = try FakeSocketServer(directory: directory) { fd in
@@ -53,7 +54,7 @@ import Testing
     }
 
     @Test func anErrorReplyIsThrownWithTheAgentsMessage() async throws {
-        let directory = try scratchDirectory("agenterr")
+        let directory = try tmpfsScratch("agenterr")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try FakeSocketServer(directory: directory) { fd in
             while let line = FakeSocketServer.readLine(fd) {
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func aSilentGuestTimesOut() async throws {
-        let directory = try scratchDirectory("agentsilent")
+        let directory = try tmpfsScratch("agentsilent")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try FakeSocketServer(directory: directory) { fd in
             while FakeSocketServer.readLine(fd) != nil {}

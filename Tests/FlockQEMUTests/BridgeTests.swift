@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -11,13 +12,13 @@ extension RealVMs {
     struct BridgeTests {
         @Test func clonesGetDistinctMACsAndIPsAndAllAnswerAtOnce() async throws {
             let network = try await TestNetwork()
-            let root = try scratchDirectory("bridge")
+            let root = try tmpfsScratch("bridge")
             ExitCleanup.register(root)
             let driver = QEMUDriver(
                 configuration: QEMUDriverConfiguration(
                     stateRoot: root, snapshotMaxAge: .zero, quitTimeout: .seconds(3),
                     networkNamespace: network.namespace,
-                    log: { _ in }))
+                    logger: LineLogHandler.logger(label: "test") { _ in }))
             do {
                 var spec = GuestImage.spec(name: "flock-br-parent", pool: "br")
                 spec.append = "console=ttyS0 quiet flock.ip=none"

@@ -1,4 +1,6 @@
 import FlockCore
+import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +13,7 @@ extension RealVMs {
     @Suite(.serialized)
     struct DiskTests {
         @Test func everyVMWritesToItsOwnOverlay() async throws {
-            let root = try scratchDirectory("disk")
+            let root = try tmpfsScratch("disk")
             ExitCleanup.register(root)
             let base = "\(root)/base.qcow2"
             #expect(
@@ -66,7 +68,7 @@ extension RealVMs {
 
         /// The backing file of a qcow2 image, read with `qemu-img info -U` (the image may be in use).
         private func backing(of image: String) async throws -> String? {
-            let directory = try scratchDirectory("info")
+            let directory = try tmpfsScratch("info")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let status = try await ChildProcess.run(
                 "qemu-img", ["info", "-U", "--output=json", image], log: "\(directory)/out")

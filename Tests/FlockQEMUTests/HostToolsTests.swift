@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 @Suite struct AcceleratorProbeTests {
     /// The probe really boots: under TCG its boot sector prints OK.
     @Test func tcgRunsTheProbeGuest() async throws {
-        let scratch = try scratchDirectory("probe")
+        let scratch = try tmpfsScratch("probe")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         #expect(await AcceleratorProbe.works(.tcg, qemu: "qemu-system-x86_64", scratch: scratch, timeout: .seconds(20)))
         #expect(filesUnder(scratch).isEmpty, "the probe cleans up after itself")
@@ -18,7 +19,7 @@ import Testing
 
     /// The kernel probe really boots a kernel: under TCG the guest kernel reaches its root mount.
     @Test func tcgBootsTheProbeKernel() async throws {
-        let scratch = try scratchDirectory("probek")
+        let scratch = try tmpfsScratch("probek")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         #expect(
             await AcceleratorProbe.works(
@@ -29,7 +30,7 @@ import Testing
     /// TCG and warn. (Set FLOCK_REAL_KVM on a host with working KVM to skip this.)
     @Test(.enabled(if: ProcessInfo.processInfo.environment["FLOCK_REAL_KVM"] == nil))
     func autoFallsBackToTCGWithAWarning() async throws {
-        let scratch = try scratchDirectory("probekvm")
+        let scratch = try tmpfsScratch("probekvm")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let (accelerator, warning) = await AcceleratorProbe.resolve(
             .auto, qemu: "qemu-system-x86_64", scratch: scratch, kernel: GuestImage.kernel)
@@ -48,7 +49,7 @@ import Testing
 
 @Suite struct FrozenCopyTests {
     @Test func copiesDataKeepsHolesAndIsPrivate() throws {
-        let directory = try scratchDirectory("copy")
+        let directory = try tmpfsScratch("copy")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let source = "\(directory)/ram"
         let fd = open(source, O_RDWR | O_CREAT, 0o600)

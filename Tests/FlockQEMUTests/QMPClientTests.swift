@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -97,7 +98,7 @@ import Testing
     }
 
     @Test func connectingToNothingFailsWithThePath() async throws {
-        let directory = try scratchDirectory("qmpnone")
+        let directory = try tmpfsScratch("qmpnone")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let error = await #expect(throws: QEMUError.self) {
             try await QMPClient.connect(path: "\(directory)/missing.sock", timeout: .milliseconds(200))
@@ -106,7 +107,7 @@ import Testing
     }
 
     @Test func aSilentServerTimesOutEachCommand() async throws {
-        let directory = try scratchDirectory("qmpsilent")
+        let directory = try tmpfsScratch("qmpsilent")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try FakeSocketServer(directory: directory) { fd in
             FakeSocketServer.write(fd, #"{"QMP": {"version": {}, "capabilities": []}}"# + "\n")
@@ -126,7 +127,7 @@ import Testing
     }
 
     @Test func noGreetingIsAProtocolError() async throws {
-        let directory = try scratchDirectory("qmpnogreet")
+        let directory = try tmpfsScratch("qmpnogreet")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try FakeSocketServer(directory: directory) { fd in
             FakeSocketServer.write(fd, "HTTP/1.1 200 OK\r\n\r\nhello\n")
@@ -141,7 +142,7 @@ import Testing
     /// Random bytes, invalid JSON, wrong shapes, unknown ids and an over-long line, interleaved
     /// with real answers: the client must skip the junk, answer what it can, and never crash.
     @Test(arguments: [1, 2, 3, 4, 5, 6]) func survivesGarbage(seed: Int) async throws {
-        let directory = try scratchDirectory("qmpfuzz")
+        let directory = try tmpfsScratch("qmpfuzz")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try FakeSocketServer(directory: directory) { fd in
             var generator = SeededGenerator(seed: UInt64(seed))

@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 /// parent, so it lives in the serialized VM suite's process but boots nothing new.
 @Suite struct VMSpecCommandTests {
     @Test func aBadSpecListsEveryProblemWithTheFile() async throws {
-        let directory = try scratchDirectory("clispec")
+        let directory = try tmpfsScratch("clispec")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let spec = "\(directory)/bad.yaml"
         try "name: Bad\npool: web\nkernel: missing/vmlinuz\nmemory_mib: lots\ncolour: blue\n".write(

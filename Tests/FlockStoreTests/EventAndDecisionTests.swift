@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 
 @Suite struct EventAndDecisionTests {
     @Test func eventsAfterAnId() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let events = (0..<5).map { i in
             Event(
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func decisionsRoundTripExactly() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let votes = [
             CheckVote(
@@ -77,7 +78,7 @@ import Testing
     }
 
     @Test func nonFiniteVoteValuesAreRecorded() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let vote = CheckVote(check: "c", metric: .queue, value: .nan, kind: .hold, desired: nil, detail: "")
         try store.record(

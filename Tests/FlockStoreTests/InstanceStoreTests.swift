@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func upsertRoundTripsEveryField() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         var parent = Instance(name: "web-parent", pool: "web", role: .parent, state: .serving, createdAt: at(-10))
         try store.upsert(parent)
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func oneInstanceIsFoundByNameWhateverItsState() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.upsert(clone("a"))
         #expect(try store.instance(named: clone("a").name) == clone("a"))
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func transitionsAreRecorded() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.upsert(clone("a"))
         try store.transition(instance: "flock-web-a", to: .cloning, at: at(1))
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func illegalTransitionChangesNothing() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.upsert(clone("a"))
         #expect(throws: FlockError.illegalTransition(instance: "flock-web-a", from: .requested, to: .serving)) {
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func goneInstancesAreHiddenUnlessAsked() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         var gone = clone("a")
         gone.state = .gone

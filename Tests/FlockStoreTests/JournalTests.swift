@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 
 @Suite struct JournalTests {
     @Test func openIntentsAreThoseWithoutAResult() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let clone = try store.journalIntent(
             pool: "web",
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func resultsAreChecked() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let id = try store.journalIntent(pool: "web", instance: nil, action: "remove", detail: "", at: t0)
         #expect(throws: StoreError.notAResult("intent")) {

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import GRDB
 import Synchronization
@@ -14,7 +15,7 @@ import Testing
     }
 
     @Test func createsOwnerOnlyDirectoriesAndFiles() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store("a/b/flock.db")
         try store.record(Event(time: t0, pool: nil, kind: .instance, message: "make the WAL exist"))
 
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func usesWALWithForeignKeys() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let (journal, foreignKeys) = try store.writer.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Bool.fetchOne(db, sql: "PRAGMA foreign_keys"))
@@ -36,7 +37,7 @@ import Testing
     }
 
     @Test func reportsThePathWhenTheDirectoryCannotBeMade() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         try #require(FileManager.default.createFile(atPath: scratch.path("file"), contents: Data()))
         let error = try #require(throws: StoreError.self) { try scratch.store("file/flock.db") }
         #expect(error.description.contains(scratch.path("file")))
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func reportsThePathWhenTheFileIsNotADatabase() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let path = scratch.path("junk.db")
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path))
         let error = try #require(throws: StoreError.self) { try FlockStore(path: path) }
@@ -53,7 +54,7 @@ import Testing
 
     /// The daemon and the CLI hold the same file open and both write.
     @Test func twoStoresShareOneFile() async throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let daemon = try scratch.store()
         let cli = try scratch.store()
         try cli.applyPolicies([change("web", "v: 1")], by: "ops", at: t0)
@@ -84,7 +85,7 @@ import Testing
     /// The daemon and the CLI may open a brand-new file at the same moment; both must succeed.
     /// (Both switching it to WAL and both migrating it are races SQLite does not wait out by itself.)
     @Test func concurrentFirstOpensAllSucceed() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         for round in 0..<10 {
             let path = scratch.path("fresh\(round)/flock.db")
             let failures = Mutex<[String]>([])

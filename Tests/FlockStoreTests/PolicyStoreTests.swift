@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -7,7 +8,7 @@ import Testing
 
 @Suite struct PolicyStoreTests {
     @Test func applyCreatesVersionsAndPools() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let first = try store.applyPolicies([change("web", "a"), change("api", "x")], by: "ana", at: t0)
         #expect(first.map(\.version) == [1, 1])
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func identicalReapplyCreatesNothing() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.applyPolicies([change("web", "a")], by: "ana", at: t0)
         #expect(try store.applyPolicies([change("web", "a")], by: "ana", at: at(1)).isEmpty)
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func duplicatePoolStoresNothing() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.applyPolicies([change("web", "a")], by: "ana", at: t0)
         #expect(throws: StoreError.duplicatePool("api")) {
@@ -63,7 +64,7 @@ import Testing
 
     /// A failure inside the transaction (here forced by a trigger) undoes the changes before it.
     @Test func failedApplyRollsBackEarlierChanges() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.writer.write { db in
             try db.execute(
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func rollbackAddsAVersionWithTheOldText() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.applyPolicies([change("web", "a")], by: "ana", at: t0)
         try store.applyPolicies([change("web", "b", backend: "be_b")], by: "ana", at: at(1))
@@ -108,7 +109,7 @@ import Testing
     }
 
     @Test func rollbackErrorsNameWhatExists() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.applyPolicies([change("web", "a")], by: "ana", at: t0)
         try store.applyPolicies([change("web", "b")], by: "ana", at: at(1))
@@ -121,7 +122,7 @@ import Testing
     }
 
     @Test func pauseAndManualDesired() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.applyPolicies([change("web", "a")], by: "ana", at: t0)
         try store.setPaused(pool: "web", true)

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 
 @Suite struct SampleTests {
     @Test func samplesRoundTripIncludingErrors() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let samples = [
             MetricSample(metric: .sessionsPerServer, time: at(0), value: 12.5),
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func batchAcrossPoolsAndNaN() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         try store.append(samples: [
             "web": [MetricSample(metric: .queue, time: at(0), value: .nan)],
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func retentionIsEnforcedAsSamplesArrive() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try FlockStore(path: scratch.path("flock.db"), sampleRetention: .seconds(100))
         #expect(store.sampleRetention == .seconds(100))
         // One sample every 10 s for 300 s; retention runs at most once a minute of sample time.
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func defaultRetentionIsADay() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         #expect(store.sampleRetention == .seconds(86_400))
         try store.append(samples: [MetricSample(metric: .queue, time: at(0), value: 1)], pool: "web")
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func pruningRemovesOnlyOldSamples() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
         let samples = (0..<10).map { MetricSample(metric: .queue, time: at(Double($0)), value: Double($0)) }
         try store.append(samples: samples, pool: "web")

@@ -1,22 +1,10 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 
 @testable import FlockStore
 
-/// A unique temporary directory for one test, removed when the test lets go of it.
-final class Scratch {
-    let directory: URL
-
-    init() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("flockstore-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
-
-    func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
-
+extension Scratch {
     /// A store in a directory that does not exist yet, so opening it also creates the directory.
     func store(_ relative: String = "state/flock.db") throws -> FlockStore { try FlockStore(path: path(relative)) }
 }

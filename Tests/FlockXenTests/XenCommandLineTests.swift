@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 @Suite struct XenCommandLineTests {
     @Test(arguments: [["vm", "list", "--hypervisor", "xen"], ["vm", "list", "--hypervisor", "xen", "--json"]])
     func listingWithoutXenPrintsTheNotRunningError(_ arguments: [String]) throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flock-xen-tests")
         let run = try Run.built("flockctl", arguments, in: scratch.dir)
         #expect(run.status == 1, "\(run)")
         #expect(run.stdout.isEmpty, "\(run)")
@@ -16,7 +17,7 @@ import Testing
     }
 
     @Test func aBadXenSpecIsRejectedWithEveryProblemBeforeConnecting() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flock-xen-tests")
         let spec = try scratch.write(
             "parent.yaml",
             """
@@ -43,7 +44,7 @@ import Testing
 
     @Test func theShippedXenSpecParses() throws {
         // Its kernel is built by Deploy/guest/build.sh; only that problem may remain.
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flock-xen-tests")
         let spec = Repo.path("Deploy/xen/parent.yaml")
         let run = try Run.built("flockctl", ["vm", "start", "--hypervisor", "xen", spec], in: scratch.dir)
         #expect(run.status == 1, "\(run)")
@@ -53,7 +54,7 @@ import Testing
     }
 
     @Test func flockdChecksXenSettingsWithLocations() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flock-xen-tests")
         try scratch.write("web.yaml", try String(contentsOfFile: Repo.path("Policies/web.yaml"), encoding: .utf8))
         func config(_ settings: String) throws -> String {
             try scratch.write(
@@ -90,7 +91,7 @@ import Testing
     }
 
     @Test func theHoldBridgeIsOnlyForXenAndMustBeAnInterfaceName() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch(prefix: "flock-xen-tests")
         for (arguments, mentions) in [
             (["vm", "clone", "web-parent", "--hold-bridge", "xenhold0"], "--hold-bridge is for --hypervisor xen"),
             (

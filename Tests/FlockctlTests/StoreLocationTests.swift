@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+import FlockSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -49,7 +50,7 @@ final class GuestVM: @unchecked Sendable {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "flock-guest-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        httpPort = try Sockets.freePort()
+        httpPort = try freeLoopbackPort()
         agentSocket = dir.appendingPathComponent("agent.sock").path
         consoleLog = dir.appendingPathComponent("console.log")
         process = Process()

@@ -3,6 +3,7 @@ import FlockCore
 import FlockDaemon
 import FlockPolicy
 import FlockStore
+import FlockTestSupport
 import FlockTesting
 import Foundation
 import Logging

@@ -2,8 +2,9 @@ import FlockCore
 import FlockDemo
 import FlockQEMU
 import FlockStore
+import FlockSystem
+import FlockTestSupport
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,7 +26,7 @@ actor SharedParent {
     func get() async throws -> DemoParent {
         if let parent { return parent }
         if let failure { throw DemoError("the shared parent failed to start earlier: \(failure)") }
-        let root = try scratch("vms")
+        let root = try tmpfsScratch("vms")
         ExitCleanup.register(root)
         let spec = VMSpec(
             name: Self.name, pool: Self.pool, kernel: Repo.path(".build-guest/vmlinuz"),
@@ -42,60 +43,9 @@ actor SharedParent {
     }
 }
 
-/// The package root: this file is Tests/FlockEndToEndTests/Support/SharedStack.swift.
-enum Repo {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
-
+extension Repo {
     /// The built flockd, next to the test bundle or in .build/debug.
-    static var flockd: String? {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var candidates = [runner.deletingLastPathComponent().appendingPathComponent("flockd").path]
-        var directory = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            directory = directory.deletingLastPathComponent()
-            candidates.append(directory.appendingPathComponent("flockd").path)
-        }
-        candidates.append(path(".build/debug/flockd"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-}
-
-/// A fresh 0700 directory on tmpfs (short paths: unix sockets live in it).
-func scratch(_ label: String) throws -> String {
-    let path = "/dev/shm/flocke2e-\(label)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-    try FileManager.default.createDirectory(
-        atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    return path
-}
-
-/// Kills every QEMU under registered state roots and deletes them when the test process exits.
-enum ExitCleanup {
-    private static let roots = Mutex<[String]>([])
-
-    static func register(_ root: String) {
-        let first = roots.withLock { roots in
-            defer { roots.append(root) }
-            return roots.isEmpty
-        }
-        if first { atexit { ExitCleanup.run() } }
-    }
-
-    static func run() {
-        for root in roots.withLock({ $0 }) {
-            for vm in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? [] {
-                let marker = "\(root)/vms/\(vm)/qmp.sock"
-                guard let text = try? String(contentsOfFile: "\(root)/vms/\(vm)/qemu.pid", encoding: .utf8),
-                    let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                    let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                    String(decoding: cmdline, as: UTF8.self).contains(marker)
-                else { continue }
-                kill(pid, SIGKILL)
-            }
-            try? FileManager.default.removeItem(atPath: root)
-        }
-    }
+    static var flockd: String? { BuiltBinary.url("flockd")?.path }
 }
 
 /// A test's haproxy and flockd around the shared parent, with helpers to look at all three
@@ -118,7 +68,7 @@ final class E2E: Sendable {
         parent = try await SharedParent.shared.get()
         // A previous test that failed half-way must not leave clones for this one.
         await parent.destroyClones()
-        directory = try scratch("run")
+        directory = try tmpfsScratch("run")
         self.policy = policy
         stack = try await DemoStack(directory: directory, parent: parent, policy: policy, flockdBinary: flockd)
     }
@@ -163,8 +113,8 @@ final class E2E: Sendable {
         return "store \(clones) open intents \(intents); VMs \(await vmClones().sorted()); haproxy \(lb)"
     }
 
-    func wrk(connections: Int, seconds: Int, label: String) throws -> WrkRun {
-        try WrkRun(
+    func wrk(connections: Int, seconds: Int, label: String) async throws -> WrkRun {
+        try await WrkRun(
             url: stack.frontendURL + "/", connections: connections, seconds: seconds, script: LoadPlan().script,
             directory: directory, label: label)
     }
@@ -174,18 +124,4 @@ final class E2E: Sendable {
         await stack.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
-}
-
-/// Polls `condition` every 100 ms until it holds or `timeout` passes. The bound only keeps a
-/// broken build from hanging; no assertion depends on how fast anything is.
-func eventually(
-    timeout: Duration = .seconds(120), every interval: Duration = .milliseconds(100),
-    _ condition: () async throws -> Bool
-) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try? await Task.sleep(for: interval)
-    }
-    return (try? await condition()) == true
 }

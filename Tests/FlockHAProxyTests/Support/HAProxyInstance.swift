@@ -1,4 +1,5 @@
 import FlockHAProxy
+import FlockSystem
 import Foundation
 import Testing
 
@@ -47,8 +48,8 @@ final class HAProxyInstance: @unchecked Sendable {
             "flock-haproxy-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         socketPath = dir.appendingPathComponent("admin.sock").path
-        adminTCPPort = try Sockets.freePort()
-        frontendPort = try Sockets.freePort()
+        adminTCPPort = try freeLoopbackPort()
+        frontendPort = try freeLoopbackPort()
         configPath = dir.appendingPathComponent("haproxy.cfg").path
         try config(socketPath, adminTCPPort, frontendPort).write(toFile: configPath, atomically: true, encoding: .utf8)
         try await start()
@@ -124,16 +125,4 @@ final class HAProxyInstance: @unchecked Sendable {
         stop()
         try? FileManager.default.removeItem(at: dir)
     }
-}
-
-/// Polls `condition` every 100 ms until it holds or `timeout` passes.
-func eventually(
-    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    return try await condition()
 }

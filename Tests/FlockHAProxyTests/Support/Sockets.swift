@@ -34,13 +34,6 @@ enum Sockets {
         return (fd, Int(UInt16(bigEndian: actual.sin_port)))
     }
 
-    /// A loopback port that was free a moment ago, for HAProxy to bind.
-    static func freePort() throws -> Int {
-        let (fd, port) = try listenLoopback()
-        close(fd)
-        return port
-    }
-
     /// Connects to 127.0.0.1:`port` with send/receive timeouts.
     static func connectLoopback(port: Int, timeout: TimeInterval) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -1,3 +1,5 @@
+import FlockSystem
+import FlockTestSupport
 import Foundation
 
 @testable import FlockQEMU
@@ -21,11 +23,11 @@ enum CLI {
 
     static func run(_ arguments: [String]) async throws -> Result {
         guard let binary else { throw HTTP.Failure(description: "flockctl is not built (swift build)") }
-        let directory = try scratchDirectory("cli")
+        let directory = try tmpfsScratch("cli")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // posix_spawn and polling, not Foundation's Process, whose exit monitoring can miss a
         // child in a test process that also reaps its own children.
-        let child = try ChildProcess.spawn(binary, arguments, log: "\(directory)/out", errorLog: "\(directory)/err")
+        let child = try await ChildProcess.start(binary, arguments, stdout: "\(directory)/out", stderr: "\(directory)/err")
         for _ in 0..<60_000 where child.isRunning {
             try await Task.sleep(for: .milliseconds(5))
         }

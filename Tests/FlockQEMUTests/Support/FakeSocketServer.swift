@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Synchronization
 
@@ -68,14 +69,6 @@ final class FakeSocketServer: Sendable {
     }
 }
 
-/// A private scratch directory on tmpfs (short paths: unix socket paths are limited to 107 bytes).
-func scratchDirectory(_ label: String) throws -> String {
-    let path = "/dev/shm/flockt-\(label)-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(
-        atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    return path
-}
-
 /// A bare QEMU with no guest (`-machine none`, paused), to talk QMP to without booting anything.
 final class BareQEMU: Sendable {
     let directory: String
@@ -83,7 +76,7 @@ final class BareQEMU: Sendable {
     let pid: pid_t
 
     init(_ label: String) throws {
-        directory = try scratchDirectory(label)
+        directory = try tmpfsScratch(label)
         qmpPath = "\(directory)/qmp.sock"
         var p: pid_t = 0
         let args = [

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockTestSupport
 import Foundation
 import Synchronization
 
@@ -25,7 +26,7 @@ actor SharedParent {
     func get() async throws -> (root: String, record: VMRecord) {
         if let started { return started }
         if let failure { throw HTTP.Failure(description: "the shared parent failed to start earlier: \(failure)") }
-        let root = try scratchDirectory("vms")
+        let root = try tmpfsScratch("vms")
         ExitCleanup.register(root)
         let driver = QEMUDriver(configuration: SharedParent.configuration(root))
         do {
@@ -39,34 +40,9 @@ actor SharedParent {
     }
 
     static func configuration(_ root: String, maxAge: Duration = .zero) -> QEMUDriverConfiguration {
-        QEMUDriverConfiguration(stateRoot: root, snapshotMaxAge: maxAge, quitTimeout: .seconds(3), log: { _ in })
-    }
-}
-
-/// Kills every QEMU under registered state roots and deletes them when the test process exits.
-enum ExitCleanup {
-    private static let roots = Mutex<[String]>([])
-
-    static func register(_ root: String) {
-        let first = roots.withLock { roots in
-            defer { roots.append(root) }
-            return roots.isEmpty
-        }
-        if first { atexit { ExitCleanup.run() } }
-    }
-
-    static func run() {
-        for root in roots.withLock({ $0 }) {
-            let vms = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? []
-            for vm in vms {
-                guard let text = try? String(contentsOfFile: "\(root)/vms/\(vm)/qemu.pid", encoding: .utf8),
-                    let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                    ProcessTable.isOurs(pid, marker: "\(root)/vms/\(vm)/qmp.sock")
-                else { continue }
-                kill(pid, SIGKILL)
-            }
-            try? FileManager.default.removeItem(atPath: root)
-        }
+        QEMUDriverConfiguration(
+            stateRoot: root, snapshotMaxAge: maxAge, quitTimeout: .seconds(3),
+            logger: LineLogHandler.logger(label: "test") { _ in })
     }
 }
 

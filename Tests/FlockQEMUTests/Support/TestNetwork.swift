@@ -1,3 +1,5 @@
+import FlockSystem
+import FlockTestSupport
 import Foundation
 
 @testable import FlockQEMU
@@ -42,7 +44,7 @@ struct TestNetwork {
 
     /// Interfaces in the namespace, to check TAPs are gone.
     func links() async throws -> String {
-        let directory = try scratchDirectory("links")
+        let directory = try tmpfsScratch("links")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = try await ChildProcess.run("ip", ["-n", namespace, "-o", "link", "show"], log: "\(directory)/out")
         return (try? String(contentsOfFile: "\(directory)/out", encoding: .utf8)) ?? ""
@@ -50,7 +52,7 @@ struct TestNetwork {
 
     /// The host's neighbour table on the veth: which MAC answered for which IP.
     func neighbours() async throws -> [String: String] {
-        let directory = try scratchDirectory("neigh")
+        let directory = try tmpfsScratch("neigh")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = try await ChildProcess.run("ip", ["neigh", "show", "dev", hostSide], log: "\(directory)/out")
         let text = (try? String(contentsOfFile: "\(directory)/out", encoding: .utf8)) ?? ""

@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -16,10 +17,7 @@ struct CLIResult: CustomStringConvertible {
     }
 }
 
-enum Repo {
-    /// The package root: this file is Tests/FlockctlTests/Support/Flockctl.swift.
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+extension Repo {
     static let policies = root.appendingPathComponent("Policies")
     static let loadStep = root.appendingPathComponent("Deploy/metrics/load-step.csv").path
 
@@ -30,27 +28,7 @@ enum Repo {
 
 /// The `flockctl` executable built by `swift test`, next to the test bundle.
 enum Binary {
-    static let url: URL? = locate()
-
-    private static func locate() -> URL? {
-        let fm = FileManager.default
-        // swift-testing on Linux runs `.build/<triple>/debug/FlockPackageTests.xctest`, whose
-        // directory also holds the products it depends on.
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var candidates = [runner.deletingLastPathComponent().appendingPathComponent("flockctl")]
-        // On macOS the bundle is a directory: .build/debug/X.xctest/Contents/MacOS/X.
-        var dir = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            dir = dir.deletingLastPathComponent()
-            candidates.append(dir.appendingPathComponent("flockctl"))
-        }
-        candidates.append(Repo.root.appendingPathComponent(".build/debug/flockctl"))
-        return candidates.first { url in
-            var isDirectory: ObjCBool = false
-            return fm.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue
-                && fm.isExecutableFile(atPath: url.path)
-        }
-    }
+    static let url = BuiltBinary.url("flockctl")
 }
 
 /// A private temporary directory for one test, removed when the test lets go of it.

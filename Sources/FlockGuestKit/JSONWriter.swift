@@ -1,15 +1,16 @@
-/// Serialises the agent's replies. Replies are built from a few known fields, so a tiny writer
-/// that only has to escape strings correctly is all the protocol needs.
-enum JSONWriter {
+/// Serialises the guest programs' JSON: the agent's replies and identity file, the demo app's
+/// responses. Each is built from a few known fields, so a tiny writer that only has to escape
+/// strings correctly is all they need.
+public enum JSONWriter {
     /// One reply field; the protocol only ever sends strings, integers, nulls and string lists.
-    enum Field {
+    public enum Field {
         case string(String)
         case optionalString(String?)
         case integer(Int64)
         case strings([String])
     }
 
-    static func object(_ fields: [(String, Field)]) -> String {
+    public static func object(_ fields: [(String, Field)]) -> String {
         var out = "{"
         for (i, (key, value)) in fields.enumerated() {
             if i > 0 { out += "," }
@@ -25,7 +26,7 @@ enum JSONWriter {
     }
 
     /// Escapes quotes, backslashes and control characters; other text passes through as UTF-8.
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

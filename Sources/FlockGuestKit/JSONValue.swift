@@ -1,6 +1,6 @@
 /// A parsed JSON value. Numbers keep their literal text so that 64-bit integers such as
 /// `time_unix_ns` survive exactly (a `Double` would round them).
-enum JSONValue: Equatable {
+public enum JSONValue: Equatable {
     case null
     case bool(Bool)
     case number(String)
@@ -8,7 +8,7 @@ enum JSONValue: Equatable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -22,23 +22,23 @@ enum JSONValue: Equatable {
     }
 
     /// The value of `key` when this is an object; the last duplicate wins, as in most parsers.
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.last(where: { $0.0 == key })?.1
     }
 
-    var stringValue: String? {
+    public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
     /// An exact integer: only literals without fraction or exponent that fit in Int64.
-    var int64Value: Int64? {
+    public var int64Value: Int64? {
         guard case .number(let text) = self else { return nil }
         return Int64(text)
     }
 
-    var isNull: Bool {
+    public var isNull: Bool {
         if case .null = self { return true }
         return false
     }

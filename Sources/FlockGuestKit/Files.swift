@@ -2,8 +2,8 @@ import Glibc
 
 /// Small file helpers over raw syscalls; everything returns nil/false instead of trapping
 /// because /proc, /sys and /run can all be missing or odd in a freshly cloned guest.
-enum Files {
-    static func read(_ path: String, maxBytes: Int = 1 << 20) -> [UInt8]? {
+public enum Files {
+    public static func read(_ path: String, maxBytes: Int = 1 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -19,7 +19,7 @@ enum Files {
         return out
     }
 
-    static func readTrimmed(_ path: String) -> String? {
+    public static func readTrimmed(_ path: String) -> String? {
         guard let bytes = read(path, maxBytes: 4096) else { return nil }
         var text = String(decoding: bytes, as: UTF8.self)
         while let last = text.last, last == "\n" || last == " " || last == "\r" || last == "\t" { text.removeLast() }
@@ -28,7 +28,7 @@ enum Files {
 
     /// Writes to `path.tmp` then renames over `path`, so a reader sees the old or the new file,
     /// never a torn one.
-    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Bool {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { return false }
@@ -63,7 +63,7 @@ enum Files {
     /// `attempts` times: each waits for POLLOUT up to 10 ms, then sleeps 10 ms (a virtio-serial
     /// port reports POLLHUP at once while no host is connected, so poll alone cannot wait).
     /// Returns nil when everything was written, else the errno of the failure.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], attempts: Int) -> Int32? {
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], attempts: Int) -> Int32? {
         var offset = 0
         var failed = 0
         while offset < bytes.count {
@@ -85,7 +85,7 @@ enum Files {
         return nil
     }
 
-    static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Bool {
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Bool {
         mkdir(path, mode) == 0 || errno == EEXIST
     }
 }

@@ -1,9 +1,9 @@
-/// A strict, bounded JSON parser for the agent protocol. Lines come from the host, which we
-/// trust little more than any other input: every failure is a thrown error, never a trap, and
-/// nesting is capped so that a line of `[[[[…` cannot exhaust the stack.
-struct JSONParser {
-    struct Failure: Error {
-        let message: String
+/// A strict, bounded JSON parser for the agent protocol and the identity file. Lines come from
+/// the host, which we trust little more than any other input: every failure is a thrown error,
+/// never a trap, and nesting is capped so that a line of `[[[[…` cannot exhaust the stack.
+public struct JSONParser {
+    public struct Failure: Error {
+        public let message: String
     }
 
     private let bytes: [UInt8]
@@ -16,7 +16,7 @@ struct JSONParser {
     }
 
     /// Parses one complete JSON document; trailing non-whitespace is an error.
-    static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)

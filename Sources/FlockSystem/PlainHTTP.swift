@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 
 #if canImport(Glibc)
@@ -6,7 +7,7 @@ import Foundation
 
 /// A minimal HTTP/1.1 client for Flock's own services (flockd's API, the demo app in a VM, a Xen
 /// guest's health check): one request per connection to an IPv4 address, bounded by a timeout,
-/// on a thread of its own so that a hung peer never blocks Swift's cooperative pool.
+/// on the shared blocking pool (`BlockingCalls`) so that a hung peer never blocks Swift's cooperative pool.
 public enum PlainHTTP {
     public struct Response: Sendable {
         public var status: Int
@@ -21,18 +22,8 @@ public enum PlainHTTP {
         _ method: String, host: String = "127.0.0.1", port: Int, _ path: String, headers: [String: String] = [:],
         body: String? = nil, timeout: Duration = .seconds(10)
     ) async throws -> Response {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                do {
-                    continuation.resume(
-                        returning: try exchange(
-                            method, host: host, port: port, path, headers: headers, body: body, timeout: timeout))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.name = "flock-http"
-            thread.start()
+        try await BlockingCalls.run {
+            try exchange(method, host: host, port: port, path, headers: headers, body: body, timeout: timeout)
         }
     }
 
@@ -42,53 +33,48 @@ public enum PlainHTTP {
         try await request("GET", host: host, port: port, path, timeout: timeout)
     }
 
+    /// Connect, send and read to the peer's close, all by one deadline.
     private static func exchange(
         _ method: String, host: String, port: Int, _ path: String, headers: [String: String], body: String?,
         timeout: Duration
     ) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FlockError.unavailable("socket(): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        // Sub-second timeouts count (a zero timeval would mean "wait forever"); 1 ms at least.
-        let micros = max(
-            Int(timeout.components.seconds) * 1_000_000 + Int(timeout.components.attoseconds / 1_000_000_000_000), 1000)
-        var limit = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = ContinuousClock.now + timeout
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
             throw FlockError.unavailable("'\(host)' is not an IPv4 address")
         }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        let fd: Int32
+        do {
+            fd = try SocketIO.streamSocket(family: AF_INET)
+        } catch {
+            throw FlockError.unavailable(error.message)
         }
-        guard connected == 0 else {
-            throw FlockError.unavailable("connect \(host):\(port): \(String(cString: strerror(errno)))")
+        defer { close(fd) }
+        do {
+            try withUnsafePointer(to: &address) { pointer throws(SocketError) in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SocketError) in
+                    try SocketIO.connect(fd, to: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
+                }
+            }
+        } catch {
+            throw FlockError.unavailable("connect \(host):\(port): \(error.message)")
         }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         let payload = Array((body ?? "").utf8)
         if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
-        let request = Array((head + "\r\n").utf8) + payload
-        var sent = 0
-        while sent < request.count {
-            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw FlockError.unavailable("send to \(host):\(port) failed") }
-            sent += n
+        do {
+            try SocketIO.sendAll(fd, Array((head + "\r\n").utf8) + payload, until: deadline)
+        } catch {
+            throw FlockError.unavailable("send to \(host):\(port) failed: \(error.message)")
         }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while data.count < 16 * 1024 * 1024 {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                throw FlockError.unavailable("recv \(host):\(port)\(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            data += buffer[0..<count]
+        let data: [UInt8]
+        do {
+            data = try SocketIO.receiveAll(fd, limit: 16 * 1024 * 1024, until: deadline)
+        } catch {
+            throw FlockError.unavailable("recv \(host):\(port)\(path): \(error.message)")
         }
         return try parse(data, path: path)
     }
