@@ -81,7 +81,8 @@ enum SocketTransport {
                     continue
                 }
                 do {
-                    try SocketIO.connect(fd, to: info.pointee.ai_addr, length: info.pointee.ai_addrlen, deadline: deadline)
+                    try SocketIO.connect(
+                        fd, to: info.pointee.ai_addr, length: info.pointee.ai_addrlen, deadline: deadline)
                     return fd
                 } catch {
                     close(fd)

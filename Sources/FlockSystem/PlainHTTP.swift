@@ -55,7 +55,8 @@ public enum PlainHTTP {
         do {
             try withUnsafePointer(to: &address) { pointer throws(SocketError) in
                 try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SocketError) in
-                    try SocketIO.connect(fd, to: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
+                    try SocketIO.connect(
+                        fd, to: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
                 }
             }
         } catch {

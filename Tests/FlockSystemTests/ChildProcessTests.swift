@@ -46,7 +46,10 @@ import Testing
             guard case .timeout = error else { throw error }
         }
         #expect(ContinuousClock.now - started < .seconds(10))
-        let pid = try #require(pid_t(String(contentsOfFile: "\(directory)/pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            pid_t(
+                String(contentsOfFile: "\(directory)/pid", encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)))
         #expect(kill(pid, 0) != 0, "the timed-out child \(pid) still runs")
     }
 

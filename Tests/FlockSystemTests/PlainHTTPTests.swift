@@ -6,7 +6,8 @@ import Testing
 @Suite struct PlainHTTPTests {
     @Test func aGetReadsStatusHeadersAndBody() async throws {
         let server = try OneShotServer(
-            answer: "HTTP/1.1 201 Created\r\nX-Flock: yes\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
+            answer:
+                "HTTP/1.1 201 Created\r\nX-Flock: yes\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
         defer { server.stop() }
         let response = try await PlainHTTP.get(port: server.port, "/v1/pools?x=1", timeout: .seconds(5))
         #expect(response.status == 201)
