@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "FlockDaemon",
             dependencies: [
-                "FlockCore", "FlockSystem", "FlockPolicy", "FlockStore", "FlockController", "FlockHAProxy",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockController", "FlockHAProxy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
