@@ -46,9 +46,12 @@ public struct RuntimeClient: Sendable {
         let limit = responseLimit
         // Blocking I/O runs on the shared bounded pool: a hung HAProxy then never starves Swift's
         // cooperative pool, nor Dispatch's, whose width is the CPU count and would queue callers.
+        // The deadline starts now, so time queued for the pool counts against the command's timeout.
+        let deadline = ContinuousClock.now + timeout
         return try await BlockingCalls.run {
             try SocketTransport.exchange(
-                command + "\n", command: command, endpoint: endpoint, timeout: timeout, limit: limit)
+                command + "\n", command: command, endpoint: endpoint, deadline: deadline, timeout: timeout,
+                limit: limit)
         }
     }
 

@@ -13,11 +13,12 @@ import Foundation
 /// nothing is shared between exchanges. This runs on the shared blocking pool (see
 /// `RuntimeClient`), never on Swift's cooperative pool.
 enum SocketTransport {
-    /// Sends `payload`, then reads until HAProxy closes the connection.
+    /// Sends `payload`, then reads until HAProxy closes the connection, all by `deadline` (which
+    /// is `timeout` after the caller started; errors name the timeout).
     static func exchange(
-        _ payload: String, command: String, endpoint: RuntimeEndpoint, timeout: Duration, limit: Int
+        _ payload: String, command: String, endpoint: RuntimeEndpoint, deadline: ContinuousClock.Instant,
+        timeout: Duration, limit: Int
     ) throws(HAProxyError) -> String {
-        let deadline = ContinuousClock.now + timeout
         let fd = try connect(endpoint, command: command, deadline: deadline, timeout: timeout)
         defer { close(fd) }
         let bytes: [UInt8]
@@ -81,7 +82,8 @@ enum SocketTransport {
                     continue
                 }
                 do {
-                    try SocketIO.connect(fd, to: info.pointee.ai_addr, length: info.pointee.ai_addrlen, deadline: deadline)
+                    try SocketIO.connect(
+                        fd, to: info.pointee.ai_addr, length: info.pointee.ai_addrlen, deadline: deadline)
                     return fd
                 } catch {
                     close(fd)

@@ -1,5 +1,4 @@
 import FlockCore
-import FlockSystem
 import Foundation
 
 /// Errors from the QEMU driver: QMP, the guest agent, VM specs, processes and snapshots.
@@ -96,18 +95,3 @@ public struct QEMUError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The text of the current `errno`, for messages.
-
-/// Runs a host tool (qemu, qemu-img, ip) to the end through FlockSystem, its output and error
-/// appended to `log`; the exit status, or its failure as the driver's error.
-func runTool(
-    _ executable: String, _ arguments: [String], log: String, timeout: Duration = .seconds(60)
-) async throws(QEMUError) -> Int32 {
-    do {
-        return try await ChildProcess.run(executable, arguments, log: log, timeout: timeout)
-    } catch {
-        switch error {
-        case .timeout(let what, let limit): throw .timeout(what, after: limit)
-        case .notFound, .launch: throw .launch(executable, error.description)
-        }
-    }
-}

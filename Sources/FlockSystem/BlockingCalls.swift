@@ -6,11 +6,15 @@ import NIOPosix
 /// swift-nio's `NIOThreadPool` is the ecosystem's pool for this. Its `singleton` has one thread
 /// per core (two here), which would queue a bench's concurrent health checks behind one slow
 /// guest; this pool is wider, and each call on it is bounded by its caller's timeout, so a hung
-/// peer holds one thread for at most that long. Work is submitted without cancellation, as a
-/// thread per call was: clean-up after a Ctrl-C (a cancelled task) still reaches HAProxy and flockd.
+/// peer holds one thread for at most that long. Callers start their deadline before submitting,
+/// so time spent queued counts against the same timeout. Work is submitted without cancellation,
+/// as a thread per call was: clean-up after a Ctrl-C (a cancelled task) still reaches HAProxy and
+/// flockd.
 public enum BlockingCalls {
-    /// Threads in the pool: how many blocking calls may wait on peers at once; more queue.
-    public static let width = 16
+    /// Threads in the pool: how many blocking calls may wait on peers at once; more queue. A
+    /// thread here is parked in `poll()`, not spinning, so the width is cheap; it lets that many
+    /// peers hang at once (each up to its caller's timeout) before calls to healthy ones queue.
+    public static let width = 64
 
     private static let pool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: width)

@@ -22,8 +22,10 @@ public enum PlainHTTP {
         _ method: String, host: String = "127.0.0.1", port: Int, _ path: String, headers: [String: String] = [:],
         body: String? = nil, timeout: Duration = .seconds(10)
     ) async throws -> Response {
-        try await BlockingCalls.run {
-            try exchange(method, host: host, port: port, path, headers: headers, body: body, timeout: timeout)
+        // The deadline starts now, so time queued for the blocking pool counts against the timeout.
+        let deadline = ContinuousClock.now + timeout
+        return try await BlockingCalls.run {
+            try exchange(method, host: host, port: port, path, headers: headers, body: body, deadline: deadline)
         }
     }
 
@@ -36,9 +38,8 @@ public enum PlainHTTP {
     /// Connect, send and read to the peer's close, all by one deadline.
     private static func exchange(
         _ method: String, host: String, port: Int, _ path: String, headers: [String: String], body: String?,
-        timeout: Duration
+        deadline: ContinuousClock.Instant
     ) throws -> Response {
-        let deadline = ContinuousClock.now + timeout
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -55,7 +56,8 @@ public enum PlainHTTP {
         do {
             try withUnsafePointer(to: &address) { pointer throws(SocketError) in
                 try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SocketError) in
-                    try SocketIO.connect(fd, to: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
+                    try SocketIO.connect(
+                        fd, to: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
                 }
             }
         } catch {

@@ -108,7 +108,7 @@ public enum SocketIO {
             let count: Int
             do {
                 count = try receive(fd, into: &buffer, until: deadline)
-            } catch where error.code == ECONNRESET && !result.isEmpty {
+            } catch  where error.code == ECONNRESET && !result.isEmpty {
                 return result
             }
             if count == 0 { return result }
@@ -121,7 +121,8 @@ public enum SocketIO {
 
     /// Waits until `fd` is ready for `events` or `deadline` passes (a `.timeout` error).
     /// Readiness, an error or a hang-up all mean the next call will not block; it reports the detail.
-    public static func wait(_ fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant) throws(SocketError) {
+    public static func wait(_ fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant) throws(SocketError)
+    {
         while true {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { throw SocketError(.timeout, "timed out") }

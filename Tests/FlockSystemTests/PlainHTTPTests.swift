@@ -6,9 +6,10 @@ import Testing
 @Suite struct PlainHTTPTests {
     @Test func aGetReadsStatusHeadersAndBody() async throws {
         let server = try OneShotServer(
-            answer: "HTTP/1.1 201 Created\r\nX-Flock: yes\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
+            answer:
+                "HTTP/1.1 201 Created\r\nX-Flock: yes\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
         defer { server.stop() }
-        let response = try await PlainHTTP.get(port: server.port, "/v1/pools?x=1", timeout: .seconds(5))
+        let response = try await PlainHTTP.get(port: server.port, "/v1/pools?x=1", timeout: .seconds(30))
         #expect(response.status == 201)
         #expect(response.headers["x-flock"] == "yes")
         #expect(response.json?["ok"] as? Bool == true)
@@ -20,7 +21,7 @@ import Testing
         let server = try OneShotServer(
             answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
         defer { server.stop() }
-        let response = try await PlainHTTP.get(port: server.port, "/", timeout: .seconds(5))
+        let response = try await PlainHTTP.get(port: server.port, "/", timeout: .seconds(30))
         #expect(response.text == "hello world")
     }
 
@@ -29,7 +30,7 @@ import Testing
         defer { server.stop() }
         let response = try await PlainHTTP.request(
             "POST", port: server.port, "/v1/pools/web/desired", headers: ["Authorization": "Bearer t"],
-            body: #"{"desired":3}"#, timeout: .seconds(5))
+            body: #"{"desired":3}"#, timeout: .seconds(30))
         #expect(response.status == 204)
         #expect(server.request.hasPrefix("POST /v1/pools/web/desired HTTP/1.1\r\n"))
         #expect(server.request.contains("Authorization: Bearer t\r\n"))
@@ -44,7 +45,8 @@ import Testing
         await #expect(throws: FlockError.self) {
             try await PlainHTTP.get(port: server.port, "/slow", timeout: .milliseconds(300))
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Generous for a loaded machine; without the timeout the server would hold the connection for ever.
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func aClosedPortIsRefused() async throws {

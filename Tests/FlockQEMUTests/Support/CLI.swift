@@ -27,7 +27,8 @@ enum CLI {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // posix_spawn and polling, not Foundation's Process, whose exit monitoring can miss a
         // child in a test process that also reaps its own children.
-        let child = try await ChildProcess.start(binary, arguments, stdout: "\(directory)/out", stderr: "\(directory)/err")
+        let child = try await ChildProcess.start(
+            binary, arguments, stdout: "\(directory)/out", stderr: "\(directory)/err")
         for _ in 0..<60_000 where child.isRunning {
             try await Task.sleep(for: .milliseconds(5))
         }
