@@ -105,13 +105,13 @@ let package = Package(
         .executableTarget(
             name: "flockd",
             dependencies: [
-                "FlockDaemon", "FlockPolicy", "FlockHAProxy", "FlockPrometheus", "FlockQEMU", "FlockXen",
+                "FlockDaemon", "FlockCLI", "FlockPolicy", "FlockHAProxy", "FlockPrometheus", "FlockQEMU", "FlockXen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // The CLIs, the demo and the benches.
-        // What flockctl and flock-bench share: the exit codes and usage hint, argument types
+        // What flockctl, flock-bench and flockd share: the exit codes and usage hint, argument types
         // (durations, clone modes), failures, tables and the VM spec file.
         .target(
             name: "FlockCLI",
@@ -180,7 +180,9 @@ let package = Package(
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockTestSupport"]),
         .testTarget(
             name: "FlockHAProxyTests",
-            dependencies: ["FlockHAProxy", "FlockPrometheus", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+            dependencies: [
+                "FlockHAProxy", "FlockPrometheus", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl",
+            ]
         ),
         .testTarget(
             name: "FlockDaemonTests",

@@ -1,8 +1,8 @@
 import FlockSystem
 
 /// A timed GET for the benches, over `PlainHTTP`: one request per connection, with no pooling,
-/// retries or caching between the bench and the guest, on a thread of its own so a slow guest
-/// never stalls the driver whose clones are being timed.
+/// retries or caching between the bench and the guest, on FlockSystem's pool for blocking calls
+/// so a slow guest never stalls the driver whose clones are being timed.
 enum BenchHTTP {
     struct Response: Sendable {
         var status: Int

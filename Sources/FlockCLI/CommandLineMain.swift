@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// The exit codes and messages `flockctl` and `flock-bench` share: 0 success, 1 an operational
+/// The exit codes and messages `flockctl`, `flock-bench` and `flockd` share: 0 success, 1 an operational
 /// failure (`CLIFailure`, printed as is), 2 a usage error with a one-line hint naming the
 /// subcommand's help.
 extension AsyncParsableCommand {

@@ -39,27 +39,14 @@ public struct Daemon: Sendable {
         }
         guard problems.isEmpty else { throw .invalidConfig(problems) }
 
-        var hypervisors: [String: any Hypervisor] = [:]
-        for name in Set(config.pools.map(\.hypervisor)).sorted() {
-            guard let section = config.hypervisors[name],
-                let factory = kinds.hypervisors.first(where: { $0.kind == section.kind })
-            else { throw .startup("hypervisor '\(name)' has no driver in this flockd") }
-            do {
-                hypervisors[name] = try await factory.open(section.settings, logger: logger)
-            } catch {
-                throw .startup("hypervisor '\(name)' (\(section.kind)) cannot be opened: \(error)")
-            }
+        let hypervisors = try await open(
+            "hypervisor", Set(config.pools.map(\.hypervisor)), in: config.hypervisors
+        ) { section in
+            try await kinds.hypervisors.first { $0.kind == section.kind }?.open(section.settings, logger: logger)
         }
-        var balancers: [String: any Balancer] = [:]
-        for name in Set(config.pools.map(\.balancer)).sorted() {
-            guard let section = config.balancers[name],
-                let factory = kinds.balancers.first(where: { $0.kind == section.kind })
-            else { throw .startup("balancer '\(name)' has no driver in this flockd") }
-            do {
-                balancers[name] = try await factory.open(section.settings, logger: logger)
-            } catch {
-                throw .startup("balancer '\(name)' (\(section.kind)) cannot be opened: \(error)")
-            }
+        let balancers = try await open("balancer", Set(config.pools.map(\.balancer)), in: config.balancers) {
+            section in
+            try await kinds.balancers.first { $0.kind == section.kind }?.open(section.settings, logger: logger)
         }
 
         var runtimes: [PoolRuntime] = []
@@ -88,7 +75,8 @@ public struct Daemon: Sendable {
             do {
                 metrics = try await factory.open(pool.metrics.settings, balancer: section, logger: logger)
             } catch {
-                throw .startup("pool '\(pool.name)': its metrics source (\(pool.metrics.kind)) cannot be opened: \(error)")
+                throw .startup(
+                    "pool '\(pool.name)': its metrics source (\(pool.metrics.kind)) cannot be opened: \(error)")
             }
             let drivers = PoolController.Drivers(metrics: metrics, balancer: balancer, hypervisor: hypervisor)
             runtimes.append(
@@ -96,6 +84,27 @@ public struct Daemon: Sendable {
                     policy: policy, version: version, store: store, drivers: drivers, configuredParent: pool.parent))
         }
         return Daemon(config: config, store: store, pools: runtimes, logger: logger)
+    }
+
+    /// Opens the drivers the pools use, in name order; nil from `open` means no factory has the
+    /// section's kind. Sections no pool uses are left closed.
+    static func open<Driver>(
+        _ what: String, _ names: Set<String>, in sections: [String: DaemonConfig.DriverConfig],
+        _ open: (DaemonConfig.DriverConfig) async throws -> Driver?
+    ) async throws(DaemonError) -> [String: Driver] {
+        var drivers: [String: Driver] = [:]
+        for name in names.sorted() {
+            guard let section = sections[name] else { throw .startup("\(what) '\(name)' is not configured") }
+            let driver: Driver?
+            do {
+                driver = try await open(section)
+            } catch {
+                throw .startup("\(what) '\(name)' (\(section.kind)) cannot be opened: \(error)")
+            }
+            guard let driver else { throw .startup("\(what) '\(name)' has no driver in this flockd") }
+            drivers[name] = driver
+        }
+        return drivers
     }
 
     /// The services in start order. A service group stops them in reverse order, so on shutdown

@@ -187,28 +187,28 @@ public enum DaemonConfigParser {
             return settings
         }
 
+        /// What the parser needs of a driver factory: its kind, its keys and its own checks.
+        struct Kind {
+            var name: String
+            var keys: [String]
+            var mappings: [String]
+            var validate: (DriverSettings) -> [PolicyDiagnostic]
+        }
+
         mutating func readBalancer(_ node: Node, name: String) -> DaemonConfig.DriverConfig? {
-            let factories = kinds.balancers
-            guard
-                let (kind, settings) = readDriver(
-                    node, path: "balancers.\(name)", what: "balancer",
-                    kinds: factories.map { ($0.kind, $0.settingKeys, $0.mappingKeys) })
-            else { return nil }
-            return validated(factories.first { $0.kind == kind }?.validate(settings) ?? []) {
-                .init(name: name, kind: kind, settings: settings)
-            }
+            readDriver(
+                node, name: name, path: "balancers.\(name)", what: "balancer",
+                kinds: kinds.balancers.map {
+                    .init(name: $0.kind, keys: $0.settingKeys, mappings: $0.mappingKeys, validate: $0.validate)
+                })
         }
 
         mutating func readHypervisor(_ node: Node, name: String) -> DaemonConfig.DriverConfig? {
-            let factories = kinds.hypervisors
-            guard
-                let (kind, settings) = readDriver(
-                    node, path: "hypervisors.\(name)", what: "hypervisor",
-                    kinds: factories.map { ($0.kind, $0.settingKeys, $0.mappingKeys) })
-            else { return nil }
-            return validated(factories.first { $0.kind == kind }?.validate(settings) ?? []) {
-                .init(name: name, kind: kind, settings: settings)
-            }
+            readDriver(
+                node, name: name, path: "hypervisors.\(name)", what: "hypervisor",
+                kinds: kinds.hypervisors.map {
+                    .init(name: $0.kind, keys: $0.settingKeys, mappings: $0.mappingKeys, validate: $0.validate)
+                })
         }
 
         /// A pool's `metrics:` section, or, without one, the default source of its balancer's kind.
@@ -216,72 +216,68 @@ public enum DaemonConfigParser {
             _ node: Node?, pool: String, at mark: Mark?, balancer: DaemonConfig.DriverConfig
         ) -> DaemonConfig.DriverConfig? {
             let path = "pools.\(pool).metrics"
-            let factories = kinds.metrics
-            let kind: String
-            let settings: DriverSettings
-            if let node {
-                guard
-                    let read = readDriver(
-                        node, path: path, what: "metrics source", kinds: factories.map { ($0.kind, $0.settingKeys, $0.mappingKeys) })
-                else { return nil }
-                (kind, settings) = read
-            } else {
-                let fallback = kinds.balancers.first { $0.kind == balancer.kind }?.defaultMetricsKind
-                guard let fallback, factories.contains(where: { $0.kind == fallback }) else {
-                    reader.error(
-                        at: mark, "\(path): balancer '\(balancer.name)' (\(balancer.kind)) has no metrics of its own",
-                        hint: "add a metrics: section, e.g. { kind: prometheus, url: …, queries: … }")
-                    return nil
-                }
-                kind = fallback
-                settings = DriverSettings(path: path, values: [:], location: location(mark))
+            let sources = kinds.metrics.map { factory in
+                Kind(
+                    name: factory.kind, keys: factory.settingKeys, mappings: factory.mappingKeys,
+                    validate: { factory.validate($0, balancer: balancer) })
             }
-            let problems = factories.first { $0.kind == kind }?.validate(settings, balancer: balancer) ?? []
-            return validated(problems) { .init(name: pool, kind: kind, settings: settings) }
+            if let node {
+                return readDriver(node, name: pool, path: path, what: "metrics source", kinds: sources)
+            }
+            let fallback = kinds.balancers.first { $0.kind == balancer.kind }?.defaultMetricsKind
+            guard let source = sources.first(where: { $0.name == fallback }) else {
+                reader.error(
+                    at: mark, "\(path): balancer '\(balancer.name)' (\(balancer.kind)) has no metrics of its own",
+                    hint: "add a metrics: section, e.g. { kind: prometheus, url: …, queries: … }")
+                return nil
+            }
+            let settings = DriverSettings(path: path, values: [:], location: location(mark))
+            return validated(source, settings, name: pool)
         }
 
-        /// `make()` when a factory found no problem; otherwise the problems are reported.
-        mutating func validated<T>(_ problems: [PolicyDiagnostic], _ make: () -> T) -> T? {
-            extra += problems
-            return problems.isEmpty ? make() : nil
-        }
-
-        /// The kind and settings of a driver section. An unknown kind is reported alone: without a
-        /// kind the allowed keys are unknown too. The factory's own checks come after.
+        /// A driver section: its kind, then its settings, checked by the kind's factory. An
+        /// unknown kind is reported alone: without a kind the allowed keys are unknown too.
         mutating func readDriver(
-            _ node: Node, path: String, what: String, kinds: [(kind: String, keys: [String], mappings: [String])]
-        ) -> (String, DriverSettings)? {
+            _ node: Node, name: String, path: String, what: String, kinds: [Kind]
+        ) -> DaemonConfig.DriverConfig? {
             let kindNode = node.mapping?.first { $0.key.scalar?.string == "kind" }?.value
-            let kind = kindNode?.scalar?.string
-            let known = kinds.first { $0.kind == kind }
-            let keys = known.map { $0.keys + $0.mappings }
+            let kindName = kindNode?.scalar?.string
+            let known = kinds.first { $0.name == kindName }
+            let keys = known.map { ["kind"] + $0.keys + $0.mappings }
             guard
                 let f = reader.fields(
-                    node, path: path,
-                    allowed: keys.map { ["kind"] + $0 } ?? (node.mapping?.keys.compactMap { $0.scalar?.string } ?? []))
+                    node, path: path, allowed: keys ?? (node.mapping?.keys.compactMap { $0.scalar?.string } ?? []))
             else { return nil }
-            guard let kindNode, let kind else {
+            guard let kindNode, let kindName else {
                 reader.require(["kind"], in: f)
                 return nil
             }
             guard let known else {
-                let names = kinds.map(\.kind)
+                let names = kinds.map(\.name)
                 let hint =
-                    suggestion(for: kind, among: names).map { "did you mean '\($0)'?" }
+                    suggestion(for: kindName, among: names).map { "did you mean '\($0)'?" }
                     ?? (names.isEmpty
                         ? "this flockd was built without \(what) drivers"
                         : "kinds this flockd knows: \(names.joined(separator: ", "))")
-                reader.error(at: kindNode.mark, "\(path).kind: unknown \(what) kind '\(kind)'", hint: hint)
+                reader.error(at: kindNode.mark, "\(path).kind: unknown \(what) kind '\(kindName)'", hint: hint)
                 return nil
             }
             let values = f.entries.filter { $0.key != "kind" }.mapValues { $0.value }
             var shaped = true
             for (key, value) in values where (value.mapping != nil) != known.mappings.contains(key) {
-                reader.error(at: value.mark, "\(path).\(key) must be \(value.mapping == nil ? "a mapping" : "a single value")")
+                reader.error(
+                    at: value.mark, "\(path).\(key) must be \(value.mapping == nil ? "a mapping" : "a single value")")
                 shaped = false
             }
             guard shaped else { return nil }
-            return (kind, driverSettings(values, path: path, at: node.mark))
+            return validated(known, driverSettings(values, path: path, at: node.mark), name: name)
+        }
+
+        /// The section when its kind's factory finds no problem; otherwise the problems are reported.
+        mutating func validated(_ kind: Kind, _ settings: DriverSettings, name: String) -> DaemonConfig.DriverConfig? {
+            let problems = kind.validate(settings)
+            extra += problems
+            return problems.isEmpty ? .init(name: name, kind: kind.name, settings: settings) : nil
         }
 
         /// Scalars and nested mappings as `DriverSettings`. Anything else is a located error and is
@@ -351,7 +347,8 @@ public enum DaemonConfigParser {
             }
             guard let source, let balancer, let hypervisor, let metrics else { return nil }
             return .init(
-                name: name, policy: source, balancer: balancer, hypervisor: hypervisor, metrics: metrics, parent: parent,
+                name: name, policy: source, balancer: balancer, hypervisor: hypervisor, metrics: metrics,
+                parent: parent,
                 location: location(keyMark), policyLocation: location(policyMark),
                 parentLocation: f["parent"].map { location($0.mark) })
         }

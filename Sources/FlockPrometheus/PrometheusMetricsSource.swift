@@ -90,7 +90,8 @@ public final class PrometheusMetricsSource: MetricsSource {
         } catch {
             let time = now()
             let reason =
-                error is PrometheusError ? "\(error)" : "GET \(url.absoluteString) failed: \(error.localizedDescription)"
+                error is PrometheusError
+                ? "\(error)" : "GET \(url.absoluteString) failed: \(error.localizedDescription)"
             return ordered.map { MetricSample(metric: $0, time: time, reading: .error(reason)) }
         }
         return samples(from: page, backend: backend, metrics: metrics, time: now())

@@ -87,14 +87,14 @@ extension QEMUDriver {
                 record.port = spec.guestPort
                 let tap = Networking.tapName(for: name)
                 record.tap = tap
+                // Recorded before this launch first awaits: the driver is an actor, so a clone of
+                // the same batch that runs while this one waits lists the address as taken.
                 try JSONFile.write(record, to: paths.metadata)
                 try await Networking.createTAP(
                     tap, bridge: spec.network.bridge ?? "", namespace: configuration.networkNamespace, log: paths.log)
                 network = .tap(device: tap)
             }
             try JSONFile.write(record, to: paths.metadata)
-            // After the address is recorded: nothing above may await, so parallel clones of a
-            // batch see each other's addresses.
             if let backing = diskBacking ?? spec.disk {
                 let overlay = "\(paths.directory)/disk.qcow2"
                 try await DiskImages.createOverlay(overlay, backing: backing, log: paths.log)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlockCLI
 import FlockDaemon
 import Foundation
 import Logging
@@ -42,6 +43,17 @@ struct Flockd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        do {
+            try await serve()
+        } catch let error as DaemonError {
+            // Every config error is already located in the description; the last line says why
+            // nothing started, so that a service manager's log ends with the reason.
+            throw CLIFailure(
+                error.description + (error.isConfigError ? "\nflockd: not starting: fix the config above" : ""))
+        }
+    }
+
+    private func serve() async throws {
         let environment = ProcessInfo.processInfo.environment
         if let checkConfig {
             let loaded = try DaemonConfigParser.load(
@@ -63,29 +75,5 @@ struct Flockd: AsyncParsableCommand {
         try await daemon.run()
     }
 
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch let error as DaemonError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            if error.isConfigError {
-                FileHandle.standardError.write(Data("flockd: not starting: fix the config above\n".utf8))
-            }
-            Foundation.exit(1)
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(
-                    Data("error: \(message(for: error))\nhint: run 'flockd --help' for usage\n".utf8))
-                Foundation.exit(2)
-            }
-            if exitCode(for: error) == .success { exit(withError: error) }
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            Foundation.exit(1)
-        }
-    }
+    static func main() async { await runCommandLine() }
 }

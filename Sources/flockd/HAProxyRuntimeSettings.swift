@@ -33,7 +33,9 @@ enum HAProxyRuntimeSettings {
                 DiagnosticList([
                     settings.diagnostic(
                         "socket", "\(error)",
-                        hint: "HAProxy's 'stats socket … level admin': a path such as /run/haproxy/admin.sock, or HOST:PORT")
+                        hint:
+                            "HAProxy's 'stats socket … level admin': a path such as /run/haproxy/admin.sock, or HOST:PORT"
+                    )
                 ]))
         }
     }

@@ -38,17 +38,6 @@ import Testing
         try DaemonConfigParser.load(path: path, environment: environment, kinds: .test)
     }
 
-    /// The diagnostics of a config that must fail to load.
-    func errors(_ path: String, environment: [String: String] = [:]) -> [PolicyDiagnostic] {
-        do {
-            _ = try load(path, environment: environment)
-            Issue.record("\(path) was accepted")
-            return []
-        } catch {
-            return error.diagnostics
-        }
-    }
-
     @Test func validConfigIsReadWithRelativePathsFromItsDirectory() throws {
         let scratch = try Scratch()
         let config = try load(try config(scratch))
@@ -100,7 +89,8 @@ import Testing
         let qemu = StandInFactory(kind: "qemu", settingKeys: ["state_root", "boot_timeout"])
         let config = try DaemonConfigParser.load(
             path: Repo.path("Deploy/flockd.yaml"), environment: [:],
-            kinds: DriverKinds(hypervisors: [qemu], balancers: DriverKinds.test.balancers, metrics: DriverKinds.test.metrics))
+            kinds: DriverKinds(
+                hypervisors: [qemu], balancers: DriverKinds.test.balancers, metrics: DriverKinds.test.metrics))
         #expect(config.listen.isLoopback)
         #expect(config.balancers["haproxy"]?.settings["socket"] == "/run/haproxy/admin.sock")
         #expect(config.pools.map(\.name) == ["web"])
@@ -108,7 +98,7 @@ import Testing
 
     @Test func unknownKeyIsLocatedWithASuggestion() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch) { $0.replacingOccurrences(of: "listen:", with: "lisen:") })
+        let found = configErrors(try config(scratch) { $0.replacingOccurrences(of: "listen:", with: "lisen:") })
         #expect(found.count == 1)
         #expect(found.first?.line == 2 && found.first?.column == 1)
         #expect(found.first?.message == "unknown key 'lisen' in config")
@@ -117,7 +107,8 @@ import Testing
 
     @Test func wrongTypeIsLocated() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch) { $0.replacingOccurrences(of: "timeout: 2s", with: "timeout: [2]") })
+        let found = configErrors(
+            try config(scratch) { $0.replacingOccurrences(of: "timeout: 2s", with: "timeout: [2]") })
         #expect(found.count == 1)
         #expect(found.first?.line == 5)
         #expect(found.first?.message.contains("balancers.lb.timeout must be a single value") == true)
@@ -125,7 +116,8 @@ import Testing
 
     @Test func unknownBalancerReferenceIsLocatedAtTheReference() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch) { $0.replacingOccurrences(of: "balancer: lb", with: "balancer: lbb") })
+        let found = configErrors(
+            try config(scratch) { $0.replacingOccurrences(of: "balancer: lb", with: "balancer: lbb") })
         #expect(
             found.map(\.description) == [
                 "\(scratch.path("flockd.yaml")):11:15: error: pools.web.balancer: no balancer named 'lbb' (hint: did you mean 'lb'?)"
@@ -134,7 +126,7 @@ import Testing
 
     @Test func unknownHypervisorKindIsLocatedAtTheKind() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch) { $0.replacingOccurrences(of: "kind: memory", with: "kind: xen") })
+        let found = configErrors(try config(scratch) { $0.replacingOccurrences(of: "kind: memory", with: "kind: xen") })
         #expect(found.count == 1)
         #expect(found.first?.line == 7 && found.first?.column == 15)
         #expect(found.first?.message == "hypervisors.vm.kind: unknown hypervisor kind 'xen'")
@@ -143,7 +135,8 @@ import Testing
 
     @Test func unknownBalancerKindIsLocated() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch) { $0.replacingOccurrences(of: "kind: haproxy", with: "kind: nginx") })
+        let found = configErrors(
+            try config(scratch) { $0.replacingOccurrences(of: "kind: haproxy", with: "kind: nginx") })
         #expect(found.count == 1)
         #expect(found.first?.line == 5)
         #expect(found.first?.message == "balancers.lb.kind: unknown balancer kind 'nginx'")
@@ -152,7 +145,7 @@ import Testing
 
     @Test func factorySettingErrorsAreLocatedAtTheSetting() throws {
         let scratch = try Scratch()
-        let found = errors(
+        let found = configErrors(
             try config(scratch) { $0.replacingOccurrences(of: "parent: web-parent }", with: "boot_delay: soon }") })
         #expect(found.count == 1)
         #expect(found.first?.line == 7)
@@ -161,7 +154,7 @@ import Testing
 
     @Test func missingPolicyFileIsLocatedAtThePolicyValue() throws {
         let scratch = try Scratch()
-        let found = errors(
+        let found = configErrors(
             try config(scratch) { $0.replacingOccurrences(of: "policy: web.yaml", with: "policy: api.yaml") })
         #expect(found.count == 1)
         #expect(found.first?.line == 10 && found.first?.column == 13)
@@ -174,7 +167,7 @@ import Testing
         let scratch = try Scratch()
         let path = try config(scratch)
         try scratch.webPolicy { $0.replacingOccurrences(of: "max: 16", with: "max: 0") }
-        let found = errors(path)
+        let found = configErrors(path)
         #expect(found.contains { $0.file == path && $0.line == 10 && $0.message.contains("is not a valid policy") })
         #expect(
             found.contains {
@@ -184,20 +177,20 @@ import Testing
 
     @Test func policyOfAnotherPoolAndParentMismatchAreLocated() throws {
         let scratch = try Scratch()
-        let found = errors(
+        let found = configErrors(
             try config(scratch) { $0.replacingOccurrences(of: "parent: web-parent\n", with: "parent: other\n") })
         #expect(found.count == 1)
         #expect(found.first?.line == 13)
         #expect(found.first?.message.contains("pools.web.parent is 'other' but the policy") == true)
 
-        let renamed = errors(try config(scratch) { $0.replacingOccurrences(of: "  web:\n", with: "  shop:\n") })
+        let renamed = configErrors(try config(scratch) { $0.replacingOccurrences(of: "  web:\n", with: "  shop:\n") })
         #expect(renamed.contains { $0.line == 10 && $0.message.contains("is the policy of pool 'web'") })
     }
 
     @Test(arguments: ["localhost", "127.0.0.1:99999", "::1:9464", "127.0.0.1:http", ""])
     func badListenAddressIsLocated(_ listen: String) throws {
         let scratch = try Scratch()
-        let found = errors(
+        let found = configErrors(
             try config(scratch) { $0.replacingOccurrences(of: "listen: 127.0.0.1:9999", with: "listen: \"\(listen)\"") }
         )
         #expect(found.count == 1)
@@ -207,19 +200,19 @@ import Testing
 
     @Test func badSocketTokenAndYAMLSyntaxAreLocated() throws {
         let scratch = try Scratch()
-        let socket = errors(
+        let socket = configErrors(
             try config(scratch) { $0.replacingOccurrences(of: "/run/haproxy/admin.sock", with: "nowhere") })
         #expect(socket.count == 1 && socket.first?.line == 5)
         #expect(socket.first?.message.hasPrefix("balancers.lb.socket:") == true)
 
-        let token = errors(try config(scratch) { $0 + "api_token: short\n" })
+        let token = configErrors(try config(scratch) { $0 + "api_token: short\n" })
         #expect(token.count == 1 && token.first?.line == 14)
         #expect(token.first?.message.contains("at least 16 characters") == true)
 
-        let both = errors(try config(scratch) { $0 + "api_token: 0123456789abcdef0\napi_token_file: token\n" })
+        let both = configErrors(try config(scratch) { $0 + "api_token: 0123456789abcdef0\napi_token_file: token\n" })
         #expect(both.first?.message == "give api_token or api_token_file, not both")
 
-        let syntax = errors(
+        let syntax = configErrors(
             try config(scratch) {
                 $0.replacingOccurrences(of: "{ format: json, level: debug }", with: "{ format: json")
             })
@@ -229,7 +222,7 @@ import Testing
 
     @Test func everyErrorIsReportedInOneRun() throws {
         let scratch = try Scratch()
-        let found = errors(
+        let found = configErrors(
             try config(scratch) {
                 $0.replacingOccurrences(of: "listen: 127.0.0.1:9999", with: "listen: nope")
                     .replacingOccurrences(of: "level: debug", with: "level: loud")
@@ -244,15 +237,15 @@ import Testing
         let loaded = try load(try config(scratch) { $0 + "api_token_file: token\n" })
         #expect(loaded.apiToken == "0123456789abcdef0123")
 
-        let missing = errors(try config(scratch) { $0 + "api_token_file: absent\n" })
+        let missing = configErrors(try config(scratch) { $0 + "api_token_file: absent\n" })
         #expect(missing.first?.line == 14)
         #expect(missing.first?.message.contains("it does not exist") == true)
     }
 
     @Test func unreadableOrEmptyConfigIsAnError() throws {
         let scratch = try Scratch()
-        #expect(errors(scratch.path("absent.yaml")).first?.message == "cannot read the file: it does not exist")
-        #expect(errors(try scratch.write("empty.yaml", "")).first?.message == "the config file is empty")
+        #expect(configErrors(scratch.path("absent.yaml")).first?.message == "cannot read the file: it does not exist")
+        #expect(configErrors(try scratch.write("empty.yaml", "")).first?.message == "the config file is empty")
     }
 }
 

@@ -1,6 +1,7 @@
 import FlockCore
 import FlockDaemon
 import FlockPolicy
+import FlockTestSupport
 import FlockTesting
 import Foundation
 import Hummingbird
@@ -44,7 +45,8 @@ struct DriverKindsTests {
     }
 
     static let kinds = DriverKinds(
-        hypervisors: DriverKinds.test.hypervisors, balancers: [FakeBalancerFactory()], metrics: DriverKinds.test.metrics)
+        hypervisors: DriverKinds.test.hypervisors, balancers: [FakeBalancerFactory()], metrics: DriverKinds.test.metrics
+    )
 
     @Test func fakeBalancerAndPrometheusMetricsComeFromTheConfig() async throws {
         try await withExporter { port in
@@ -85,7 +87,8 @@ struct DriverKindsTests {
 
     @Test func aStartUpCheckThatFailsStopsTheDaemon() async throws {
         let scratch = try Scratch()
-        let path = try config(scratch, metrics: "    metrics: { kind: prometheus, url: http://127.0.0.1:1/m, preset: haproxy }")
+        let path = try config(
+            scratch, metrics: "    metrics: { kind: prometheus, url: http://127.0.0.1:1/m, preset: haproxy }")
         let text = try String(contentsOfFile: path, encoding: .utf8)
         try text.replacingOccurrences(of: "backends: app", with: "backends: elsewhere")
             .write(toFile: path, atomically: true, encoding: .utf8)
@@ -100,7 +103,7 @@ struct DriverKindsTests {
 
     @Test func aBalancerWithoutMetricsOfItsOwnNeedsAMetricsSection() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch, metrics: ""))
+        let found = configErrors(try config(scratch, metrics: ""), kinds: Self.kinds)
         #expect(found.count == 1)
         #expect(found.first?.line == 7)
         #expect(found.first?.message == "pools.web.metrics: balancer 'lb' (fake) has no metrics of its own")
@@ -108,7 +111,7 @@ struct DriverKindsTests {
 
     @Test func badPrometheusSettingsAreLocatedAllInOneRun() throws {
         let scratch = try Scratch()
-        let found = errors(
+        let found = configErrors(
             try config(
                 scratch,
                 metrics: """
@@ -120,32 +123,25 @@ struct DriverKindsTests {
                             sesions: { metric: a }
                             queue: { labels: [x] }
                             session_rate: { metric: b, kind: rate, scale: -1 }
-                    """))
+                    """), kinds: Self.kinds)
         let byMessage = Dictionary(found.map { ($0.message, $0) }) { first, _ in first }
         #expect(byMessage["pools.web.metrics.url: must be an http:// or https:// URL; got 'ftp://nowhere'"]?.line == 13)
         #expect(byMessage["pools.web.metrics.preset: unknown preset 'envoy'"]?.line == 14)
         #expect(byMessage["pools.web.metrics.queries.sesions: unknown key"]?.hint == "did you mean 'sessions'?")
         #expect(byMessage["pools.web.metrics.queries.queue.metric: is required"] != nil)
         #expect(byMessage["pools.web.metrics.queries.queue.labels must be a single value or a mapping"]?.line == 17)
-        #expect(byMessage["pools.web.metrics.queries.session_rate.kind: must be gauge or counter_rate; got 'rate'"]?.line == 18)
+        #expect(
+            byMessage["pools.web.metrics.queries.session_rate.kind: must be gauge or counter_rate; got 'rate'"]?.line
+                == 18)
         #expect(byMessage["pools.web.metrics.queries.session_rate.scale: must be a positive number; got '-1'"] != nil)
         #expect(found.allSatisfy { $0.file == scratch.path("flockd.yaml") }, "\(found)")
     }
 
     @Test func theHAProxyDefaultNeedsASocketOnAnotherBalancer() throws {
         let scratch = try Scratch()
-        let found = errors(try config(scratch, metrics: "    metrics: { kind: haproxy }"))
+        let found = configErrors(try config(scratch, metrics: "    metrics: { kind: haproxy }"), kinds: Self.kinds)
         #expect(found.count == 1)
         #expect(found.first?.message.hasPrefix("pools.web.metrics.socket: is required") == true)
-    }
-
-    func errors(_ path: String) -> [PolicyDiagnostic] {
-        do {
-            _ = try DaemonConfigParser.load(path: path, environment: [:], kinds: Self.kinds)
-            return []
-        } catch {
-            return error.diagnostics
-        }
     }
 
     /// Serves `page` at /stats/prometheus on a free loopback port for the length of `body`.

@@ -7,6 +7,7 @@ import FlockTestSupport
 import FlockTesting
 import Foundation
 import Logging
+import Testing
 
 @testable import flockd
 
@@ -83,6 +84,19 @@ extension DriverKinds {
     /// configs in tests name real HAProxy settings and boot no VM.
     static let test = DriverKinds(
         hypervisors: [MemoryHypervisorFactory()], balancers: Flockd.kinds.balancers, metrics: Flockd.kinds.metrics)
+}
+
+/// The diagnostics of a config that must fail to load.
+func configErrors(
+    _ path: String, environment: [String: String] = [:], kinds: DriverKinds = .test
+) -> [PolicyDiagnostic] {
+    do {
+        _ = try DaemonConfigParser.load(path: path, environment: environment, kinds: kinds)
+        Issue.record("\(path) was accepted")
+        return []
+    } catch {
+        return error.diagnostics
+    }
 }
 
 /// `kind: memory`: in-memory VMs, so config tests have a hypervisor kind besides the executable's.
