@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 import Logging
 
@@ -34,9 +35,7 @@ public actor QEMUDriver: Hypervisor {
         }
         for directory in [root, "\(root)/vms", "\(root)/snapshots"] {
             do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                chmod(directory, 0o700)
+                try createPrivateDirectory(directory)
             } catch {
                 throw .io("cannot create the state directory \(directory): \(error.localizedDescription)")
             }

@@ -1,5 +1,6 @@
 import CXenLight
 import FlockCore
+import FlockSystem
 import Foundation
 import Logging
 
@@ -144,9 +145,7 @@ public actor XenDriver: Hypervisor {
     func prepareRoot() throws(XenError) {
         for directory in [configuration.stateRoot, "\(configuration.stateRoot)/checkpoints"] {
             do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                chmod(directory, 0o700)
+                try createPrivateDirectory(directory)
             } catch {
                 throw .io("cannot create the state directory \(directory): \(error.localizedDescription)")
             }

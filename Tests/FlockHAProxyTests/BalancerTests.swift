@@ -92,26 +92,33 @@ struct BalancerTests {
         #expect(sick.served == 0)
     }
 
-    /// Issue list 4: a slow request in flight completes with 200; then the server is removed.
-    @Test func drainLetsTheInFlightRequestFinishThenRemoves() async throws {
-        let clone = try TestHTTPServer(name: "clone1")
-        defer { clone.stop() }
-        let haproxy = try await HAProxyInstance(backends: [.init(name: "app")])
-        defer { haproxy.stop() }
+    /// Registers `clone` as `app/flock-web-1` and sends it one slow request through HAProxy, which
+    /// HAProxy already counts as a session when this returns: a drain has something to wait for.
+    static func sessionInFlight(
+        to clone: TestHTTPServer, through haproxy: HAProxyInstance, milliseconds: Int
+    ) async throws -> (HAProxyBalancer, Task<TestHTTPClient.Response, any Error>) {
         let balancer = Self.balancer(haproxy)
         try await balancer.register(
             ServerRegistration(backend: "app", name: "flock-web-1", address: "127.0.0.1", port: clone.port)
         )
-
         let port = haproxy.frontendPort
-        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=4000") }
-        // Wait until HAProxy sees the session, so the drain really has something to wait for.
+        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=\(milliseconds)") }
         let client = haproxy.client
         #expect(
             try await eventually(timeout: .seconds(5)) {
                 (try await client.showStat(backend: "app").server("flock-web-1", of: "app")?.integer("scur") ?? 0) > 0
             }
         )
+        return (balancer, inFlight)
+    }
+
+    /// Issue list 4: a slow request in flight completes with 200; then the server is removed.
+    @Test func drainLetsTheInFlightRequestFinishThenRemoves() async throws {
+        let clone = try TestHTTPServer(name: "clone1")
+        defer { clone.stop() }
+        let haproxy = try await HAProxyInstance(backends: [.init(name: "app")])
+        defer { haproxy.stop() }
+        let (balancer, inFlight) = try await Self.sessionInFlight(to: clone, through: haproxy, milliseconds: 4000)
         let servedBefore = clone.served
         let outcome = try await balancer.drain(backend: "app", server: "flock-web-1", timeout: .seconds(30))
         #expect(outcome == .drained)
@@ -132,18 +139,7 @@ struct BalancerTests {
         defer { clone.stop() }
         let haproxy = try await HAProxyInstance(backends: [.init(name: "app")])
         defer { haproxy.stop() }
-        let balancer = Self.balancer(haproxy)
-        try await balancer.register(
-            ServerRegistration(backend: "app", name: "flock-web-1", address: "127.0.0.1", port: clone.port)
-        )
-        let port = haproxy.frontendPort
-        let inFlight = Task { try await TestHTTPClient.get(port: port, path: "/slow?ms=6000") }
-        let client = haproxy.client
-        #expect(
-            try await eventually(timeout: .seconds(5)) {
-                (try await client.showStat(backend: "app").server("flock-web-1", of: "app")?.integer("scur") ?? 0) > 0
-            }
-        )
+        let (balancer, inFlight) = try await Self.sessionInFlight(to: clone, through: haproxy, milliseconds: 6000)
         let started = ContinuousClock.now
         let outcome = try await balancer.drain(backend: "app", server: "flock-web-1", timeout: .milliseconds(400))
         #expect(outcome == .timedOut(sessions: 1))
