@@ -173,7 +173,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "FlockSystemTests", dependencies: ["FlockSystem", "FlockCore"]),
+        .testTarget(name: "FlockSystemTests", dependencies: ["FlockSystem", "FlockCore", "FlockTestSupport"]),
         .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore", "FlockTestSupport"]),
         .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
@@ -205,7 +205,7 @@ let package = Package(
         ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // Runs the built flock-bench; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
-        .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench"]),
+        .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench", "FlockTestSupport"]),
         // The demo's pure parts (wrk's summary, the load script, the summary maths, the chart) and
         // its generated configs, checked by haproxy and the built flockd; no VM.
         .testTarget(

@@ -32,6 +32,7 @@ public final class ChildProcess: Sendable {
 
     private struct ExitState {
         var status: Int32?
+        var signal: Int32?
         var waiters: [UInt64: CheckedContinuation<Int32?, Never>] = [:]
         var nextWaiter: UInt64 = 0
     }
@@ -49,11 +50,13 @@ public final class ChildProcess: Sendable {
     /// input from /dev/null and its output appended to `stdout` (and `stderr`, or `stdout` too).
     /// - Parameters:
     ///   - environment: added to (and overriding) this process's environment.
+    ///   - workingDirectory: where it runs; this process's own when nil.
     ///   - ownProcessGroup: a group of its own, so that a Ctrl-C on the terminal reaches this process
     ///     only, which then stops its children in order instead of all at once.
     public static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdout: String,
-        stderr: String? = nil, ownProcessGroup: Bool = false, name: String? = nil
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        workingDirectory: String? = nil, stdout: String, stderr: String? = nil, ownProcessGroup: Bool = false,
+        name: String? = nil
     ) async throws(ChildProcessError) -> ChildProcess {
         let path = try resolve(executable)
         let output = try openLog(stdout, for: executable)
@@ -79,7 +82,8 @@ public final class ChildProcess: Sendable {
                     do {
                         let result = try await Subprocess.run(
                             .path(FilePath(path)), arguments: Arguments(arguments),
-                            environment: merged(environment), platformOptions: options, input: .none,
+                            environment: merged(environment), workingDirectory: workingDirectory.map { FilePath($0) },
+                            platformOptions: options, input: .none,
                             output: .fileDescriptor(output, closeAfterSpawningProcess: true),
                             error: .fileDescriptor(error, closeAfterSpawningProcess: true)
                         ) { execution in
@@ -89,7 +93,7 @@ public final class ChildProcess: Sendable {
                             launched.started(child)
                             return child
                         }
-                        result.closureResult.finish(code(result.terminationStatus))
+                        result.closureResult.finish(result.terminationStatus)
                     } catch {
                         // Before the body ran the spawn failed; after, only watching the child did.
                         launched.failed(executable, error)
@@ -119,6 +123,8 @@ public final class ChildProcess: Sendable {
     public struct Outcome: Sendable {
         /// The exit status, 128 + signal when a signal ended it.
         public var status: Int32
+        /// The signal that ended it, nil when it exited by itself: tells a crash from `exit(139)`.
+        public var terminatingSignal: Int32?
         public var standardOutput: String
         public var standardError: String
     }
@@ -136,9 +142,10 @@ public final class ChildProcess: Sendable {
                     let result = try await Subprocess.run(
                         .path(FilePath(path)), arguments: Arguments(arguments), environment: merged(environment),
                         output: .string(limit: limit), error: .string(limit: limit))
+                    let status = result.terminationStatus
                     return Outcome(
-                        status: code(result.terminationStatus), standardOutput: result.standardOutput,
-                        standardError: result.standardError)
+                        status: code(status), terminatingSignal: signalNumber(status),
+                        standardOutput: result.standardOutput, standardError: result.standardError)
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
@@ -166,6 +173,9 @@ public final class ChildProcess: Sendable {
 
     /// The exit status once it exited (128 + signal when a signal ended it).
     public var exitStatus: Int32? { state.withLock { $0.status } }
+
+    /// The signal that ended the child, nil while it runs or when it exited by itself.
+    public var terminatingSignal: Int32? { state.withLock { $0.signal } }
 
     /// Sends `signal` while the child runs (never to a reaped pid, which the system may reuse).
     public func signal(_ signal: Int32) {
@@ -211,9 +221,14 @@ public final class ChildProcess: Sendable {
     /// What the child wrote to its standard error file so far.
     public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    private func finish(_ status: Int32) {
+    private func finish(_ termination: TerminationStatus) {
+        finish(Self.code(termination), signal: Self.signalNumber(termination))
+    }
+
+    private func finish(_ status: Int32, signal: Int32?) {
         let waiters = state.withLock { state in
             state.status = status
+            state.signal = signal
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
@@ -248,6 +263,10 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    private static func signalNumber(_ status: TerminationStatus) -> Int32? {
+        if case .signaled(let signal) = status { signal } else { nil }
+    }
+
     /// Hands the handle (or the spawn's failure) from the child's task to `start`, exactly once.
     private final class Launch: Sendable {
         let continuation = Mutex<CheckedContinuation<ChildProcess, any Error>?>(nil)
@@ -264,7 +283,7 @@ public final class ChildProcess: Sendable {
                 ? .notFound(executable) : .launch(executable, "\(error)")
             continuation.withLock { $0.take() }?.resume(throwing: reason)
             // Watching a started child failed: its waiters must not wait for ever.
-            child.withLock { $0 }?.finish(-1)
+            child.withLock { $0 }?.finish(-1, signal: nil)
         }
     }
 }

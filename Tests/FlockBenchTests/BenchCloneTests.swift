@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -6,25 +7,24 @@ import Testing
 /// on its own line; it checks the JSON's shape and what the caches say, never how long it took.
 @Suite(.serialized) struct BenchCloneTests {
     static var imageBuilt: Bool {
-        FileManager.default.fileExists(atPath: BenchCLI.repository + "/.build-guest/vmlinuz")
-            && FileManager.default.fileExists(atPath: BenchCLI.repository + "/.build-guest/initrd.img")
+        FileManager.default.fileExists(atPath: Repo.path(".build-guest/vmlinuz"))
+            && FileManager.default.fileExists(atPath: Repo.path(".build-guest/initrd.img"))
     }
 
     @Test(.timeLimit(.minutes(10)))
     func lazyCloneInheritsTheWarmCacheAndColdBootDoesNot() async throws {
         try #require(Self.imageBuilt, "build the guest image first: bash Deploy/guest/build.sh")
-        let directory = try BenchCLI.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let file = "\(directory)/clone.json"
+        let scratch = try Scratch(prefix: "flock-bench-test")
+        let file = scratch.path("clone.json")
         // A state root of the test's own on tmpfs, to check afterwards that nothing is left running.
-        let state = "/dev/shm/flock-bench-test-\(UUID().uuidString.prefix(8).lowercased())"
-        defer { try? FileManager.default.removeItem(atPath: state) }
+        let stateRoot = try Scratch(tmpfs: "bench")
+        let state = stateRoot.dir.path
         let result = try await BenchCLI.run(
             [
                 "clone", "--modes", "lazy,cold", "--count", "1", "--memory", "256M", "--keys", "1",
-                "--accelerator", "tcg", "--spec", BenchCLI.repository + "/Deploy/guest/parent.yaml", "--json", file,
+                "--accelerator", "tcg", "--spec", Repo.path("Deploy/guest/parent.yaml"), "--json", file,
                 "--state", state,
-            ], in: directory)
+            ], in: scratch)
         try #require(result.status == 0, "\(result)")
 
         let json = try BenchCLI.json(file)

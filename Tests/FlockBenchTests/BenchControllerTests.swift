@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -5,11 +6,10 @@ import Testing
 /// for sanity, never against time limits (benchmarks are not timed tests).
 @Suite struct BenchControllerTests {
     @Test func smallFleetWritesTheDocumentedSchema() async throws {
-        let directory = try BenchCLI.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let file = "\(directory)/controller.json"
+        let scratch = try Scratch(prefix: "flock-bench-test")
+        let file = scratch.path("controller.json")
         let result = try await BenchCLI.run(
-            ["controller", "--pools", "5", "--backends", "20", "--rounds", "3", "--json", file], in: directory)
+            ["controller", "--pools", "5", "--backends", "20", "--rounds", "3", "--json", file], in: scratch)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("tick p50 / p99"), "\(result)")
 
@@ -28,10 +28,9 @@ import Testing
     }
 
     @Test func badSizesAreUsageErrors() async throws {
-        let directory = try BenchCLI.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try Scratch(prefix: "flock-bench-test")
         let result = try await BenchCLI.run(
-            ["controller", "--pools", "10", "--backends", "5"], in: directory)
+            ["controller", "--pools", "10", "--backends", "5"], in: scratch)
         #expect(result.status == 2, "\(result)")
         #expect(result.stderr.contains("--backends"), "\(result)")
     }

@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -9,14 +10,13 @@ import Testing
     @Test(.timeLimit(.minutes(10)))
     func shortStepPerModeWritesTheDocumentedSchemaAndAChart() async throws {
         try #require(BenchCloneTests.imageBuilt, "build the guest image first: bash Deploy/guest/build.sh")
-        let directory = try BenchCLI.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let file = "\(directory)/scale-out.json", chart = "\(directory)/scale-out.svg"
+        let scratch = try Scratch(prefix: "flock-bench-test")
+        let file = scratch.path("scale-out.json"), chart = scratch.path("scale-out.svg")
         let result = try await BenchCLI.run(
             [
                 "scale-out", "--modes", "cold,lazy", "--calm", "5", "--step", "15", "--tail", "5",
-                "--parent-spec", BenchCLI.repository + "/Deploy/guest/parent.yaml", "--json", file, "--chart", chart,
-            ], in: directory)
+                "--parent-spec", Repo.path("Deploy/guest/parent.yaml"), "--json", file, "--chart", chart,
+            ], in: scratch)
         try #require(result.status == 0, "\(result)")
         #expect(result.stdout.contains("DECISION_TO_FIRST_SERVING"), "\(result)")
 
@@ -50,13 +50,12 @@ import Testing
     }
 
     @Test func badOptionsAreUsageErrors() async throws {
-        let directory = try BenchCLI.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try Scratch(prefix: "flock-bench-test")
         for (arguments, mentions) in [
             (["--modes", "cold,warm"], "--modes"), (["--latency-target", "fast"], "--latency-target"),
             (["--chart", "out.png"], "SVG"), (["--step", "3"], "--step"),
         ] {
-            let result = try await BenchCLI.run(["scale-out"] + arguments, in: directory)
+            let result = try await BenchCLI.run(["scale-out"] + arguments, in: scratch)
             #expect(result.status == 2, "\(arguments): \(result)")
             #expect(result.stderr.contains(mentions), "\(arguments): \(result)")
         }

@@ -82,8 +82,8 @@ import Testing
 
     @Test func haproxyAcceptsTheGeneratedConfig() async throws {
         let haproxy = try #require(findExecutable("haproxy"), "bash Deploy/setup.sh installs haproxy")
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try Scratch(prefix: "flock-demo-tests")
+        let directory = scratch.dir.path
         let text = DemoHAProxy.config(
             socket: "\(directory)/admin.sock", frontendPort: 18080, requestLogPort: 18082, parentName: "web-parent",
             parentPort: 18081)
@@ -91,14 +91,15 @@ import Testing
         #expect(text.contains("log 127.0.0.1:18082 len 1024 format raw local0"))
         #expect(text.contains("level admin") && text.contains("server web-parent 127.0.0.1:18081 check"))
         try text.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
-        let status = try await run(haproxy, ["-c", "-f", "\(directory)/haproxy.cfg"], in: directory)
-        #expect(status == 0)
+        let run = try await Child.run(
+            URL(fileURLWithPath: haproxy), ["-c", "-f", "\(directory)/haproxy.cfg"], in: scratch)
+        #expect(run.status == 0, "\(run)")
     }
 
     @Test func flockdAcceptsTheGeneratedConfigAndPolicy() async throws {
-        let flockd = try #require(BuiltBinary.url("flockd")?.path, "swift build --build-tests builds flockd")
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let flockd = try #require(BuiltBinary.url("flockd"), "swift build --build-tests builds flockd")
+        let scratch = try Scratch(prefix: "flock-demo-tests")
+        let directory = scratch.dir.path
         var policy = DemoPolicy()
         policy.mode = .eager
         policy.latencyTargetMs = 100  // the latency check bench scale-out adds must be a valid policy too
@@ -106,12 +107,12 @@ import Testing
         let daemon = try DemoFlockd(
             settings: .init(
                 directory: directory, haproxySocket: "\(directory)/admin.sock", qemuStateRoot: "\(directory)/qemu",
-                policy: policy, binary: flockd))
+                policy: policy, binary: flockd.path))
         #expect(daemon.token.count == 32)
         #expect(
             try String(contentsOfFile: daemon.configPath, encoding: .utf8).contains("listen: 127.0.0.1:\(daemon.port)"))
-        let status = try await run(flockd, ["--check-config", daemon.configPath], in: directory)
-        #expect(status == 0, "\((try? String(contentsOfFile: "\(directory)/run.log", encoding: .utf8)) ?? "")")
+        let run = try await Child.run(flockd, ["--check-config", daemon.configPath], in: scratch)
+        #expect(run.status == 0, "\(run)")
     }
 
     @Test func theRequestLogReadsHAProxysLinesAndNothingElse() throws {
@@ -189,16 +190,5 @@ import Testing
         #expect(svg.components(separatedBy: "<polyline").count == 6)
         #expect(svg.contains("cold: p99 latency") && svg.contains("lazy: serving instances"))
         #expect(svg.contains("target 100 ms"))
-    }
-
-    private func temporaryDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "flock-demo-tests-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
-    private func run(_ executable: String, _ arguments: [String], in directory: String) async throws -> Int32? {
-        let child = try await ChildProcess.start(executable, arguments, stdout: "\(directory)/run.log")
-        return await child.waitForExit(timeout: .seconds(60))
     }
 }

@@ -1,4 +1,5 @@
 import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -7,12 +8,6 @@ import Testing
 #endif
 
 @Suite struct ChildProcessTests {
-    private func scratch() throws -> String {
-        let path = NSTemporaryDirectory() + "flock-system-tests-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     @Test func runReportsTheExitStatusAndCapturesOutput() async throws {
         let outcome = try await ChildProcess.run("sh", ["-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(60))
         #expect(outcome.status == 3)
@@ -25,6 +20,35 @@ import Testing
         #expect(outcome.status == 128 + SIGTERM)
     }
 
+    /// The same status from a signal and from an exit code, told apart by the terminating signal.
+    @Test func aSignalIsToldFromAnExitCode() async throws {
+        let killed = try await ChildProcess.run("sh", ["-c", "kill -TERM $$"], timeout: .seconds(60))
+        #expect(killed.terminatingSignal == SIGTERM)
+        let exited = try await ChildProcess.run("sh", ["-c", "exit \(128 + SIGTERM)"], timeout: .seconds(60))
+        #expect(exited.status == 128 + SIGTERM)
+        #expect(exited.terminatingSignal == nil)
+
+        let started = try await ChildProcess.start("sh", ["-c", "kill -TERM $$"], stdout: "/dev/null")
+        #expect(started.terminatingSignal == nil, "it may still run")
+        #expect(await started.waitForExit(timeout: .seconds(60)) == 128 + SIGTERM)
+        #expect(started.terminatingSignal == SIGTERM)
+        let ended = try await ChildProcess.start("sh", ["-c", "exit \(128 + SIGTERM)"], stdout: "/dev/null")
+        #expect(await ended.waitForExit(timeout: .seconds(60)) == 128 + SIGTERM)
+        #expect(ended.terminatingSignal == nil)
+    }
+
+    @Test func aStartedChildRunsInTheGivenWorkingDirectory() async throws {
+        let scratch = try Scratch(prefix: "flock-system-tests")
+        let child = try await ChildProcess.start(
+            "sh", ["-c", "pwd; echo here > file"], workingDirectory: scratch.dir.path, stdout: scratch.path("out"))
+        #expect(await child.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(child.stdout == scratch.dir.resolvingSymlinksInPath().path + "\n")
+        #expect(FileManager.default.fileExists(atPath: scratch.path("file")))
+        await #expect(throws: ChildProcessError.self) {
+            try await ChildProcess.start("true", [], workingDirectory: scratch.path("missing"), stdout: "/dev/null")
+        }
+    }
+
     /// Output larger than a pipe's buffer (64 KiB) is read while the child runs, so it cannot block.
     @Test func largeOutputDoesNotBlockTheChild() async throws {
         let outcome = try await ChildProcess.run(
@@ -34,8 +58,8 @@ import Testing
     }
 
     @Test func aChildPastItsTimeoutIsKilled() async throws {
-        let directory = try scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try Scratch(prefix: "flock-system-tests")
+        let directory = scratch.dir.path
         let started = ContinuousClock.now
         do {
             _ = try await ChildProcess.run(
@@ -75,8 +99,8 @@ import Testing
     }
 
     @Test func logsGetOutputAndErrorSeparatelyOrTogether() async throws {
-        let directory = try scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try Scratch(prefix: "flock-system-tests")
+        let directory = scratch.dir.path
         let split = try await ChildProcess.start(
             "sh", ["-c", "echo out; echo err >&2"], stdout: "\(directory)/out", stderr: "\(directory)/err")
         #expect(await split.waitForExit(timeout: .seconds(60)) == 0)

@@ -5,10 +5,19 @@ public final class Scratch: @unchecked Sendable {
     public let dir: URL
 
     /// - Parameter prefix: names the suite in the directory's name, to find a leftover.
-    public init(prefix: String = "flock-tests") throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+    public convenience init(prefix: String = "flock-tests") throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "\(prefix)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        self.init(owning: dir)
     }
+
+    /// On tmpfs, as `tmpfsScratch` makes it: for unix sockets and VM state roots.
+    public convenience init(tmpfs label: String) throws {
+        self.init(owning: URL(fileURLWithPath: try tmpfsScratch(label)))
+    }
+
+    private init(owning dir: URL) { self.dir = dir }
 
     deinit { try? FileManager.default.removeItem(at: dir) }
 

@@ -5,9 +5,9 @@ import Testing
 /// The built `flockctl` and `flockd` with the Xen driver on this host, which has no Xen.
 @Suite struct XenCommandLineTests {
     @Test(arguments: [["vm", "list", "--hypervisor", "xen"], ["vm", "list", "--hypervisor", "xen", "--json"]])
-    func listingWithoutXenPrintsTheNotRunningError(_ arguments: [String]) throws {
+    func listingWithoutXenPrintsTheNotRunningError(_ arguments: [String]) async throws {
         let scratch = try Scratch(prefix: "flock-xen-tests")
-        let run = try Run.built("flockctl", arguments, in: scratch.dir)
+        let run = try await runBuilt("flockctl", arguments, in: scratch)
         #expect(run.status == 1, "\(run)")
         #expect(run.stdout.isEmpty, "\(run)")
         #expect(
@@ -16,7 +16,7 @@ import Testing
             "\(run)")
     }
 
-    @Test func aBadXenSpecIsRejectedWithEveryProblemBeforeConnecting() throws {
+    @Test func aBadXenSpecIsRejectedWithEveryProblemBeforeConnecting() async throws {
         let scratch = try Scratch(prefix: "flock-xen-tests")
         let spec = try scratch.write(
             "parent.yaml",
@@ -30,7 +30,7 @@ import Testing
             prefix: 31
 
             """)
-        let run = try Run.built("flockctl", ["vm", "start", "--hypervisor", "xen", spec], in: scratch.dir)
+        let run = try await runBuilt("flockctl", ["vm", "start", "--hypervisor", "xen", spec], in: scratch)
         #expect(run.status == 1, "\(run)")
         let lines = run.stderr.split(separator: "\n").map(String.init)
         #expect(
@@ -42,18 +42,18 @@ import Testing
             ], "\(run)")
     }
 
-    @Test func theShippedXenSpecParses() throws {
+    @Test func theShippedXenSpecParses() async throws {
         // Its kernel is built by Deploy/guest/build.sh; only that problem may remain.
         let scratch = try Scratch(prefix: "flock-xen-tests")
         let spec = Repo.path("Deploy/xen/parent.yaml")
-        let run = try Run.built("flockctl", ["vm", "start", "--hypervisor", "xen", spec], in: scratch.dir)
+        let run = try await runBuilt("flockctl", ["vm", "start", "--hypervisor", "xen", spec], in: scratch)
         #expect(run.status == 1, "\(run)")
         let problems = run.stderr.split(separator: "\n").filter { !$0.contains("does not exist or is not readable") }
         #expect(
             problems.allSatisfy { $0.hasPrefix("error: Xen is not running on this host") }, "\(run)")
     }
 
-    @Test func flockdChecksXenSettingsWithLocations() throws {
+    @Test func flockdChecksXenSettingsWithLocations() async throws {
         let scratch = try Scratch(prefix: "flock-xen-tests")
         try scratch.write("web.yaml", try String(contentsOfFile: Repo.path("Policies/web.yaml"), encoding: .utf8))
         func config(_ settings: String) throws -> String {
@@ -72,12 +72,12 @@ import Testing
         }
         let good = try config(
             ", state_root: /run/flock/xen, boot_timeout: 2m, agent_timeout: 30s, hold_bridge: xenhold0")
-        let valid = try Run.built("flockd", ["--check-config", good], in: scratch.dir)
+        let valid = try await runBuilt("flockd", ["--check-config", good], in: scratch)
         #expect(valid.status == 0, "\(valid)")
         #expect(valid.stdout.contains("valid; 1 pool(s): web"), "\(valid)")
 
         let bad = try config(", state_root: run/xen, agent_timeout: soon, snapshot_max_age: 1s, hold_bridge: a b")
-        let invalid = try Run.built("flockd", ["--check-config", bad], in: scratch.dir)
+        let invalid = try await runBuilt("flockd", ["--check-config", bad], in: scratch)
         #expect(invalid.status == 1, "\(invalid)")
         // Each error points at the value (line 5: `  dom0: { kind: xen, state_root: run/xen, …`).
         #expect(
@@ -90,7 +90,7 @@ import Testing
             ], "\(invalid)")
     }
 
-    @Test func theHoldBridgeIsOnlyForXenAndMustBeAnInterfaceName() throws {
+    @Test func theHoldBridgeIsOnlyForXenAndMustBeAnInterfaceName() async throws {
         let scratch = try Scratch(prefix: "flock-xen-tests")
         for (arguments, mentions) in [
             (["vm", "clone", "web-parent", "--hold-bridge", "xenhold0"], "--hold-bridge is for --hypervisor xen"),
@@ -99,7 +99,7 @@ import Testing
                 "--hold-bridge must be a Linux interface name"
             ),
         ] {
-            let run = try Run.built("flockctl", arguments, in: scratch.dir)
+            let run = try await runBuilt("flockctl", arguments, in: scratch)
             #expect(run.status == 2, "\(run)")
             #expect(run.stderr.contains(mentions), "\(run)")
         }

@@ -6,7 +6,7 @@ import Testing
 struct ApplyTests {
     @Test("applying to a fresh store shows every line as added and stores version 1")
     func firstApply() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = Repo.policy("web")
         let text = try Repo.read(file)
         let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db, file])
@@ -31,7 +31,7 @@ struct ApplyTests {
 
     @Test("re-applying identical text is a no-op")
     func reapplyIsNoOp() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = Repo.policy("web")
         _ = try await sandbox.run(["policy", "apply", "--db", sandbox.db, file])
         let again = try await sandbox.run(["policy", "apply", "--db", sandbox.db, file])
@@ -42,7 +42,7 @@ struct ApplyTests {
 
     @Test("the same text from another path is still unchanged")
     func reapplyCopyIsNoOp() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         _ = try await sandbox.run(["policy", "apply", "--db", sandbox.db, Repo.policy("web")])
         let copy = try sandbox.write("copy/web.yaml", try Fixture.webV1())
         let again = try await sandbox.run(["policy", "apply", "--db", sandbox.db, copy])
@@ -53,7 +53,7 @@ struct ApplyTests {
 
     @Test("a modified file shows the old line removed and the new one added, as version 2")
     func modifiedApply() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         _ = try await sandbox.run(["policy", "apply", "--db", sandbox.db, Repo.policy("web")])
         let v2 = try sandbox.write("v2/web.yaml", try Fixture.webV2())
         let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db, v2])
@@ -76,7 +76,7 @@ struct ApplyTests {
 
     @Test("--dry-run shows the diff and stores nothing")
     func dryRun() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         _ = try await sandbox.run(["policy", "apply", "--db", sandbox.db, Repo.policy("web")])
         let v2 = try sandbox.write("v2/web.yaml", try Fixture.webV2())
         let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db, "--dry-run", v2])
@@ -92,7 +92,7 @@ struct ApplyTests {
 
     @Test("--dry-run on a fresh store adds no pool")
     func dryRunFresh() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["policy", "apply", "--dry-run", "--db", sandbox.db, Repo.policy("web")])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("+ pool: web"), "\(result)")
@@ -101,7 +101,7 @@ struct ApplyTests {
 
     @Test("several files apply together, one version each")
     func applySeveral() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let files = ["api", "web", "worker"].map(Repo.policy)
         let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db] + files)
         #expect(result.status == 0, "\(result)")
@@ -115,7 +115,7 @@ struct ApplyTests {
 
     @Test("one invalid file among valid ones applies nothing")
     func invalidFileAppliesNothing() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let bad = try sandbox.write("bad.yaml", "pool: api\nparent: p\n")
         for order in [[Repo.policy("web"), bad], [bad, Repo.policy("web")]] {
             let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db] + order)
@@ -130,7 +130,7 @@ struct ApplyTests {
 
     @Test("a missing file among valid ones applies nothing")
     func missingFileAppliesNothing() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let missing = sandbox.path("missing.yaml")
         let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db, Repo.policy("web"), missing])
         #expect(result.status == 1, "\(result)")
@@ -141,7 +141,7 @@ struct ApplyTests {
 
     @Test("two files defining the same pool apply nothing")
     func duplicatePool() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let other = try sandbox.write("other/web.yaml", try Fixture.webV2())
         let result = try await sandbox.run(["policy", "apply", "--db", sandbox.db, Repo.policy("web"), other])
         #expect(result.status == 1, "\(result)")
@@ -152,7 +152,7 @@ struct ApplyTests {
 
     @Test("the same file given twice is a duplicate pool too")
     func sameFileTwice() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run([
             "policy", "apply", "--db", sandbox.db, Repo.policy("web"), Repo.policy("web"),
         ])
@@ -162,7 +162,7 @@ struct ApplyTests {
 
     @Test("a store that is not a database is an operational error")
     func notADatabase() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let db = try sandbox.write("junk.db", "this is not sqlite, just some text that is long enough to matter\n")
         let result = try await sandbox.run(["policy", "apply", "--db", db, Repo.policy("web")])
         #expect(result.status == 1, "\(result)")
@@ -174,7 +174,7 @@ struct ApplyTests {
     /// re-added (`policy apply` and `policy diff` both).
     @Test("a policy with CRLF line endings is diffed line by line")
     func crlfPolicyDiff() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         func crlf(_ text: String) -> String { text.replacingOccurrences(of: "\n", with: "\r\n") }
         let v1 = try sandbox.write("crlf/v1/web.yaml", crlf(try Fixture.webV1()))
         let v2 = try sandbox.write("crlf/v2/web.yaml", crlf(try Fixture.webV2()))

@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -5,7 +6,7 @@ import Testing
 struct HistoryRollbackTests {
     @Test("history lists every version with who applied it")
     func historyShowsAppliers() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2(environmentV2: ["USER": "alice"])
         let result = try await sandbox.run(["policy", "history", "--db", sandbox.db, "web"])
         #expect(result.status == 0, "\(result)")
@@ -25,7 +26,7 @@ struct HistoryRollbackTests {
 
     @Test("diff between two versions shows the changed line")
     func diffVersions() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", "diff", "--db", sandbox.db, "web", "--from", "1", "--to", "2"])
         #expect(result.status == 0, "\(result)")
@@ -43,7 +44,7 @@ struct HistoryRollbackTests {
 
     @Test("diff of a version with itself shows no change")
     func diffSame() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", "diff", "--db", sandbox.db, "web", "--from", "2", "--to", "2"])
         #expect(result.status == 0, "\(result)")
@@ -52,7 +53,7 @@ struct HistoryRollbackTests {
 
     @Test("diff with an unknown version fails listing the versions")
     func diffUnknownVersion() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", "diff", "--db", sandbox.db, "web", "--from", "1", "--to", "7"])
         #expect(result.status == 1, "\(result)")
@@ -61,7 +62,7 @@ struct HistoryRollbackTests {
 
     @Test("show --version prints that version's exact text")
     func showVersion() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         #expect(try await sandbox.show("web", version: 2) == (try Fixture.webV2()))
         #expect(try await sandbox.show("web", version: 1) == (try Fixture.webV1()))
@@ -70,7 +71,7 @@ struct HistoryRollbackTests {
 
     @Test("rollback records a new version with the old text, a note and the applier")
     func rollback() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", "rollback", "--db", sandbox.db, "web", "--to", "1"])
         #expect(result.status == 0, "\(result)")
@@ -97,7 +98,7 @@ struct HistoryRollbackTests {
 
     @Test("rolling back to the text already in force is a no-op")
     func rollbackTwice() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         _ = try await sandbox.run(["policy", "rollback", "--db", sandbox.db, "web", "--to", "1"])
         let again = try await sandbox.run(["policy", "rollback", "--db", sandbox.db, "web", "--to", "1"])
@@ -108,7 +109,7 @@ struct HistoryRollbackTests {
 
     @Test("rolling back to the current version is a no-op")
     func rollbackToCurrent() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", "rollback", "--db", sandbox.db, "web", "--to", "2"])
         #expect(result.status == 0, "\(result)")
@@ -118,7 +119,7 @@ struct HistoryRollbackTests {
 
     @Test("rollback to a version that does not exist fails listing the versions")
     func rollbackUnknownVersion() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", "rollback", "--db", sandbox.db, "web", "--to", "9"])
         #expect(result.status == 1, "\(result)")
@@ -138,7 +139,7 @@ struct HistoryRollbackTests {
             ["diff", "nope", "--from", "1", "--to", "2"],
         ])
     func unknownPool(_ command: [String]) async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         try await sandbox.applyWebV1AndV2()
         let result = try await sandbox.run(["policy", command[0], "--db", sandbox.db] + command.dropFirst())
         #expect(result.status == 1, "\(result)")
@@ -149,7 +150,7 @@ struct HistoryRollbackTests {
 
     @Test("list on an empty store says how to add a pool")
     func emptyList() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.list()
         #expect(result.stdout == "no pools in \(sandbox.db); 'flockctl policy apply FILE' adds one\n", "\(result)")
     }

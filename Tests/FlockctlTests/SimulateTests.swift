@@ -25,7 +25,7 @@ struct SimulateTests {
     /// The load step in load-step.csv: roughly 17 sessions, then about 120 from t=60 to t=179.
     static let stepStart = 60.0, stepEnd = 180.0
 
-    private func simulateJSON(_ sandbox: Sandbox) async throws -> (CLIResult, [[String: Any]]) {
+    private func simulateJSON(_ sandbox: Scratch) async throws -> (CLIResult, [[String: Any]]) {
         let result = try await sandbox.run([
             "simulate", "--policy", Repo.policy("web"), "--metrics", Repo.loadStep, "--format", "json",
         ])
@@ -59,7 +59,7 @@ struct SimulateTests {
 
     @Test("json output is one object per line: changes with five keys, then a summary")
     func jsonShape() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let (result, objects) = try await simulateJSON(sandbox)
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
@@ -76,7 +76,7 @@ struct SimulateTests {
 
     @Test("the summary agrees with the change lines")
     func summaryConsistent() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let (result, objects) = try await simulateJSON(sandbox)
         let changes = parseChanges(objects)
         let summary = try #require(parseSummary(objects), "\(result)")
@@ -92,7 +92,7 @@ struct SimulateTests {
 
     @Test("each change starts where the previous one ended, and moves in its direction")
     func chain() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let changes = parseChanges(try await simulateJSON(sandbox).1)
         #expect(!changes.isEmpty)
         for (previous, next) in zip(changes, changes.dropFirst()) {
@@ -108,7 +108,7 @@ struct SimulateTests {
 
     @Test("the policy scales out during the load step and only scales in after it")
     func followsTheLoad() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let changes = parseChanges(try await simulateJSON(sandbox).1)
         let outs = changes.filter { $0.action == "scale_out" }
         let ins = changes.filter { $0.action == "scale_in" }
@@ -122,7 +122,7 @@ struct SimulateTests {
 
     @Test("scale-in waits, then removes one instance at a time, at least a cooldown apart")
     func stepwiseScaleIn() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let ins = parseChanges(try await simulateJSON(sandbox).1).filter { $0.action == "scale_in" }
         #expect(ins.count >= 2, "\(ins)")
         if let first = ins.first {
@@ -138,7 +138,7 @@ struct SimulateTests {
 
     @Test("table output has a header, one row per change and a summary line that matches json")
     func table() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let (_, objects) = try await simulateJSON(sandbox)
         let json = try #require(parseSummary(objects))
         let changes = parseChanges(objects)
@@ -165,7 +165,7 @@ struct SimulateTests {
 
     @Test("--start-count sets the serving count the replay starts from")
     func startCount() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run([
             "simulate", "--policy", Repo.policy("web"), "--metrics", Repo.loadStep, "--format", "json", "--start-count",
             "4",
@@ -180,7 +180,7 @@ struct SimulateTests {
 
     @Test("the other example policies simulate without error", arguments: ["api", "worker"])
     func otherPolicies(_ name: String) async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run([
             "simulate", "--policy", Repo.policy(name), "--metrics", Repo.loadStep, "--format", "json",
         ])

@@ -11,7 +11,7 @@ struct StoreLocationTests {
 
     @Test("a store created by flockctl is 0600 in directories of 0700")
     func ownerOnly() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let outer = sandbox.path("state")
         let inner = sandbox.path("state/flock")
         let db = sandbox.path("state/flock/flock.db")
@@ -31,7 +31,7 @@ struct StoreLocationTests {
 
     @Test("an existing directory keeps the mode the operator gave it")
     func existingDirectoryUntouched() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let dir = sandbox.path("shared")
         try FileManager.default.createDirectory(
             atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -43,7 +43,7 @@ struct StoreLocationTests {
 
     @Test("--db wins over $FLOCK_DB")
     func dbFlagWins() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let envDB = sandbox.path("from-env/flock.db")
         let result = try await sandbox.run(
             ["policy", "apply", "--db", sandbox.db, Repo.policy("web")], environment: ["FLOCK_DB": envDB])
@@ -56,7 +56,7 @@ struct StoreLocationTests {
 
     @Test("$FLOCK_DB is used when --db is absent")
     func environmentDB() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let envDB = sandbox.path("from-env/nested/flock.db")
         let apply = try await sandbox.run(["policy", "apply", Repo.policy("web")], environment: ["FLOCK_DB": envDB])
         #expect(apply.status == 0, "\(apply)")
@@ -74,7 +74,7 @@ struct StoreLocationTests {
 
     @Test("a store whose directory cannot be created is an operational error naming it")
     func uncreatableDirectory() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let blocker = try sandbox.write("blocker", "a file, not a directory\n")
         let db = "\(blocker)/sub/flock.db"
         let result = try await sandbox.run(["policy", "apply", "--db", db, Repo.policy("web")])
@@ -85,7 +85,7 @@ struct StoreLocationTests {
 
     @Test("queries never create the store")
     func queriesDoNotCreateTheStore() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let db = sandbox.path("absent/flock.db")
         let list = try await sandbox.run(["policy", "list", "--db", db])
         #expect(list.status == 0 && list.stdout.hasPrefix("no pools"), "\(list)")

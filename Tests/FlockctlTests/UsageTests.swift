@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -5,14 +6,14 @@ import Testing
 struct UsageTests {
     @Test("an unknown subcommand is a usage error")
     func unknownSubcommand() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["frobnicate"])
         expectUsageError(result, command: "flockctl")
     }
 
     @Test("an unknown policy subcommand is a usage error with the policy hint")
     func unknownPolicySubcommand() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["policy", "frobnicate"])
         expectUsageError(result, command: "flockctl policy")
     }
@@ -29,7 +30,7 @@ struct UsageTests {
             (["policy", "list", "--bogus"], "flockctl policy list"),
         ])
     func policyUsageErrors(_ arguments: [String], _ command: String) async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(arguments)
         expectUsageError(result, command: command)
         #expect(!FileManager.default.fileExists(atPath: sandbox.fallbackDB), "a usage error must not open the store")
@@ -37,7 +38,7 @@ struct UsageTests {
 
     @Test("--help lists both command groups")
     func help() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["--help"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("USAGE: flockctl"), "\(result)")
@@ -48,7 +49,7 @@ struct UsageTests {
 
     @Test("policy --help lists every policy subcommand")
     func policyHelp() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["policy", "--help"])
         #expect(result.status == 0, "\(result)")
         let words = Set(result.stdoutLines.compactMap { $0.split(separator: " ").first.map(String.init) })
@@ -59,7 +60,7 @@ struct UsageTests {
 
     @Test("simulate --help documents its options")
     func simulateHelp() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["simulate", "--help"])
         #expect(result.status == 0, "\(result)")
         for option in ["--policy", "--metrics", "--start-count", "--clone-latency", "--format"] {
@@ -69,7 +70,7 @@ struct UsageTests {
 
     @Test("a bash completion script can be generated")
     func completion() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["--generate-completion-script", "bash"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.hasPrefix("#!/bin/bash"), "\(result.stdout.prefix(200))")
@@ -80,7 +81,7 @@ struct UsageTests {
 
     @Test("zsh and fish completion scripts can be generated", arguments: ["zsh", "fish"])
     func otherCompletions(_ shell: String) async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["--generate-completion-script", shell])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("flockctl"))

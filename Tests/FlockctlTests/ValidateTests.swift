@@ -20,7 +20,7 @@ struct ValidateTests {
 
     @Test("each example policy is valid", arguments: examplePolicies)
     func examplePolicyIsValid(_ file: String) async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["policy", "validate", file])
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
@@ -30,7 +30,7 @@ struct ValidateTests {
 
     @Test("validate touches no store")
     func validateNeedsNoStore() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let result = try await sandbox.run(["policy", "validate"] + Self.examplePolicies)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdoutLines.count == 3, "\(result)")
@@ -79,7 +79,7 @@ struct ValidateTests {
 
     @Test("an invalid policy reports every error at its line and column, and exits 1")
     func everyErrorIsLocated() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = try sandbox.write("bad.yaml", Self.badPolicy)
         let result = try await sandbox.run(["policy", "validate", file])
         #expect(result.status == 1, "\(result)")
@@ -137,7 +137,7 @@ struct ValidateTests {
 
     @Test("errors are listed in file order")
     func errorsAreSorted() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = try sandbox.write("bad.yaml", Self.badPolicy)
         let result = try await sandbox.run(["policy", "validate", file])
         let positions = result.stderrLines.filter { $0.hasPrefix(file + ":") }.map { line -> [Int] in
@@ -149,7 +149,7 @@ struct ValidateTests {
 
     @Test("a file that does not exist fails with its path")
     func missingFile() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = sandbox.path("no-such-policy.yaml")
         let result = try await sandbox.run(["policy", "validate", file])
         #expect(result.status == 1, "\(result)")
@@ -158,7 +158,7 @@ struct ValidateTests {
 
     @Test("a directory given as a policy fails with its path")
     func directoryIsUnreadable() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let dir = sandbox.path("policy.yaml")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let result = try await sandbox.run(["policy", "validate", dir])
@@ -168,7 +168,7 @@ struct ValidateTests {
 
     @Test("one unreadable file among good ones still fails the whole run, and the good ones are not reported ok")
     func missingAmongGood() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let missing = sandbox.path("gone.yaml")
         let result = try await sandbox.run(["policy", "validate", Repo.policy("web"), missing])
         #expect(result.status == 1, "\(result)")
@@ -179,7 +179,7 @@ struct ValidateTests {
 
     @Test("a YAML syntax error is located and exits 1")
     func syntaxError() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         // Line 3 is indented under a scalar; the parser trips on its ':' at column 11.
         let file = try sandbox.write("syntax.yaml", "pool: web\nparent: web-parent\n  balancer: x\n")
         let result = try await sandbox.run(["policy", "validate", file])
@@ -190,7 +190,7 @@ struct ValidateTests {
 
     @Test("an unclosed flow mapping is located after the line that opened it")
     func unclosedFlowMapping() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = try sandbox.write("unclosed.yaml", "pool: web\ncapacity: { min: 1\nchecks: [\n")
         let result = try await sandbox.run(["policy", "validate", file])
         #expect(result.status == 1, "\(result)")
@@ -200,7 +200,7 @@ struct ValidateTests {
 
     @Test("an empty file is an error, not a crash")
     func emptyFile() async throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Scratch()
         let file = try sandbox.write("empty.yaml", "")
         let result = try await sandbox.run(["policy", "validate", file])
         #expect(result.status == 1, "\(result)")

@@ -18,11 +18,11 @@ enum Fixture {
     }
 }
 
-extension Sandbox {
+extension Scratch {
     /// Applies Policies/web.yaml, then a copy with max 20, so the store holds web v1 and v2.
     /// Returns the path of the v2 file.
     @discardableResult
-    func applyWebV1AndV2(environmentV2: [String: String?] = [:]) async throws -> String {
+    func applyWebV1AndV2(environmentV2: [String: String] = [:]) async throws -> String {
         let first = try await run(["policy", "apply", "--db", db, Repo.policy("web")])
         #expect(first.status == 0, "\(first)")
         let v2 = try write("v2/web.yaml", try Fixture.webV2())

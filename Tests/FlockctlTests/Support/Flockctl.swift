@@ -26,107 +26,40 @@ extension Repo {
     static func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 }
 
-/// The `flockctl` executable built by `swift test`, next to the test bundle.
-enum Binary {
-    static let url = BuiltBinary.url("flockctl")
-}
-
-/// A private temporary directory for one test, removed when the test lets go of it.
-final class Sandbox: @unchecked Sendable {
-    let dir: URL
+/// A test's scratch directory, seen as the home of the `flockctl` runs a test makes.
+extension Scratch {
     /// The store path every test passes with `--db`.
-    var db: String { dir.appendingPathComponent("flock.db").path }
+    var db: String { path("flock.db") }
     /// `$FLOCK_DB` in the child unless a test overrides it, so that a run that forgot `--db`
     /// can never touch the user's or the system's real store.
-    var fallbackDB: String { dir.appendingPathComponent("fallback-env/flock.db").path }
+    var fallbackDB: String { path("fallback-env/flock.db") }
 
-    init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("flockctl-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    /// Writes `text` to `name` inside the sandbox and returns its path.
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = dir.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
-    /// Runs the built `flockctl` with `arguments` and waits for it.
+    /// Runs the built `flockctl` with `arguments` in this directory and waits for it.
     ///
     /// The child sees the test's environment plus `USER=tester` and a sandboxed `FLOCK_DB`;
-    /// `environment` overrides those (a `nil` value removes the variable). Every run is checked
-    /// for crashes: a signal, or a Swift runtime trap on stderr, is a test failure.
+    /// `environment` overrides those. Every run is checked for crashes: a signal, or a Swift
+    /// runtime trap on stderr, is a test failure, and so is a run that does not end.
     func run(
-        _ arguments: [String], environment: [String: String?] = [:],
-        sourceLocation: SourceLocation = #_sourceLocation
+        _ arguments: [String], environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> CLIResult {
-        guard let binary = Binary.url else {
-            Issue.record(
-                "flockctl binary not found next to the test runner (\(CommandLine.arguments[0])) nor in .build/debug",
-                sourceLocation: sourceLocation)
-            throw CLIError.binaryNotFound
-        }
-        let id = UUID().uuidString
-        let outURL = dir.appendingPathComponent(".out-\(id)")
-        let errURL = dir.appendingPathComponent(".err-\(id)")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-
-        var env = ProcessInfo.processInfo.environment
-        env["USER"] = "tester"
-        env["FLOCK_DB"] = fallbackDB
-        for (key, value) in environment { env[key] = value }
-
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = env
-        process.currentDirectoryURL = dir
-        process.standardInput = FileHandle.nullDevice
-        // Files rather than pipes: a child that writes a lot can never block on a full pipe.
-        process.standardOutput = out
-        process.standardError = err
-
-        let status: (Int32, Process.TerminationReason) = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { p in
-                continuation.resume(returning: (p.terminationStatus, p.terminationReason))
-            }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try out.close()
-        try err.close()
-        let result = CLIResult(
-            arguments: arguments, status: status.0,
-            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
-        )
+        let binary = try #require(
+            BuiltBinary.url("flockctl"),
+            "flockctl binary not found next to the test runner (\(CommandLine.arguments[0])) nor in .build/debug",
+            sourceLocation: sourceLocation)
+        let run = try await Child.run(
+            binary, arguments,
+            environment: ["USER": "tester", "FLOCK_DB": fallbackDB].merging(environment) { $1 },
+            workingDirectory: dir, in: self, timeout: .seconds(300))
+        let result = CLIResult(arguments: arguments, status: run.status ?? -1, stdout: run.stdout, stderr: run.stderr)
+        #expect(run.status != nil, "flockctl did not finish\n\(result)", sourceLocation: sourceLocation)
         #expect(
-            status.1 == .exit, "flockctl was killed by signal \(status.0)\n\(result)", sourceLocation: sourceLocation)
+            run.signal == nil, "flockctl was killed by signal \(run.signal ?? 0)\n\(result)",
+            sourceLocation: sourceLocation)
         for trap in ["Fatal error", "Stack dump", "Current stack trace", "Illegal instruction"] {
             #expect(!result.stderr.contains(trap), "flockctl crashed\n\(result)", sourceLocation: sourceLocation)
         }
         return result
     }
-
-    enum CLIError: Error { case binaryNotFound }
 }
 
 /// Asserts a usage error: exit 2, nothing on stdout, and the last line of stderr the one-line
