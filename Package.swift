@@ -174,9 +174,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FlockSystemTests", dependencies: ["FlockSystem", "FlockCore", "FlockTestSupport"]),
-        .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy"]),
+        .testTarget(name: "FlockPolicyTests", dependencies: ["FlockPolicy", "FlockTestSupport"]),
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore", "FlockTestSupport"]),
-        .testTarget(name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting"]),
+        .testTarget(
+            name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting", "FlockTestSupport"]),
         .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockTestSupport"]),
         .testTarget(
             name: "FlockHAProxyTests",

@@ -1,13 +1,14 @@
 import FlockController
 import FlockCore
 import FlockStore
+import FlockTestSupport
 import FlockTesting
 import Foundation
 import Synchronization
 
 /// A pool wired to in-memory drivers, a real store in a temporary directory, and a manual clock.
 final class ControllerHarness: Sendable {
-    let directory: URL
+    let scratch: Scratch
     let store: FlockStore
     let metrics: InMemoryMetricsSource
     let balancer = InMemoryBalancer(backends: ["app"])
@@ -31,9 +32,8 @@ final class ControllerHarness: Sendable {
     }
 
     init(policy: Policy = ControllerHarness.policy()) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "flock-controller-\(UUID().uuidString)")
-        store = try FlockStore(path: directory.appendingPathComponent("flock.db").path)
+        scratch = try Scratch(prefix: "flock-controller")
+        store = try FlockStore(path: scratch.path("flock.db"))
         try store.applyPolicies(
             [PolicyChange(pool: "web", backend: "app", source: "test", checksum: "test")], by: "test", at: Date())
         let clock = self.clock
@@ -44,8 +44,6 @@ final class ControllerHarness: Sendable {
             drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor),
             settings: .init(initialBackoff: .seconds(10), maximumBackoff: .seconds(60), failureAlarm: 2), now: now)
     }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
 
     /// Moves the clock on, as the daemon's loop would between ticks.
     func advance(_ seconds: Double) { clock.advance(seconds) }

@@ -1,16 +1,14 @@
 import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
 /// `flockctl lb …`, the built binary, against a real HAProxy running the shipped Deploy/haproxy.cfg.
 @Suite(.timeLimit(.minutes(2)))
 struct LBCommandTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     /// Deploy/haproxy.cfg with its socket, ports and parent address moved into the test's sandbox.
     static func exampleConfig(parentPort: Int) throws -> (String, Int, Int) throws -> String {
-        let text = try String(contentsOf: root.appendingPathComponent("Deploy/haproxy.cfg"), encoding: .utf8)
+        let text = try String(contentsOfFile: Repo.path("Deploy/haproxy.cfg"), encoding: .utf8)
         for needle in ["/run/haproxy/admin.sock", "bind :80", "127.0.0.1:8405", "10.0.0.10:8080"] {
             #expect(text.contains(needle), "Deploy/haproxy.cfg no longer holds '\(needle)', which this test rewrites")
         }
@@ -84,55 +82,13 @@ struct LBCommandTests {
 
     // MARK: - running the binary
 
-    struct Run: CustomStringConvertible {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
-    }
-
     /// Runs the `flockctl` built next to this test bundle, with a bounded wait.
-    func flockctl(_ arguments: [String]) async throws -> Run {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            runner.deletingLastPathComponent().appendingPathComponent("flockctl"),
-            Self.root.appendingPathComponent(".build/debug/flockctl"),
-        ]
-        let binary = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) })
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["FLOCK_DB"] =
-            FileManager.default.temporaryDirectory.appendingPathComponent("flock-lb-unused.db").path
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes before waiting, so a chatty child cannot block on a full pipe; on threads
-        // of their own, because blocking reads must not hold the cooperative pool.
-        async let stdout = Self.readToEnd(out.fileHandleForReading)
-        async let stderr = Self.readToEnd(err.fileHandleForReading)
-        let outData = await stdout
-        let errData = await stderr
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning {
-            process.terminate()
-            Issue.record("flockctl \(arguments) did not finish within 60 s")
-        }
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
-        )
-    }
-
-    static func readToEnd(_ handle: FileHandle) async -> Data {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }.start()
-        }
+    func flockctl(_ arguments: [String]) async throws -> Child.Result {
+        let binary = try #require(BuiltBinary.url("flockctl"))
+        let scratch = try Scratch(prefix: "flock-lb-tests")
+        let run = try await Child.run(
+            binary, arguments, environment: ["FLOCK_DB": scratch.path("unused.db")], in: scratch)
+        #expect(run.status != nil, "flockctl \(arguments) did not finish within 60 s")
+        return run
     }
 }

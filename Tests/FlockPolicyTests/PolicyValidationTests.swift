@@ -1,5 +1,6 @@
 import FlockCore
 import FlockPolicy
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -146,13 +147,11 @@ import Testing
     }
 
     @Test func poolNamesAreUniqueAcrossFilesAndUnreadableFilesAreReported() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flock-policy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let a = dir.appendingPathComponent("a.yaml").path, b = dir.appendingPathComponent("b.yaml").path
+        let scratch = try Scratch(prefix: "flock-policy")
+        let a = scratch.path("a.yaml"), b = scratch.path("b.yaml")
         try PolicyDefaultsTests.minimal.write(toFile: a, atomically: true, encoding: .utf8)
         try ("# copy\n" + PolicyDefaultsTests.minimal).write(toFile: b, atomically: true, encoding: .utf8)
-        let missing = dir.appendingPathComponent("missing.yaml").path
+        let missing = scratch.path("missing.yaml")
         do {
             _ = try PolicyDocument.load(files: [a, b, missing])
             Issue.record("expected errors")

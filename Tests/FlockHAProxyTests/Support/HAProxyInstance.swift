@@ -1,5 +1,6 @@
 import FlockHAProxy
 import FlockSystem
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -20,7 +21,7 @@ final class HAProxyInstance: @unchecked Sendable {
         var httpCheck = true
     }
 
-    let dir: URL
+    let scratch: Scratch
     let socketPath: String
     let adminTCPPort: Int
     let frontendPort: Int
@@ -44,13 +45,11 @@ final class HAProxyInstance: @unchecked Sendable {
 
     /// Starts HAProxy on a config made by `config(socket, adminTCPPort, frontendPort)`.
     init(config: (String, Int, Int) throws -> String) async throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "flock-haproxy-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        socketPath = dir.appendingPathComponent("admin.sock").path
+        scratch = try Scratch(prefix: "flock-haproxy")
+        socketPath = scratch.path("admin.sock")
         adminTCPPort = try freeLoopbackPort()
         frontendPort = try freeLoopbackPort()
-        configPath = dir.appendingPathComponent("haproxy.cfg").path
+        configPath = scratch.path("haproxy.cfg")
         try config(socketPath, adminTCPPort, frontendPort).write(toFile: configPath, atomically: true, encoding: .utf8)
         try await start()
     }
@@ -121,8 +120,5 @@ final class HAProxyInstance: @unchecked Sendable {
         try await start()
     }
 
-    deinit {
-        stop()
-        try? FileManager.default.removeItem(at: dir)
-    }
+    deinit { stop() }
 }
