@@ -8,7 +8,7 @@ import Testing
 /// itself would never send.
 @Suite struct QMPClientTests {
     @Test func negotiatesAndRunsCommands() async throws {
-        let qemu = try BareQEMU("qmp")
+        let qemu = try await BareQEMU("qmp")
         defer { qemu.stop() }
         let client = try await QMPClient.connect(path: qemu.qmpPath)
         defer { client.close() }
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func qmpErrorsNameTheCommandAndClass() async throws {
-        let qemu = try BareQEMU("qmperr")
+        let qemu = try await BareQEMU("qmperr")
         defer { qemu.stop() }
         let client = try await QMPClient.connect(path: qemu.qmpPath)
         defer { client.close() }
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func concurrentCallersEachGetTheirAnswer() async throws {
-        let qemu = try BareQEMU("qmpconc")
+        let qemu = try await BareQEMU("qmpconc")
         defer { qemu.stop() }
         let client = try await QMPClient.connect(path: qemu.qmpPath)
         defer { client.close() }
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func eventsAreDeliveredAndWaitable() async throws {
-        let qemu = try BareQEMU("qmpev")
+        let qemu = try await BareQEMU("qmpev")
         defer { qemu.stop() }
         let client = try await QMPClient.connect(path: qemu.qmpPath)
         defer { client.close() }
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func waitingForAnEventThatNeverComesTimesOut() async throws {
-        let qemu = try BareQEMU("qmpwait")
+        let qemu = try await BareQEMU("qmpwait")
         defer { qemu.stop() }
         let client = try await QMPClient.connect(path: qemu.qmpPath)
         defer { client.close() }
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func quitEndsTheConnectionAndLaterCommandsFailClearly() async throws {
-        let qemu = try BareQEMU("qmpquit")
+        let qemu = try await BareQEMU("qmpquit")
         defer { qemu.stop() }
         let client = try await QMPClient.connect(path: qemu.qmpPath)
         defer { client.close() }

@@ -68,38 +68,3 @@ final class FakeSocketServer: Sendable {
         return object["id"] as? Int
     }
 }
-
-/// A bare QEMU with no guest (`-machine none`, paused), to talk QMP to without booting anything.
-final class BareQEMU: Sendable {
-    let directory: String
-    let qmpPath: String
-    let pid: pid_t
-
-    init(_ label: String) throws {
-        directory = try tmpfsScratch(label)
-        qmpPath = "\(directory)/qmp.sock"
-        var p: pid_t = 0
-        let args = [
-            "qemu-system-x86_64", "-machine", "none", "-nodefaults", "-no-user-config", "-display", "none", "-S",
-            "-qmp", "unix:\(qmpPath),server=on,wait=off",
-        ]
-        let argv = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 1, "\(directory)/qemu.log", O_WRONLY | O_CREAT, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        guard posix_spawnp(&p, "qemu-system-x86_64", &actions, nil, argv, environ) == 0 else {
-            throw CocoaError(.executableLoad)
-        }
-        pid = p
-    }
-
-    func stop() {
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-}
