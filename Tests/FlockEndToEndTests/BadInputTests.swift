@@ -8,8 +8,8 @@ import Testing
 extension EndToEnd {
     /// A config with mistakes never starts: exit 1, every error located at file:line:column.
     @Test func aBadConfigRefusesToStartWithALocatedError() async throws {
-        let directory = try tmpfsScratch("badcfg")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try Scratch(tmpfs: "badcfg")
+        let directory = scratch.dir.path
         let flockd = try #require(Repo.flockd)
         let config = "\(directory)/flockd.yaml"
         try """
@@ -23,13 +23,11 @@ extension EndToEnd {
           web: { policy: missing.yaml, balancer: haproxy, hypervisor: local }
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try await ChildProcess.start(
-            flockd, ["--config", config], stdout: "\(directory)/out", stderr: "\(directory)/err")
-        let status = await child.waitForExit(timeout: .seconds(60))
-        #expect(status == 1, "stderr: \(child.stderr)")
-        #expect(child.stderr.contains("\(config):2:"), "the bad listen address, located: \(child.stderr)")
-        #expect(child.stderr.contains("\(config):4:"), "the unknown key, located: \(child.stderr)")
-        #expect(child.stderr.contains("not starting"))
+        let run = try await Child.run(URL(fileURLWithPath: flockd), ["--config", config], in: scratch)
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        #expect(run.stderr.contains("\(config):2:"), "the bad listen address, located: \(run.stderr)")
+        #expect(run.stderr.contains("\(config):4:"), "the unknown key, located: \(run.stderr)")
+        #expect(run.stderr.contains("not starting"))
     }
 
     /// Mutating API calls without the bearer token (or with a wrong one) get 401 and change nothing.
