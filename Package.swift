@@ -164,7 +164,8 @@ let package = Package(
         .executableTarget(name: "flock-demo-app", dependencies: ["FlockGuestKit"]),
 
         // The helpers every process-, file- and port-using suite shares (repo root, built binaries,
-        // scratch directories, eventually); free ports and child processes come from FlockSystem.
+        // scratch directories, eventually, the child runner over FlockSystem's ChildProcess); free
+        // ports come from FlockSystem.
         .target(name: "FlockTestSupport", dependencies: ["FlockSystem"], path: "Tests/FlockTestSupport"),
         .testTarget(
             name: "FlockCoreTests",
