@@ -15,9 +15,9 @@ import Testing
         db = scratch.path("flock.db")
     }
 
-    func flockctl(_ arguments: [String]) async throws -> (status: Int32?, stdout: String, stderr: String) {
+    func flockctl(_ arguments: [String]) async throws -> Child.Result {
         let binary = try #require(BuiltBinary.url("flockctl"))
-        return try await runToEnd(binary, arguments, environment: ["FLOCK_DB": db], in: scratch)
+        return try await Child.run(binary, arguments, environment: ["FLOCK_DB": db], in: scratch)
     }
 
     func applyWeb() async throws {

@@ -12,7 +12,8 @@ import Testing
 
     @Test func checkConfigAcceptsTheShippedExample() async throws {
         let scratch = try Scratch()
-        let result = try await runToEnd(try flockd(), ["--check-config", Repo.path("Deploy/flockd.yaml")], in: scratch)
+        let result = try await Child.run(
+            try flockd(), ["--check-config", Repo.path("Deploy/flockd.yaml")], in: scratch)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("valid; 1 pool(s): web"))
     }
@@ -28,7 +29,7 @@ import Testing
             hypervisors: { vm: { kind: qemu, state_root: relative } }
             pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm, colour: red } }
             """)
-        let result = try await runToEnd(try flockd(), ["--check-config", path], in: scratch)
+        let result = try await Child.run(try flockd(), ["--check-config", path], in: scratch)
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(
@@ -39,14 +40,14 @@ import Testing
         #expect(!result.stderr.contains("Stack dump"))
 
         // The same file given to --config refuses to start the same way.
-        let start = try await runToEnd(try flockd(), ["--config", path], in: scratch)
+        let start = try await Child.run(try flockd(), ["--config", path], in: scratch)
         #expect(start.status == 1)
         #expect(start.stderr.contains("flockd: not starting: fix the config above"))
     }
 
     @Test func usageErrorsExitTwoWithAHint() async throws {
         let scratch = try Scratch()
-        let result = try await runToEnd(try flockd(), [], environment: ["FLOCKD_CONFIG": ""], in: scratch)
+        let result = try await Child.run(try flockd(), [], environment: ["FLOCKD_CONFIG": ""], in: scratch)
         #expect(result.status == 2)
         #expect(result.stderr.contains("hint: run 'flockd --help' for usage"))
     }
@@ -105,7 +106,7 @@ import Testing
         let scratch = try Scratch()
         let haproxy = try await TestHAProxy(in: scratch)
         let config = try daemonConfig(scratch, haproxy: haproxy, backend: "fixed")
-        let result = try await runToEnd(
+        let result = try await Child.run(
             try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(try freeLoopbackPort())"],
             in: scratch)
         #expect(result.status == 1)

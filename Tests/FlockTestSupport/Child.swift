@@ -70,11 +70,3 @@ public final class Child: Sendable {
         return Result(status: status, signal: signal, stdout: child.stdout, stderr: child.stderr)
     }
 }
-
-/// `Child.run` in the shape FlockDaemonTests reads: status (nil if it hung) and output.
-public func runToEnd(
-    _ executable: URL, _ arguments: [String], environment: [String: String] = [:], in scratch: Scratch
-) async throws -> (status: Int32?, stdout: String, stderr: String) {
-    let result = try await Child.run(executable, arguments, environment: environment, in: scratch)
-    return (result.status, result.stdout, result.stderr)
-}
