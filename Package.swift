@@ -191,7 +191,9 @@ let package = Package(
             dependencies: [
                 "FlockDaemon", "FlockTesting", "FlockStore", "FlockPolicy", "FlockSystem", "FlockTestSupport", "flockd",
                 "flockctl",
-                .product(name: "Hummingbird", package: "hummingbird"),  // serves a Prometheus page
+                // Serve a Prometheus page.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

@@ -6,6 +6,7 @@ import FlockTesting
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Testing
 
 /// The driver plug-in points: a balancer kind that only this test knows, registered through
@@ -149,15 +150,24 @@ struct DriverKindsTests {
         let router = Router()
         router.get("/stats/prometheus") { _, _ in Self.page }
         let bound = AsyncStream<Int>.makeStream()
+        let logger = Logger(label: "exporter")
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: Logger(label: "exporter"))
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        defer { server.cancel() }
+            logger: logger)
+        // A graceful shutdown at the end, not a cancellation, so the server closes quietly.
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let server = Task { try await group.run() }
         var ports = bound.stream.makeAsyncIterator()
-        let port = try #require(await ports.next())
-        try await body(port)
+        do {
+            try await body(try #require(await ports.next()))
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await server.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await server.value
     }
 }
 
