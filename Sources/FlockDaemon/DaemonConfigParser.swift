@@ -264,10 +264,14 @@ public enum DaemonConfigParser {
             }
             let values = f.entries.filter { $0.key != "kind" }.mapValues { $0.value }
             var shaped = true
-            for (key, value) in values where (value.mapping != nil) != known.mappings.contains(key) {
-                reader.error(
-                    at: value.mark, "\(path).\(key) must be \(value.mapping == nil ? "a mapping" : "a single value")")
-                shaped = false
+            for (key, value) in values {
+                let wantsMapping = known.mappings.contains(key)
+                let isScalar = value.scalar != nil && value.tag.rawValue != Tag.Name.null.rawValue
+                if wantsMapping ? value.mapping == nil : !isScalar {
+                    reader.error(
+                        at: value.mark, "\(path).\(key) must be \(wantsMapping ? "a mapping" : "a single value")")
+                    shaped = false
+                }
             }
             guard shaped else { return nil }
             return validated(known, driverSettings(values, path: path, at: node.mark), name: name)
