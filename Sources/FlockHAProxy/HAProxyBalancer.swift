@@ -23,8 +23,12 @@ public struct HAProxyBalancer: Balancer {
     /// Names Flock owns start with this (`flock-`).
     public var ownedPrefix: String
 
+    /// How long a new server may take to pass its health check unless the config says otherwise.
+    public static let defaultHealthTimeout: Duration = .seconds(30)
+
     public init(
-        client: RuntimeClient, options: ServerOptions = ServerOptions(), healthTimeout: Duration = .seconds(30),
+        client: RuntimeClient, options: ServerOptions = ServerOptions(),
+        healthTimeout: Duration = HAProxyBalancer.defaultHealthTimeout,
         pollInterval: Duration = .milliseconds(200), ownedPrefix: String = OwnedName.prefix
     ) {
         self.client = client

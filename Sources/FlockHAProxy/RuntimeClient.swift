@@ -17,7 +17,13 @@ public struct RuntimeClient: Sendable {
     /// The most bytes one answer may hold; `show stat` of a large config is a few hundred kB.
     public var responseLimit: Int
 
-    public init(endpoint: RuntimeEndpoint, timeout: Duration = .seconds(5), responseLimit: Int = 32 * 1024 * 1024) {
+    /// The bound on one command unless the config says otherwise.
+    public static let defaultTimeout: Duration = .seconds(5)
+
+    public init(
+        endpoint: RuntimeEndpoint, timeout: Duration = RuntimeClient.defaultTimeout,
+        responseLimit: Int = 32 * 1024 * 1024
+    ) {
         self.endpoint = endpoint
         self.timeout = timeout
         self.responseLimit = responseLimit

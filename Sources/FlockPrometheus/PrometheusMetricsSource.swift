@@ -45,8 +45,12 @@ public final class PrometheusMetricsSource: MetricsSource {
     private let counters = Mutex<[String: (value: Double, time: Date)]>([:])
     private let now: @Sendable () -> Date
 
+    /// The bound on one page fetch unless the config says otherwise.
+    public static let defaultTimeout: Duration = .seconds(5)
+
     public init(
-        url: URL, queries: [MetricName: PrometheusQuery], serving: PrometheusQuery?, timeout: Duration = .seconds(5),
+        url: URL, queries: [MetricName: PrometheusQuery], serving: PrometheusQuery?,
+        timeout: Duration = PrometheusMetricsSource.defaultTimeout,
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.url = url
@@ -57,7 +61,7 @@ public final class PrometheusMetricsSource: MetricsSource {
     }
 
     /// The queries for HAProxy 2.6's built-in exporter (`prometheus-exporter` service).
-    public static func haproxy(url: URL, timeout: Duration = .seconds(5)) -> PrometheusMetricsSource {
+    public static func haproxy(url: URL, timeout: Duration = defaultTimeout) -> PrometheusMetricsSource {
         let proxy = ["proxy": "{backend}"]
         return PrometheusMetricsSource(
             url: url,

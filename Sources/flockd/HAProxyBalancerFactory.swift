@@ -21,6 +21,7 @@ struct HAProxyBalancerFactory: BalancerFactory {
     func open(_ settings: DriverSettings, logger: Logger) async throws -> any Balancer {
         let health = (try? settings.duration("health_timeout").get()) ?? nil
         return HAProxyBalancer(
-            client: try HAProxyRuntimeSettings.client(settings), healthTimeout: health ?? .seconds(30))
+            client: try HAProxyRuntimeSettings.client(settings),
+            healthTimeout: health ?? HAProxyBalancer.defaultHealthTimeout)
     }
 }

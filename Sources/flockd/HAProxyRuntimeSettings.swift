@@ -5,8 +5,6 @@ import FlockPolicy
 /// The runtime API settings that `kind: haproxy` balancers and metrics sources share: `socket`
 /// (a path, taken from the config's directory when relative, or `HOST:PORT`) and `timeout`.
 enum HAProxyRuntimeSettings {
-    static let defaultTimeout: Duration = .seconds(5)
-
     /// Checks `socket` and `timeout` when they are set.
     static func validate(_ settings: DriverSettings) -> [PolicyDiagnostic] {
         var problems: [PolicyDiagnostic] = []
@@ -18,7 +16,7 @@ enum HAProxyRuntimeSettings {
     /// A runtime API client for the settings' socket, after `validate` found nothing.
     static func client(_ settings: DriverSettings) throws -> RuntimeClient {
         let timeout = (try? settings.duration("timeout").get()) ?? nil
-        return RuntimeClient(endpoint: try endpoint(settings).get(), timeout: timeout ?? defaultTimeout)
+        return RuntimeClient(endpoint: try endpoint(settings).get(), timeout: timeout ?? RuntimeClient.defaultTimeout)
     }
 
     private static func endpoint(_ settings: DriverSettings) -> Result<RuntimeEndpoint, DiagnosticList> {

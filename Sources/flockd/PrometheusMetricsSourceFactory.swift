@@ -49,24 +49,26 @@ struct PrometheusMetricsSourceFactory: MetricsSourceFactory {
         } else {
             problems.append(settings.diagnostic("url", "is required", hint: "the exporter's page"))
         }
-        var timeout: Duration = .seconds(5)
+        var timeout = PrometheusMetricsSource.defaultTimeout
         switch settings.duration("timeout") {
         case .success(let value): timeout = value ?? timeout
         case .failure(let list): problems += list.diagnostics
         }
         var queries: [MetricName: PrometheusQuery] = [:]
         var serving: PrometheusQuery?
-        if let preset = settings["preset"] {
-            if preset == "haproxy", let url {
+        switch settings["preset"] {
+        case nil: break
+        case "haproxy"?:
+            if let url {
                 let haproxy = PrometheusMetricsSource.haproxy(url: url)
                 queries = haproxy.queries
                 serving = haproxy.serving
-            } else if preset != "haproxy" {
-                problems.append(
-                    settings.diagnostic(
-                        "preset", "unknown preset '\(preset)'",
-                        hint: "presets: \(presets.joined(separator: ", ")); or write queries: yourself"))
             }
+        case let preset?:
+            problems.append(
+                settings.diagnostic(
+                    "preset", "unknown preset '\(preset)'",
+                    hint: "presets: \(presets.joined(separator: ", ")); or write queries: yourself"))
         }
         if let section = settings.section("queries") {
             problems += section.unknownKeys(allowed: queryable.map(\.rawValue))
