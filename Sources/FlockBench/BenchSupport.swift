@@ -62,6 +62,11 @@ public enum BenchMachine {
 
 /// Writes a JSON document for `--json FILE`, keys sorted so runs diff cleanly.
 public enum BenchJSON {
+    /// How the bench was run, as typed, for the JSON's `command`: so a result says how to rerun it.
+    public static var commandLine: String {
+        (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    }
+
     public static func write(_ object: [String: Any], to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         guard FileManager.default.createFile(atPath: path, contents: data + Data("\n".utf8)) else {

@@ -46,6 +46,7 @@ public struct CloneModes: ExpressibleByArgument, Sendable {
 
 extension CloneMode: ExpressibleByArgument {}
 extension LazyFreeze: ExpressibleByArgument {}
+extension Accelerator: ExpressibleByArgument {}
 
 /// What a value must look like, by the value name an option's help shows (`<duration>`):
 /// when `init?(argument:)` fails, ArgumentParser's message names the option but not the form.

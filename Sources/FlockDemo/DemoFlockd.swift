@@ -116,7 +116,7 @@ public final class DemoFlockd: Sendable {
     /// SIGKILL, as a crash would.
     public func crash() async {
         guard let child = process.withLock({ $0 }) else { return }
-        child.signal(SIGKILL)
+        child.kill()
         await child.waitForExit(timeout: .seconds(10))
     }
 

@@ -99,7 +99,7 @@ public final class DemoHAProxy: Sendable {
     /// Kills haproxy (it holds no state worth a graceful stop; dynamic servers die with it).
     public func stop() async {
         guard let child = process.withLock({ $0 }) else { return }
-        child.signal(SIGKILL)
+        child.kill()
         await child.waitForExit(timeout: .seconds(10))
         try? FileManager.default.removeItem(atPath: socketPath)
     }

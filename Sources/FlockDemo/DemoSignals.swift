@@ -29,8 +29,9 @@ public enum DemoSignals {
         let watcher = Task {
             for await signal in signals {
                 let first = caught.withLock { seen in
-                    defer { seen = seen ?? signal }
-                    return seen == nil
+                    guard seen == nil else { return false }
+                    seen = signal
+                    return true
                 }
                 guard first else { continue }
                 let program = URL(fileURLWithPath: CommandLine.arguments[0]).lastPathComponent

@@ -158,7 +158,7 @@ public final class WrkRun: Sendable {
         let deadline = ContinuousClock.now + .seconds(seconds + 30)
         while child.isRunning {
             if Task.isCancelled || ContinuousClock.now > deadline {
-                child.signal(SIGKILL)
+                child.kill()
                 await child.waitForExit(timeout: .seconds(5))
                 if Task.isCancelled { throw CancellationError() }
                 throw DemoError("wrk (\(label)) ran past its duration; killed")

@@ -47,16 +47,7 @@ enum SocketTransport {
         switch endpoint {
         case .unix(let path):
             do throws(SocketError) {
-                let fd = try SocketIO.streamSocket(family: AF_UNIX)
-                do {
-                    try SocketIO.withUnixAddress(path) { (address, length) throws(SocketError) in
-                        try SocketIO.connect(fd, to: address, length: length, deadline: deadline)
-                    }
-                } catch {
-                    close(fd)
-                    throw error
-                }
-                return fd
+                return try SocketIO.connectUnix(path, deadline: deadline)
             } catch {
                 throw located(error)
             }

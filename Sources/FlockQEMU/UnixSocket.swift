@@ -28,16 +28,7 @@ final class UnixSocket: Sendable {
         while true {
             let lastError: String
             do throws(SocketError) {
-                let fd = try SocketIO.streamSocket(family: AF_UNIX)
-                do {
-                    try SocketIO.withUnixAddress(path) { (address, length) throws(SocketError) in
-                        try SocketIO.connect(fd, to: address, length: length, deadline: deadline)
-                    }
-                    return UnixSocket(fd: fd, path: path)
-                } catch {
-                    close(fd)
-                    throw error
-                }
+                return UnixSocket(fd: try SocketIO.connectUnix(path, deadline: deadline), path: path)
             } catch {
                 guard error.code == ENOENT || error.code == ECONNREFUSED || error.isTimeout else {
                     throw .connect(path, error.message)

@@ -14,7 +14,7 @@ public enum BlockingCalls {
     /// Threads in the pool: how many blocking calls may wait on peers at once; more queue. A
     /// thread here is parked in `poll()`, not spinning, so the width is cheap; it lets that many
     /// peers hang at once (each up to its caller's timeout) before calls to healthy ones queue.
-    public static let width = 64
+    static let width = 64
 
     private static let pool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: width)

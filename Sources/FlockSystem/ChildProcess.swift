@@ -177,7 +177,8 @@ public final class ChildProcess: Sendable {
     /// The signal that ended the child, nil while it runs or when it exited by itself.
     public var terminatingSignal: Int32? { state.withLock { $0.signal } }
 
-    /// Sends `signal` while the child runs (never to a reaped pid, which the system may reuse).
+    /// Sends `signal` unless the child's exit was recorded. swift-subprocess reaps the child just
+    /// before that, so a signal sent in that instant can miss; it never reaches a pid reused long after.
     public func signal(_ signal: Int32) {
         state.withLock { state in
             if state.status == nil { _ = Glibc.kill(pid, signal) }
@@ -199,8 +200,10 @@ public final class ChildProcess: Sendable {
                 return state.nextWaiter
             }
             guard let id else { return continuation.resume(returning: exitStatus) }
+            // Clamped before multiplying: a timeout of years must not overflow into a trap.
             let (seconds, attoseconds) = timeout.components
-            let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            let nanoseconds = Int(
+                clamping: min(seconds, Int64(Int32.max)) * 1_000_000_000 + attoseconds / 1_000_000_000)
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(max(nanoseconds, 0))) { [self] in
                 state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
             }

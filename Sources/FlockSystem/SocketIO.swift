@@ -62,6 +62,21 @@ public enum SocketIO {
         guard error == 0 else { throw SocketError(.failed, errnoText(error), code: error) }
     }
 
+    /// A stream socket connected to the unix socket at `path` by `deadline`; nothing is left open
+    /// when it fails.
+    public static func connectUnix(_ path: String, deadline: ContinuousClock.Instant) throws(SocketError) -> Int32 {
+        let fd = try streamSocket(family: AF_UNIX)
+        do {
+            try withUnixAddress(path) { (address, length) throws(SocketError) in
+                try connect(fd, to: address, length: length, deadline: deadline)
+            }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
     /// Writes all of `bytes` by `deadline`.
     public static func sendAll(
         _ fd: Int32, _ bytes: some Collection<UInt8>, until deadline: ContinuousClock.Instant

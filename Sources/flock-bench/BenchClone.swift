@@ -46,7 +46,7 @@ struct BenchClone: AsyncParsableCommand {
     var spec = "Deploy/guest/parent.yaml"
 
     @Option(name: .long, help: "Override the spec's accelerator: kvm, tcg or auto.")
-    var accelerator: String?
+    var accelerator: Accelerator?
 
     @Option(
         name: .long,
@@ -74,9 +74,6 @@ struct BenchClone: AsyncParsableCommand {
         guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1...20") }
         guard (1...50).contains(keys) else { throw ValidationError("--keys must be 1...50") }
         guard (1...60000).contains(missCostMs) else { throw ValidationError("--miss-cost-ms must be 1...60000") }
-        if let accelerator, Accelerator(rawValue: accelerator) == nil {
-            throw ValidationError("--accelerator must be kvm, tcg or auto")
-        }
         guard memoryMiB != nil else { throw ValidationError("--memory must look like 512M or 1G (64M...16G)") }
     }
 
@@ -101,7 +98,7 @@ struct BenchClone: AsyncParsableCommand {
         parentSpec.pool = "bench"
         parentSpec.memoryMiB = memoryMiB ?? parentSpec.memoryMiB
         parentSpec.append = Self.withMissCost(parentSpec.append, missCostMs)
-        if let accelerator = accelerator.flatMap(Accelerator.init(rawValue:)) { parentSpec.accelerator = accelerator }
+        if let accelerator { parentSpec.accelerator = accelerator }
 
         let (root, ownRoot) = try Self.stateRoot(state)
         let verbose = verbose
@@ -109,7 +106,7 @@ struct BenchClone: AsyncParsableCommand {
         let driver = QEMUDriver(
             configuration: QEMUDriverConfiguration(
                 stateRoot: root, snapshotMaxAge: .zero, lazyFreeze: lazyFreeze,
-                logger: LineLogHandler.logger(label: "flockctl.bench") { line in
+                logger: LineLogHandler.logger(label: "flock-bench.clone") { line in
                     let stamp = String(format: "%9.3f", BenchMath.milliseconds(ContinuousClock.now - origin) / 1000)
                     if verbose || isatty(2) == 1 { printError("flock-bench: [\(stamp) s] \(line)") }
                 }))
@@ -140,7 +137,7 @@ struct BenchClone: AsyncParsableCommand {
             var object = report.json(memoryMiB: parentSpec.memoryMiB)
             object["miss_cost_ms"] = missCostMs
             object["lazy_freeze"] = lazyFreeze.rawValue
-            object["command"] = (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            object["command"] = BenchJSON.commandLine
             try BenchJSON.write(object, to: json)
         }
     }

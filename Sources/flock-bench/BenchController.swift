@@ -60,7 +60,7 @@ struct BenchController: AsyncParsableCommand {
         print(result.table(), terminator: "")
         if let json {
             var object = result.json()
-            object["command"] = (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            object["command"] = BenchJSON.commandLine
             try BenchJSON.write(object, to: json)
         }
     }

@@ -141,7 +141,7 @@ struct BenchScaleOut: AsyncParsableCommand {
         if let json {
             var object = report.json()
             object["machine"] = machine
-            object["command"] = (["flock-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            object["command"] = BenchJSON.commandLine
             object["rounds"] = rounds
             object["latency_target_ms"] = latencyTargetMs
             object["plan"] = [

@@ -27,7 +27,6 @@ import Testing
             return all
         }
         #expect(together, "\(calls) blocking calls never ran at the same time")
-        #expect(BlockingCalls.width > calls)
     }
 
     @Test func anErrorReachesTheCaller() async throws {

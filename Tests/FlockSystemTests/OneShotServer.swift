@@ -18,7 +18,11 @@ final class OneShotServer: Sendable {
 
     init(answer: String?) throws {
         (fd, port) = try bindLoopback(type: SOCK_STREAM)
-        guard listen(fd, 4) == 0 else { throw SocketError(.failed, "listen: \(errnoText())") }
+        guard listen(fd, 4) == 0 else {
+            let reason = errnoText()
+            close(fd)
+            throw SocketError(.failed, "listen: \(reason)")
+        }
         let thread = Thread { [self] in serve(answer) }
         thread.start()
     }
@@ -36,7 +40,8 @@ final class OneShotServer: Sendable {
         while !head.suffix(4).elementsEqual([13, 10, 13, 10]), recv(client, &byte, 1, 0) == 1 { head.append(byte) }
         received.withLock { $0 = String(decoding: head, as: UTF8.self) }
         guard let answer else {
-            release.wait()
+            // Bounded, so a client whose timeout is broken fails its test instead of hanging it.
+            _ = release.wait(timeout: .now() + 60)
             return
         }
         _ = Array(answer.utf8).withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
