@@ -14,6 +14,12 @@ public protocol Hypervisor: Sendable {
     /// Every VM whose name Flock owns, running or not, so that a restarted daemon can adopt or
     /// clean them up.
     func ownedVMs() async throws -> [VMInfo]
+    /// Makes sure a parent runs. A parent left stopped by a snapshot that a crash interrupted
+    /// (paused, QEMU's `postmigrate`, a suspended Xen domain), or paused behind Flock's back, is
+    /// resumed; one this driver is snapshotting right now is left alone. Returns the state it was
+    /// found in when it had to resume it, nil when it was running (or being snapshotted). Throws
+    /// `FlockError.notFound` when the parent does not run at all.
+    func resumeParent(name: String) async throws -> String?
 }
 
 /// A request to fork clones from a parent.

@@ -84,6 +84,14 @@ public actor QEMUDriver: Hypervisor {
                     let status = try await qmp.execute("query-status")
                     var adoptedReport = report
                     adoptedReport.status = status["running"]?.boolValue == true ? .running : .paused
+                    if report.record.role == .parent, adoptedReport.status == .paused {
+                        // No snapshot of this process can be under way yet: an earlier process
+                        // crashed mid-snapshot (or someone paused it). A paused parent serves nobody.
+                        let found = status["status"]?.stringValue ?? "paused"
+                        configuration.logger.warning("parent \(report.record.name) was left \(found); resuming it")
+                        try await resume(qmp)
+                        adoptedReport.status = .running
+                    }
                     adopted.append(adoptedReport)
                 } catch {
                     configuration.logger.warning(
@@ -97,6 +105,34 @@ public actor QEMUDriver: Hypervisor {
         }
         sweepUnusedSnapshots()
         return adopted
+    }
+
+    public func resumeParent(name: String) async throws -> String? {
+        do {
+            return try await resumeParentIfStopped(name)
+        } catch {
+            throw error.asFlockError
+        }
+    }
+
+    /// See `resumeParent(name:)`; typed for callers that want `QEMUError`.
+    func resumeParentIfStopped(_ name: String) async throws(QEMUError) -> String? {
+        guard snapshotsInFlight.keys.allSatisfy({ !$0.hasPrefix("\(name)|") }) else { return nil }
+        let paths = paths(name)
+        guard VMSpec.isValidName(name), let record = JSONFile.read(VMRecord.self, from: paths.metadata),
+            record.role == .parent, let pid = Self.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket)
+        else { throw .notFound(name) }
+        let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(3))
+        defer { qmp.close() }
+        let status = try await qmp.execute("query-status")
+        guard status["running"]?.boolValue != true,
+            // A snapshot may have started while this waited for QMP.
+            snapshotsInFlight.keys.allSatisfy({ !$0.hasPrefix("\(name)|") })
+        else { return nil }
+        try await resume(qmp)
+        let found = status["status"]?.stringValue ?? "paused"
+        configuration.logger.warning("parent \(name) was \(found) with no snapshot under way; resumed it")
+        return found
     }
 
     // MARK: - destroying

@@ -7,6 +7,7 @@ public actor InMemoryHypervisor: Hypervisor {
     private var generations: [String: Int] = [:]
     private var failing: Set<String> = []
     private var failAll = false
+    private var pausedParents: Set<String> = []
 
     /// - Parameter parents: running parent VMs, by name, with their pool.
     public init(parents: [String: String]) {
@@ -53,5 +54,20 @@ public actor InMemoryHypervisor: Hypervisor {
 
     public func ownedVMs() async throws -> [VMInfo] {
         vms.values.sorted { $0.name < $1.name }
+    }
+
+    /// Pauses a parent as a crash mid-snapshot, or an operator, would leave it.
+    public func pauseParent(_ name: String) {
+        pausedParents.insert(name)
+    }
+
+    /// Makes a clone's VM vanish as a killed QEMU would, without Flock knowing.
+    public func kill(_ name: String) {
+        vms[name] = nil
+    }
+
+    public func resumeParent(name: String) async throws -> String? {
+        guard parents[name] != nil else { throw FlockError.notFound("no running parent \(name)") }
+        return pausedParents.remove(name) != nil ? "paused" : nil
     }
 }

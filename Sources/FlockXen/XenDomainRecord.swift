@@ -46,6 +46,8 @@ public struct XenDomainReport: Sendable, Hashable {
     public var record: XenDomainRecord
     public var domid: UInt32
     public var status: VMInfo.Status
+    /// Shut down for a suspend (a checkpoint that did not get to resume it): resumable, not dead.
+    public var suspended = false
 
     public var info: VMInfo {
         VMInfo(

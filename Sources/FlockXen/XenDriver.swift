@@ -53,7 +53,9 @@ public actor XenDriver: Hypervisor {
                     let record = XenDomainRecord.decode(data)
                 else { continue }
                 let status: VMInfo.Status = info.shutdown ? .stopped : info.paused ? .paused : .running
-                reports.append(XenDomainReport(record: record, domid: info.domid, status: status))
+                var report = XenDomainReport(record: record, domid: info.domid, status: status)
+                report.suspended = info.shutdown && info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND
+                reports.append(report)
             }
             return reports.sorted { $0.record.name < $1.record.name }
         }
@@ -96,6 +98,35 @@ public actor XenDriver: Hypervisor {
             if let modified, modified < stale { try? FileManager.default.removeItem(atPath: path) }
         }
         return adopted
+    }
+
+    public func resumeParent(name: String) async throws -> String? {
+        do {
+            return try await resumeParentIfStopped(name)
+        } catch {
+            throw error.asFlockError
+        }
+    }
+
+    /// See `resumeParent(name:)`. A checkpoint suspends and resumes inside one libxl call on the
+    /// driver's one context, so a parent found suspended here was left so by a crashed process.
+    func resumeParentIfStopped(_ name: String) async throws(XenError) -> String? {
+        guard let report = try await report(named: name), report.record.role == .parent,
+            report.status != .stopped || report.suspended
+        else { throw .notFound(name) }
+        if report.suspended {
+            try await xen.run { xen throws(XenError) in
+                try xen.check(
+                    libxl_domain_resume(xen.ctx, report.domid, 1, nil), "libxl_domain_resume (suspend_cancel)",
+                    "parent \(name)")
+            }
+            log.warning("parent \(name) was left suspended by an interrupted checkpoint; resumed it")
+            return "suspended"
+        }
+        guard report.status == .paused else { return nil }
+        try await unpause(report.domid, name: name)
+        log.warning("parent \(name) was paused; unpaused it")
+        return "paused"
     }
 
     /// How long a batch may use its checkpoint file; older ones were left by a crashed process.
