@@ -17,12 +17,14 @@ extension PoolController {
         _ body: () async throws -> T
     ) async throws -> T {
         let intent = try store.journalIntent(pool: pool, instance: instance, action: action, detail: detail, at: now())
+        FaultPoint.reach("\(action):intent")
         do {
             try before()
             let value = try await body()
             let outcome = result(value)
             try store.journalResult(
                 intentId: intent, phase: outcome.succeeded ? .done : .failed, detail: outcome.detail, at: now())
+            FaultPoint.reach("\(action):done")
             return value
         } catch {
             _ = try? store.journalResult(intentId: intent, phase: .failed, detail: "\(error)", at: now())

@@ -67,6 +67,7 @@ extension PoolController {
                 try await self.drivers.hypervisor.destroy(name: name)
             }
             if current?.state != .gone { try store.transition(instance: name, to: .gone, at: now()) }
+            FaultPoint.reach("destroy:gone")
         } catch {
             event(.failure, "\(name): destroy failed: \(error); retrying next tick")
         }

@@ -25,6 +25,7 @@ extension PoolController {
             event(.failure, "could not record new instances: \(error)")
             return
         }
+        FaultPoint.reach("scale-out:decided")
         let task = Task { await self.cloneBatch(names, decidedAt: time) }
         for name in names { inFlight[name] = task }
     }
@@ -77,6 +78,7 @@ extension PoolController {
                 // The driver returns a clone once its agent acknowledged the new identity.
                 try store.transition(instance: vm.name, to: .booting, at: now())
                 try store.transition(instance: vm.name, to: .ready, at: now(), note: "identity acknowledged")
+                FaultPoint.reach("scale-out:ready")
             } catch {
                 fail(vm.name, because: "could not record the clone: \(error)")
                 await destroy(vm.name)
@@ -106,6 +108,7 @@ extension PoolController {
             }
             // A serving clone re-registered after a balancer reload is already serving.
             if instance.state != .serving { try store.transition(instance: name, to: .serving, at: now()) }
+            FaultPoint.reach("scale-out:serving")
             if let decidedAt {
                 let seconds = now().timeIntervalSince(decidedAt)
                 ControllerMetrics.cloneToServing(seconds, pool: pool)

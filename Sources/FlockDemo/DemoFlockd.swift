@@ -86,13 +86,15 @@ public final class DemoFlockd: Sendable {
     }
 
     /// Starts flockd and waits until its API answers and the pool has recovered (ticks run).
-    public func start(timeout: Duration = .seconds(90)) async throws {
+    /// `environment` is added to flockd's (the fault suite sets `FLOCK_FAULT_KILL_AT` with it).
+    public func start(timeout: Duration = .seconds(90), environment: [String: String] = [:]) async throws {
         let number = starts.withLock {
             $0 += 1; return $0
         }
         let log = "\(settings.directory)/flockd.log"
         let child = try await ChildProcess.start(
-            settings.binary, ["--config", configPath], stdout: log, ownProcessGroup: true, name: "flockd#\(number)")
+            settings.binary, ["--config", configPath], environment: environment, stdout: log, ownProcessGroup: true,
+            name: "flockd#\(number)")
         process.withLock { $0 = child }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

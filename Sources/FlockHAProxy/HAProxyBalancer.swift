@@ -73,6 +73,7 @@ public struct HAProxyBalancer: Balancer {
             return
         }
         do {
+            FaultPoint.reach("register:maintenance")
             try await gate(server, target: target)
         } catch {
             await discard(backend: server.backend, server: server.name)
@@ -117,6 +118,7 @@ public struct HAProxyBalancer: Balancer {
             try await Task.sleep(for: pollInterval)
         }
         try await client.enableServer(backend: server.backend, server: server.name)
+        FaultPoint.reach("register:enabled")
         let enabledBy = ContinuousClock.now + max(pollInterval * 10, .seconds(2))
         while true {
             let state = try await client.showServersState(backend: server.backend).server(
@@ -179,6 +181,7 @@ public struct HAProxyBalancer: Balancer {
         }
         if !state.admin.contains(.forcedMaintenance) {
             try await client.setState(.maint, backend: backend, server: server)
+            FaultPoint.reach("remove:maintenance")
         }
         let deadline = ContinuousClock.now + max(pollInterval * 10, .seconds(2))
         while true {

@@ -110,6 +110,7 @@ extension QEMUDriver {
             name: name, role: .clone, lineage: lineage, spec: parent.spec, accelerator: parent.accelerator,
             memory: memory,
             incoming: true, diskBacking: snapshot.disk)
+        FaultPoint.reach("clone:started")
         let paths = paths(name)
         do throws(QEMUError) {
             let pid = Self.pid(paths) ?? 0

@@ -116,6 +116,7 @@ extension QEMUDriver {
             }
             if mode == .lazy {
                 try await qmp.execute("stop")
+                FaultPoint.reach("snapshot:paused")
                 copied = try FrozenCopy.copy(from: parentPaths.memory, to: paths.memory)
                 frozenDisk = try await freezeDisk(of: &parent, qmp: qmp)
             }
