@@ -77,7 +77,8 @@ extension EndToEnd.Faults {
             let registering = await eventuallyRetryingErrors(timeout: .seconds(90), every: .milliseconds(2)) {
                 try store.instances(pool: e2e.pool).contains { $0.role == .clone && $0.state == .registering }
             }
-            #expect(registering, "no clone reached registering: \(await e2e.poolPicture())")
+            let atRegistration = await e2e.poolPicture()
+            #expect(registering, "no clone reached registering: \(atRegistration)")
             let hold = Int(FlockStore.busyTimeout * 2)
             let locker = try await ChildProcess.start(
                 "sqlite3", [e2e.flockd.storePath, "BEGIN EXCLUSIVE;", ".shell sleep \(hold)", "COMMIT;"],
@@ -132,7 +133,8 @@ extension EndToEnd.Faults {
                     .server(clone, of: e2e.haproxy.backend)
                 return (row?.integer("scur") ?? 0) > 0
             }
-            #expect(held, "no session reached \(clone): \(await e2e.poolPicture())")
+            let atHold = await e2e.poolPicture()
+            #expect(held, "no session reached \(clone): \(atHold)")
             let asked = ContinuousClock.now
             #expect(try await e2e.flockd.setDesired(1).status == 200)
             let problem = await e2e.convergence(clones: 0, timeout: .seconds(45))
@@ -143,7 +145,9 @@ extension EndToEnd.Faults {
                 let after = history.first(where: { $0.from == .draining })
             {
                 let seconds = after.time.timeIntervalSince(draining.time)
-                #expect(seconds < 3 + 2 * 0.5 + 3, "\(clone) was draining for \(seconds)s: \(history)")
+                // drain_timeout (3 s) + two evaluation intervals (2 × 0.5 s) + 3 s for a loaded host.
+                let bound: Double = 7
+                #expect(seconds < bound, "\(clone) was draining for \(seconds)s: \(history)")
             } else {
                 Issue.record("\(clone) never went through draining: \(history)")
             }

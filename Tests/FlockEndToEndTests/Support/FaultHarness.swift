@@ -67,17 +67,22 @@ final class LoadLoop: Sendable {
         }
     }
 
-    private let report = Mutex(Report())
-    private let stopping = Atomic(false)
+    /// What the two loops share: the report so far, and whether to stop.
+    private final class Shared: Sendable {
+        let report = Mutex(Report())
+        let stopping = Atomic(false)
+        var stopped: Bool { stopping.load(ordering: .relaxed) }
+    }
+
+    private let shared = Shared()
     private let tasks: [Task<Void, Never>]
 
     init(e2e: E2E, key: String = LoadPlan.defaultKeys.first ?? "a", bound: Duration = .seconds(120)) {
-        let report = self.report
-        let stopping = self.stopping
+        let shared = self.shared
         let deadline = ContinuousClock.now + bound
         let port = e2e.haproxy.frontendPort
         let requests = Task {
-            while !stopping.load(ordering: .relaxed), ContinuousClock.now < deadline {
+            while !shared.stopped, ContinuousClock.now < deadline {
                 let outcome: String?
                 do {
                     let response = try await PlainHTTP.get(port: port, "/item/\(key)", timeout: .seconds(10))
@@ -85,7 +90,7 @@ final class LoadLoop: Sendable {
                 } catch {
                     outcome = "\(error)"
                 }
-                report.withLock {
+                shared.report.withLock {
                     $0.requests += 1
                     if let outcome { $0.failures.append(outcome) }
                 }
@@ -93,14 +98,14 @@ final class LoadLoop: Sendable {
             }
         }
         let monitor = Task {
-            while !stopping.load(ordering: .relaxed), ContinuousClock.now < deadline {
+            while !shared.stopped, ContinuousClock.now < deadline {
                 if let table = try? await e2e.haproxy.client.showStat(backend: e2e.haproxy.backend) {
                     let running = E2E.qemuProcesses(stateRoot: e2e.parent.stateRoot)
                     for row in table.servers(of: e2e.haproxy.backend) where row.server.hasPrefix(OwnedName.prefix) {
                         let status = row["status"] ?? ""
                         let routable = status.hasPrefix("UP") || status.hasPrefix("DRAIN")
                         if routable, running[row.server] == nil {
-                            report.withLock { _ = $0.routedWithoutVM.insert(row.server) }
+                            shared.report.withLock { _ = $0.routedWithoutVM.insert(row.server) }
                         }
                     }
                 }
@@ -111,17 +116,22 @@ final class LoadLoop: Sendable {
     }
 
     func finish() async -> Report {
-        stopping.store(true, ordering: .relaxed)
+        shared.stopping.store(true, ordering: .relaxed)
         for task in tasks { await task.value }
-        return report.withLock { $0 }
+        return shared.report.withLock { $0 }
     }
 }
 
 /// An HTTP request kept in flight through HAProxy: the head of a POST is sent at once, its body
 /// a byte every second, so the backend server keeps a session open until `close()` or `bound`.
 final class HeldSession: Sendable {
+    private final class Flag: Sendable {
+        let closed = Atomic(false)
+        var isSet: Bool { closed.load(ordering: .relaxed) }
+    }
+
     private let fd: Int32
-    private let closed = Atomic(false)
+    private let flag = Flag()
     private let trickle: Task<Void, Never>
 
     init(port: Int, bound: Duration = .seconds(60)) throws {
@@ -134,7 +144,8 @@ final class HeldSession: Sendable {
         do {
             try withUnsafePointer(to: &address) { pointer in
                 try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (raw) throws(SocketError) in
-                    try SocketIO.connect(fd, to: raw, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
+                    try SocketIO.connect(
+                        fd, to: raw, length: socklen_t(MemoryLayout<sockaddr_in>.size), deadline: deadline)
                 }
             }
             let head = "POST /item/held HTTP/1.1\r\nHost: fault\r\nContent-Length: 4000\r\n\r\n"
@@ -144,19 +155,19 @@ final class HeldSession: Sendable {
             throw error
         }
         self.fd = fd
-        let closed = self.closed
+        let flag = self.flag
         let end = ContinuousClock.now + bound
         trickle = Task {
-            while !closed.load(ordering: .relaxed), ContinuousClock.now < end {
+            while !flag.isSet, ContinuousClock.now < end {
                 try? await Task.sleep(for: .seconds(1))
-                guard !closed.load(ordering: .relaxed) else { return }
+                guard !flag.isSet else { return }
                 _ = try? SocketIO.sendAll(fd, [UInt8(ascii: "x")], until: .now + .seconds(1))
             }
         }
     }
 
     func close() async {
-        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        guard !flag.closed.exchange(true, ordering: .relaxed) else { return }
         await trickle.value
         Glibc.close(fd)
     }
