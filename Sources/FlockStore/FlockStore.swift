@@ -72,6 +72,14 @@ public final class FlockStore: Sendable {
         return "\(home)/.local/share/flock/flock.db"
     }
 
+    /// The lock file the daemon holds for as long as it runs on the store at `path`: beside the
+    /// database, so that two configs naming one store meet at one lock.
+    public static func lockPath(for path: String) -> String { "\(path).lock" }
+
+    /// Creates the store's directory (mode 0700) without touching the database, so that the daemon
+    /// can take its lock before anything opens the store.
+    public static func prepareDirectory(for path: String) throws { try DatabaseFile.prepareDirectory(of: path) }
+
     /// Runs `body` in one write transaction; SQLite errors become `StoreError`s that name the file.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
