@@ -32,7 +32,9 @@ public struct Daemon: Sendable {
         let storeLock = try lockStore(config.store.path)
         let store: FlockStore
         do {
-            store = try FlockStore(path: config.store.path, sampleRetention: config.store.sampleRetention)
+            store = try FlockStore(
+                path: config.store.path, sampleRetention: config.store.sampleRetention,
+                historyRetention: config.store.historyRetention)
         } catch {
             throw .startup("cannot open the store: \(error)")
         }

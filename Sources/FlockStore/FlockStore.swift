@@ -16,6 +16,8 @@ public final class FlockStore: Sendable {
     /// Samples older than this, measured from the newest sample written, are deleted as new ones
     /// arrive; see `append(samples:)`.
     public let sampleRetention: Duration
+    /// How long decisions, events and closed journal entries are kept; pruned with the samples.
+    public let historyRetention: HistoryRetention
     /// When retention last ran, so that it runs about once a minute rather than on every write.
     let lastPrune = Mutex<Date?>(nil)
 
@@ -25,10 +27,16 @@ public final class FlockStore: Sendable {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     ///
     /// A missing parent directory is created with mode 0700 and a missing file with mode 0600.
-    /// - Parameter sampleRetention: how long metric samples are kept (default 24 h).
-    public init(path: String, sampleRetention: Duration = FlockStore.defaultSampleRetention) throws {
+    /// - Parameters:
+    ///   - sampleRetention: how long metric samples are kept (default 24 h).
+    ///   - historyRetention: how long decisions, events and closed journal entries are kept (7 d).
+    public init(
+        path: String, sampleRetention: Duration = FlockStore.defaultSampleRetention,
+        historyRetention: HistoryRetention = HistoryRetention()
+    ) throws {
         self.path = path
         self.sampleRetention = sampleRetention
+        self.historyRetention = historyRetention
         try DatabaseFile.prepare(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(Self.busyTimeout)
