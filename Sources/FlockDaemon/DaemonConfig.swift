@@ -1,5 +1,6 @@
 import FlockCore
 import FlockPolicy
+import FlockStore
 import Foundation
 import Logging
 
@@ -26,6 +27,8 @@ public struct DaemonConfig: Sendable {
     public struct StoreSettings: Sendable, Hashable {
         public var path: String
         public var sampleRetention: Duration
+        /// Decisions, events and closed journal entries; each at least a day (`PolicyLimits`).
+        public var historyRetention: HistoryRetention
     }
 
     public struct LogSettings: Sendable, Hashable {
