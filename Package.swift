@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "FlockDaemon",
             dependencies: [
-                "FlockCore", "FlockPolicy", "FlockStore", "FlockController",
+                "FlockCore", "FlockPolicy", "FlockStore", "FlockController", "FlockSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,6 +2,7 @@ import FlockController
 import FlockCore
 import FlockPolicy
 import FlockStore
+import FlockSystem
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -9,23 +10,31 @@ import ServiceLifecycle
 /// The daemon, assembled: the store, one runtime per pool, and the services that run them.
 ///
 /// `prepare` does everything that can fail before anything runs, so flockd either refuses to
-/// start with a clear message (exit 1) or starts whole: it opens the store, settles each pool's
-/// policy, opens the drivers the config names through their kinds' factories, and checks every
+/// start with a clear message (exit 1) or starts whole: it takes the store's lock, opens the store,
+/// settles each pool's policy, opens the drivers the config names through their kinds' factories, and checks every
 /// pool's balancer backend (`Balancer.check(backend:)`). `run` then runs the services until SIGTERM or SIGINT and returns after a
 /// graceful shutdown.
 public struct Daemon: Sendable {
     public let config: DaemonConfig
     public let store: FlockStore
     public let pools: [PoolRuntime]
+    /// Held for the daemon's life: a second flockd on the same store refuses to start instead of
+    /// acting on every decision alongside this one.
+    let storeLock: ExclusiveLock
     let logger: Logger
 
     /// Opens and checks everything the config names.
     public static func prepare(
         config: DaemonConfig, kinds: DriverKinds, logger: Logger
     ) async throws(DaemonError) -> Daemon {
+        // First, before the store or any driver is touched: a second daemon must not recover (and
+        // so undo) the first one's work in flight.
+        let storeLock = try lockStore(config.store.path)
         let store: FlockStore
         do {
-            store = try FlockStore(path: config.store.path, sampleRetention: config.store.sampleRetention)
+            store = try FlockStore(
+                path: config.store.path, sampleRetention: config.store.sampleRetention,
+                historyRetention: config.store.historyRetention)
         } catch {
             throw .startup("cannot open the store: \(error)")
         }
@@ -83,7 +92,27 @@ public struct Daemon: Sendable {
                 PoolRuntime(
                     policy: policy, version: version, store: store, drivers: drivers, configuredParent: pool.parent))
         }
-        return Daemon(config: config, store: store, pools: runtimes, logger: logger)
+        do {
+            try await RemovedPools(
+                store: store, hypervisors: Array(hypervisors.values), balancers: Array(balancers.values), logger: logger
+            ).handle(configured: Set(config.pools.map(\.name)), mode: config.removedPools)
+        } catch {
+            throw .startup("cannot check for pools removed from the config: \(error)")
+        }
+        return Daemon(config: config, store: store, pools: runtimes, storeLock: storeLock, logger: logger)
+    }
+
+    /// Takes the lock beside the store without waiting; a held lock names its file and holder.
+    static func lockStore(_ path: String) throws(DaemonError) -> ExclusiveLock {
+        let lockPath = FlockStore.lockPath(for: path)
+        do {
+            try FlockStore.prepareDirectory(for: path)
+            return try ExclusiveLock(path: lockPath)
+        } catch let failure as ExclusiveLock.Failure {
+            throw .startup("the store \(path) is in use: \(failure)")
+        } catch {
+            throw .startup("cannot lock the store \(path): \(error)")
+        }
     }
 
     /// Opens the drivers the pools use, in name order; nil from `open` means no factory has the

@@ -14,9 +14,11 @@ import Yams
 /// documented in the README ("flockd configuration").
 public enum DaemonConfigParser {
     static let topKeys = [
-        "store", "listen", "api_token", "api_token_file", "log", "policy_poll_interval", "balancers", "hypervisors",
+        "store", "listen", "api_token", "api_token_file", "log", "policy_poll_interval", "removed_pools", "balancers",
+        "hypervisors",
         "pools",
     ]
+    static let storeKeys = ["path", "sample_retention", "decision_retention", "event_retention", "journal_retention"]
 
     /// Reads and parses the file at `path`, then applies the environment's overrides.
     public static func load(
@@ -90,6 +92,7 @@ public enum DaemonConfigParser {
             let token = readToken(top)
             let log = readLog(top["log"])
             let poll = reader.duration(top, "policy_poll_interval") ?? DaemonConfig.Defaults.policyPollInterval
+            let removedPools = reader.choice(top, "removed_pools", as: DaemonConfig.RemovedPools.self) ?? .report
             let balancers = readNamed(top["balancers"], section: "balancers") { $0.readBalancer($1, name: $2) }
             let hypervisors = readNamed(top["hypervisors"], section: "hypervisors") {
                 $0.readHypervisor($1, name: $2)
@@ -115,22 +118,42 @@ public enum DaemonConfigParser {
             guard let store, let listen, let log else { return nil }
             return DaemonConfig(
                 file: file, store: store, listen: listen, apiToken: token, log: log, policyPollInterval: poll,
-                balancers: balancers, hypervisors: hypervisors, pools: pools)
+                removedPools: removedPools, balancers: balancers, hypervisors: hypervisors, pools: pools)
         }
 
         // MARK: sections
 
         mutating func readStore(_ node: Node?) -> DaemonConfig.StoreSettings? {
             var path: String?
-            var retention = FlockStore.defaultSampleRetention
-            if let node, let f = reader.fields(node, path: "store", allowed: ["path", "sample_retention"]) {
+            var samples = FlockStore.defaultSampleRetention
+            var history = HistoryRetention()
+            if let node, let f = reader.fields(node, path: "store", allowed: DaemonConfigParser.storeKeys) {
                 path = reader.string(f, "path").map(resolve)
-                retention = reader.duration(f, "sample_retention") ?? retention
+                samples = reader.duration(f, "sample_retention") ?? samples
+                history.decisions = readRetention(f, "decision_retention") ?? history.decisions
+                history.events = readRetention(f, "event_retention") ?? history.events
+                history.journal = readRetention(f, "journal_retention") ?? history.journal
             }
             let fallback = FlockStore.defaultPath(
                 environment: environment, isRoot: getuid() == 0,
                 home: FileManager.default.homeDirectoryForCurrentUser.path)
-            return .init(path: path ?? fallback, sampleRetention: retention)
+            return .init(path: path ?? fallback, sampleRetention: samples, historyRetention: history)
+        }
+
+        /// A history retention, at least as long as the longest window a policy may have: the
+        /// engine reads decisions back for cooldowns and stabilization, and an operator reading
+        /// why a pool scaled needs the events and the journal of the same span.
+        mutating func readRetention(_ fields: YAMLReader.Fields, _ key: String) -> Duration? {
+            guard let value = reader.duration(fields, key) else { return nil }
+            guard value >= PolicyLimits.longestDuration else {
+                reader.error(
+                    at: fields[key]?.mark,
+                    "store.\(key) must be at least \(PolicyLimits.longestDuration.flockText), "
+                        + "the longest window or cooldown a policy may have; got \(value.flockText)",
+                    hint: "the default is \(HistoryRetention.defaultAge.flockText) (7 days)")
+                return nil
+            }
+            return value
         }
 
         mutating func readListen(_ top: YAMLReader.Fields) -> ListenAddress? {

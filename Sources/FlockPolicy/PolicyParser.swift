@@ -85,7 +85,9 @@ public enum PolicyParser {
             if let min, let max { capacity = .init(min: min, max: max) }
         }
 
-        let interval = r.duration(top, "evaluation_interval") ?? Policy.defaultEvaluationInterval
+        let interval =
+            r.policyDuration(top, "evaluation_interval", shortest: PolicyLimits.shortestEvaluationInterval)
+            ?? Policy.defaultEvaluationInterval
         let checks = readChecks(top["checks"], &r)
         let scaleOut = readScaleOut(top["scale_out"], &r)
         let scaleIn = readScaleIn(top["scale_in"], &r)
@@ -136,7 +138,7 @@ public enum PolicyParser {
         r.require(["name", "metric"], in: f)
         let name = r.string(f, "name")
         let metric = r.choice(f, "metric", as: MetricName.self)
-        let window = r.duration(f, "window") ?? Check.defaultWindow
+        let window = r.policyDuration(f, "window") ?? Check.defaultWindow
         let aggregate = r.choice(f, "aggregate", as: Aggregate.self) ?? .mean
 
         var rule: Check.Rule?
@@ -191,7 +193,7 @@ public enum PolicyParser {
                 hint: "use two checks: one to scale out above a bound, one to scale in below another"
             )
         }
-        let sustain = r.duration(f, "for")
+        let sustain = r.policyDuration(f, "for")
 
         let given = actions.filter { f[$0] != nil }
         var action: Check.Threshold.Action?
@@ -266,7 +268,7 @@ public enum PolicyParser {
         guard let node, let f = r.fields(node, path: "scale_out", allowed: ["cooldown", "max_step"]) else {
             return result
         }
-        result.cooldown = r.duration(f, "cooldown") ?? result.cooldown
+        result.cooldown = r.policyDuration(f, "cooldown") ?? result.cooldown
         result.maxStep = positiveCount(f, "max_step", &r) ?? result.maxStep
         return result
     }
@@ -278,10 +280,10 @@ public enum PolicyParser {
             let f = r.fields(
                 node, path: "scale_in", allowed: ["cooldown", "stabilization", "max_step", "drain_timeout"])
         else { return result }
-        result.cooldown = r.duration(f, "cooldown") ?? result.cooldown
-        result.stabilization = r.duration(f, "stabilization") ?? result.stabilization
+        result.cooldown = r.policyDuration(f, "cooldown") ?? result.cooldown
+        result.stabilization = r.policyDuration(f, "stabilization") ?? result.stabilization
         result.maxStep = positiveCount(f, "max_step", &r) ?? result.maxStep
-        result.drainTimeout = r.duration(f, "drain_timeout") ?? result.drainTimeout
+        result.drainTimeout = r.policyDuration(f, "drain_timeout") ?? result.drainTimeout
         return result
     }
 

@@ -13,9 +13,7 @@
 /// Files and directories that already exist are left as the operator set them.
 enum DatabaseFile {
     static func prepare(path: String) throws {
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            try makeDirectory(String(path[..<slash]))
-        }
+        try prepareDirectory(of: path)
         // O_EXCL: never open (and so never close) a descriptor on a file SQLite may already have
         // open in this process, because closing any descriptor drops the process's POSIX locks on it.
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -23,6 +21,13 @@ enum DatabaseFile {
             close(fd)
         } else if errno != EEXIST {
             throw StoreError.cannotCreate("database file", path: path, errno: errno)
+        }
+    }
+
+    /// Creates the directory that will hold the file at `path`, if it is missing.
+    static func prepareDirectory(of path: String) throws {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try makeDirectory(String(path[..<slash]))
         }
     }
 

@@ -38,8 +38,10 @@ extension FlockStore {
     /// once (1000 pools × 10 metrics every few seconds), so one commit instead of one per pool.
     ///
     /// Retention is enforced here, in the same transaction, at most once a minute of sample time:
-    /// samples older than `sampleRetention` before the newest one written are deleted. Measuring
-    /// from the samples rather than the wall clock keeps replays and tests deterministic.
+    /// samples older than `sampleRetention` before the newest one written are deleted, and so are
+    /// decisions, events and closed journal entries older than `historyRetention`. Measuring from
+    /// the samples rather than the wall clock keeps replays and tests deterministic; the daemon
+    /// writes samples every tick, so this is where its store stays bounded.
     public func append(samples byPool: [String: [MetricSample]]) throws {
         guard let newest = byPool.values.joined().map(\.time).max() else { return }
         let prune = lastPrune.withLock { last in
@@ -51,6 +53,7 @@ extension FlockStore {
             if prune {
                 let cutoff = newest.addingTimeInterval(-sampleRetention.seconds)
                 try SampleRecord.filter(SampleRecord.Columns.time < cutoff.timeIntervalSince1970).deleteAll(db)
+                _ = try Self.pruneHistory(db, asOf: newest, retention: historyRetention)
             }
             // One prepared statement for every row; building records would cost more than the insert.
             let insert = try db.cachedStatement(

@@ -16,6 +16,8 @@ public final class FlockStore: Sendable {
     /// Samples older than this, measured from the newest sample written, are deleted as new ones
     /// arrive; see `append(samples:)`.
     public let sampleRetention: Duration
+    /// How long decisions, events and closed journal entries are kept; pruned with the samples.
+    public let historyRetention: HistoryRetention
     /// When retention last ran, so that it runs about once a minute rather than on every write.
     let lastPrune = Mutex<Date?>(nil)
 
@@ -25,10 +27,16 @@ public final class FlockStore: Sendable {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     ///
     /// A missing parent directory is created with mode 0700 and a missing file with mode 0600.
-    /// - Parameter sampleRetention: how long metric samples are kept (default 24 h).
-    public init(path: String, sampleRetention: Duration = FlockStore.defaultSampleRetention) throws {
+    /// - Parameters:
+    ///   - sampleRetention: how long metric samples are kept (default 24 h).
+    ///   - historyRetention: how long decisions, events and closed journal entries are kept (7 d).
+    public init(
+        path: String, sampleRetention: Duration = FlockStore.defaultSampleRetention,
+        historyRetention: HistoryRetention = HistoryRetention()
+    ) throws {
         self.path = path
         self.sampleRetention = sampleRetention
+        self.historyRetention = historyRetention
         try DatabaseFile.prepare(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(Self.busyTimeout)
@@ -71,6 +79,14 @@ public final class FlockStore: Sendable {
         if isRoot { return "/var/lib/flock/flock.db" }
         return "\(home)/.local/share/flock/flock.db"
     }
+
+    /// The lock file the daemon holds for as long as it runs on the store at `path`: beside the
+    /// database, so that two configs naming one store meet at one lock.
+    public static func lockPath(for path: String) -> String { "\(path).lock" }
+
+    /// Creates the store's directory (mode 0700) without touching the database, so that the daemon
+    /// can take its lock before anything opens the store.
+    public static func prepareDirectory(for path: String) throws { try DatabaseFile.prepareDirectory(of: path) }
 
     /// Runs `body` in one write transaction; SQLite errors become `StoreError`s that name the file.
     func write<T>(_ body: (Database) throws -> T) throws -> T {

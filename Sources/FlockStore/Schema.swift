@@ -102,6 +102,13 @@ enum Schema {
             // Retention deletes by time across all pools; without this index every prune scans the table.
             try db.create(index: "metricSample_time", on: "metricSample", columns: ["time"])
         }
+        // Retention prunes decisions, events and closed journal entries by time across all pools
+        // (FlockStore+Retention); these make each delete a range scan instead of a table scan.
+        migrator.registerMigration("v2") { db in
+            try db.create(index: "decision_time", on: "decision", columns: ["time"])
+            try db.create(index: "event_time", on: "event", columns: ["time"])
+            try db.create(index: "journal_time", on: "journal", columns: ["time"])
+        }
         return migrator
     }()
 }

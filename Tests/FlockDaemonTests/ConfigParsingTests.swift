@@ -1,6 +1,7 @@
 import FlockCore
 import FlockDaemon
 import FlockPolicy
+import FlockStore
 import FlockTestSupport
 import FlockTesting
 import Foundation
@@ -77,6 +78,11 @@ import Testing
         #expect(config.apiToken == nil)
         #expect(config.store.path == scratch.path("env.db"))
         #expect(config.policyPollInterval == DaemonConfig.Defaults.policyPollInterval)
+        #expect(config.store.sampleRetention == .seconds(86_400))
+        #expect(
+            config.store.historyRetention
+                == HistoryRetention(decisions: .seconds(604_800), events: .seconds(604_800), journal: .seconds(604_800))
+        )
         guard case .stored = config.pools.first?.policy else {
             Issue.record("policy: stored should be kept as stored")
             return
@@ -94,6 +100,60 @@ import Testing
         #expect(config.listen.isLoopback)
         #expect(config.balancers["haproxy"]?.settings["socket"] == "/run/haproxy/admin.sock")
         #expect(config.pools.map(\.name) == ["web"])
+    }
+
+    @Test func historyRetentionIsReadFromTheStoreSection() throws {
+        let scratch = try Scratch()
+        let config = try load(
+            try config(scratch) {
+                $0.replacingOccurrences(
+                    of: "sample_retention: 2h }",
+                    with:
+                        "sample_retention: 2h, decision_retention: 48h, event_retention: 1440m, journal_retention: 720h }"
+                )
+            })
+        #expect(
+            config.store.historyRetention
+                == HistoryRetention(
+                    decisions: .seconds(172_800), events: .seconds(86_400), journal: .seconds(2_592_000)))
+    }
+
+    @Test func badHistoryRetentionIsLocatedWithWhatToWrite() throws {
+        let scratch = try Scratch()
+        let path = try config(scratch) {
+            $0.replacingOccurrences(
+                of: "store: { path: state/flock.db, sample_retention: 2h }",
+                with: """
+                    store:
+                      path: state/flock.db
+                      decision_retention: 1h
+                      event_retention: 7d
+                      journal_retention: -1h
+                      journal_retension: 1h
+                    """)
+        }
+        let found = configErrors(path)
+        #expect(
+            found.map(\.description) == [
+                "\(path):3:23: error: store.decision_retention must be at least 24h, the longest window or cooldown a "
+                    + "policy may have; got 1h (hint: the default is 168h (7 days))",
+                "\(path):4:20: error: store.event_retention must be a duration; got '7d' (hint: write a whole number "
+                    + "and a unit: 500ms, 2s, 1m or 1h)",
+                "\(path):5:22: error: store.journal_retention must be longer than zero; got '-1h'",
+                "\(path):6:3: error: unknown key 'journal_retension' in store (hint: did you mean 'journal_retention'?)",
+            ], "\(found)")
+    }
+
+    @Test func removedPoolsTakesReportOrReclaim() throws {
+        let scratch = try Scratch()
+        let reclaim = try config(scratch) { "removed_pools: reclaim\n" + $0 }
+        #expect(try DaemonConfigParser.load(path: reclaim, environment: [:], kinds: .test).removedPools == .reclaim)
+        let found = configErrors(try config(scratch) { "removed_pools: reclam\n" + $0 })
+        #expect(
+            found.map(\.description) == [
+                "\(scratch.path("flockd.yaml")):1:16: error: config.removed_pools: unknown value 'reclam' "
+                    + "(hint: did you mean 'reclaim'?)"
+            ], "\(found)")
     }
 
     @Test func unknownKeyIsLocatedWithASuggestion() throws {

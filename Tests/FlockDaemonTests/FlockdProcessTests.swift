@@ -102,6 +102,45 @@ import Testing
         withExtendedLifetime(haproxy) {}
     }
 
+    @Test func aSecondFlockdOnTheSameStoreExitsAtOnceNamingTheHolder() async throws {
+        let scratch = try Scratch()
+        let haproxy = try await TestHAProxy(in: scratch)
+        let config = try daemonConfig(scratch, haproxy: haproxy)
+        let port = try freeLoopbackPort()
+        let first = try await Child.start(
+            try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(port)"], in: scratch,
+            name: "flockd-first")
+        let healthy = await eventually { (try? await HTTP.request("GET", port: port, "/healthz"))?.status == 200 }
+        #expect(healthy, "the first flockd did not answer /healthz: \(first.stderr)")
+
+        // The second differs only in its port: the store (and so its lock) is the same.
+        let started = ContinuousClock.now
+        let second = try await Child.run(
+            try flockd(), ["--config", config],
+            environment: ["FLOCKD_LISTEN": "127.0.0.1:\(try freeLoopbackPort())"], in: scratch, timeout: .seconds(20))
+        let took = ContinuousClock.now - started
+        #expect(second.status == 1, "\(second)")
+        // A second, plus what starting a debug binary on a busy 2-core machine costs.
+        #expect(took < .seconds(3), "the second flockd took \(took) to refuse")
+        let lock = scratch.path("state/flock.db.lock")
+        #expect(
+            second.stderr.contains(
+                "the store \(scratch.path("state/flock.db")) is in use: \(lock) is locked by process \(first.process.pid)"
+            ),
+            "\(second.stderr)")
+        #expect(!second.stderr.contains("Stack dump") && !second.stderr.contains("Fatal error"))
+        #expect(!second.stderr.contains("backend checked"), "the second flockd reached the drivers: \(second.stderr)")
+
+        // The first is untouched: it still serves and still decides.
+        #expect((try await HTTP.request("GET", port: port, "/healthz")).status == 200)
+        let store = try FlockStore(path: scratch.path("state/flock.db"))
+        let before = try store.decisions(pool: "web", since: .distantPast).count
+        #expect(try await eventually { try store.decisions(pool: "web", since: .distantPast).count > before })
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit() == 0, "\(first.stderr)")
+        withExtendedLifetime(haproxy) {}
+    }
+
     @Test func refusesToStartOnABackendThatCannotTakeServers() async throws {
         let scratch = try Scratch()
         let haproxy = try await TestHAProxy(in: scratch)

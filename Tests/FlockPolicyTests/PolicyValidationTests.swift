@@ -100,6 +100,44 @@ import Testing
         #expect(found[2].hint == "add a unit, e.g. '2s'" && found[2].line == 11)
     }
 
+    @Test func evaluationIntervalBelow100msIsALocatedError() throws {
+        let found = diagnostics(PolicyDefaultsTests.minimal + "\nevaluation_interval: 1ms\n")
+        let only = try #require(found.first)
+        #expect(found.count == 1)
+        #expect(
+            only.description
+                == "p.yaml:9:22: error: policy.evaluation_interval must be at least 100ms; got 1ms (hint: evaluating "
+                + "more often loads the balancer and the store without scaling sooner; write 100ms or more)")
+        // The bound itself is allowed.
+        let policy = try PolicyParser.parse(
+            PolicyDefaultsTests.minimal + "\nevaluation_interval: 100ms\n", file: "p.yaml")
+        #expect(policy.evaluationInterval == .milliseconds(100))
+    }
+
+    @Test func windowsCooldownsAndTimeoutsOverADayAreLocatedErrors() throws {
+        let text =
+            PolicyDefaultsTests.minimal.replacingOccurrences(
+                of: "    target_value: { target: 10 }",
+                with: "    window: 25h\n    target_value: { target: 10 }\n  - name: hot\n    metric: queue\n"
+                    + "    threshold: { above: 5, for: 1441m, add: 1 }")
+            + "\nscale_out: { cooldown: 86401s }"
+            + "\nscale_in: { cooldown: 48h, stabilization: 30h, drain_timeout: 100000s }\n"
+        let found = diagnostics(text)
+        let lines = found.map { "\($0.line):\($0.column): \($0.message)" }
+        #expect(
+            lines == [
+                "8:13: checks[0].window must be at most 24h; got 25h",
+                "12:33: checks[1].threshold.for must be at most 24h; got 1441m",
+                "13:24: scale_out.cooldown must be at most 24h; got 86401s",
+                "14:23: scale_in.cooldown must be at most 24h; got 48h",
+                "14:43: scale_in.stabilization must be at most 24h; got 30h",
+                "14:63: scale_in.drain_timeout must be at most 24h; got 100000s",
+            ], "\(found)")
+        #expect(found.allSatisfy { $0.hint == "write 24h or less" })
+        let oneDay = PolicyDefaultsTests.minimal + "\nscale_in: { cooldown: 24h, stabilization: 1440m }\n"
+        #expect(try PolicyParser.parse(oneDay, file: "p.yaml").scaleIn.stabilization == .seconds(86_400))
+    }
+
     @Test func serverOptionsAreRangeChecked() {
         let found = diagnostics(
             valid(

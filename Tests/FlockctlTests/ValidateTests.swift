@@ -135,6 +135,29 @@ struct ValidateTests {
         #expect(result.stderrLines.last == "\(expected.count) errors", "\(result)")
     }
 
+    @Test("an evaluation interval below 100ms and a cooldown over a day are located errors, exit 1")
+    func limitsAreLocated() async throws {
+        let sandbox = try Scratch()
+        let text = try String(contentsOfFile: Repo.policy("web"), encoding: .utf8)
+        let fast = text.replacingOccurrences(of: "evaluation_interval: 2s", with: "evaluation_interval: 1ms")
+            .replacingOccurrences(of: "scale_out: { cooldown: 5s", with: "scale_out: { cooldown: 25h")
+        let file = try sandbox.write("fast.yaml", fast)
+        let result = try await sandbox.run(["policy", "validate", file])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stdout.isEmpty, "\(result)")
+        let interval = Self.position(of: "1ms", onLineWith: "evaluation_interval:", in: fast)
+        let cooldown = Self.position(of: "25h", onLineWith: "scale_out:", in: fast)
+        #expect(
+            result.stderr.contains(
+                "\(file):\(interval.line):\(interval.column): error: policy.evaluation_interval must be at least 100ms;"
+                    + " got 1ms"), "\(result)")
+        #expect(
+            result.stderr.contains(
+                "\(file):\(cooldown.line):\(cooldown.column): error: scale_out.cooldown must be at most 24h; got 25h"),
+            "\(result)")
+        #expect(result.stderrLines.last == "2 errors", "\(result)")
+    }
+
     @Test("errors are listed in file order")
     func errorsAreSorted() async throws {
         let sandbox = try Scratch()
