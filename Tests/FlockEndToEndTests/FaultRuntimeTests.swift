@@ -187,7 +187,14 @@ extension EndToEnd.Faults {
 
             var policy = e2e.flockd.settings.policy
             policy.backend = moved
-            try policy.yaml.write(toFile: "\(e2e.directory)/policy.yaml", atomically: true, encoding: .utf8)
+            let file = "\(e2e.directory)/policy-\(moved).yaml"
+            try policy.yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            let apply = try await ChildProcess.start(
+                try #require(BuiltBinary.url("flockctl")?.path), ["policy", "apply", "--db", e2e.flockd.storePath, file],
+                stdout: "\(e2e.directory)/policy-apply.log")
+            let applyStatus = await apply.waitForExit(timeout: .seconds(30))
+            let applyLog = (try? String(contentsOfFile: "\(e2e.directory)/policy-apply.log", encoding: .utf8)) ?? ""
+            try #require(applyStatus == 0, "flockctl policy apply: \(applyLog)")
             let applied = ContinuousClock.now
             let emptied = await eventuallyRetryingErrors(timeout: .seconds(60), every: .milliseconds(500)) {
                 try await e2e.lbClones().isEmpty
