@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     libsqlite3-dev       # GRDB builds against the system SQLite
+    sqlite3              # the fault suite holds the store's write lock from outside with it
     libcurl4-openssl-dev # URLSession (FoundationNetworking) of the Prometheus metrics source is libcurl
     haproxy              # the balancer the FlockHAProxy tests start for real (Debian 12 ships 2.6)
     qemu-system-x86 # the hypervisor FlockQEMU drives over QMP; its tests boot real VMs under TCG (7.2)

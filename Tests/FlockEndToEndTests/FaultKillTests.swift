@@ -53,6 +53,8 @@ extension EndToEnd.Faults {
         let killed = await e2e.awaitFaultKill()
         let caught = await e2e.poolPicture()
         #expect(killed, "flockd did not die at \(step): \(caught)\nlog:\n\(e2e.flockd.log.suffix(2000))")
+        #expect(e2e.flockd.log.contains("\(FaultPoint.variable)=\(step): killing myself"), "the kill came at \(step)")
+        if step == "snapshot:paused" { #expect(caught.parentStatus == "paused", "killed mid-snapshot: \(caught)") }
         let restarted = ContinuousClock.now
         try await e2e.flockd.start()
         let problem = await e2e.convergence(clones: desired - 1)
