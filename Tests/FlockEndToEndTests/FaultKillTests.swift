@@ -59,8 +59,9 @@ extension EndToEnd.Faults {
         try await e2e.flockd.start()
         let problem = await e2e.convergence(clones: desired - 1)
         #expect(problem == nil, "after a SIGKILL at \(step) (caught: \(caught)): \(problem ?? "")")
+        let converged = ContinuousClock.now - restarted
         print(
-            "fault case \(step): killed \(restarted - started) after the request, converged \(ContinuousClock.now - restarted) after the restart"
+            "fault case \(step): killed \(restarted - started) after the request, converged \(converged) after restarting"
         )
     }
 }

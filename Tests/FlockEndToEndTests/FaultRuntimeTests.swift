@@ -190,7 +190,8 @@ extension EndToEnd.Faults {
             let file = "\(e2e.directory)/policy-\(moved).yaml"
             try policy.yaml.write(toFile: file, atomically: true, encoding: .utf8)
             let apply = try await ChildProcess.start(
-                try #require(BuiltBinary.url("flockctl")?.path), ["policy", "apply", "--db", e2e.flockd.storePath, file],
+                try #require(BuiltBinary.url("flockctl")?.path),
+                ["policy", "apply", "--db", e2e.flockd.storePath, file],
                 stdout: "\(e2e.directory)/policy-apply.log")
             let applyStatus = await apply.waitForExit(timeout: .seconds(30))
             let applyLog = (try? String(contentsOfFile: "\(e2e.directory)/policy-apply.log", encoding: .utf8)) ?? ""

@@ -43,16 +43,21 @@ struct PoolPicture: CustomStringConvertible {
         }
         if store[parent] == nil { found.append("the store has no parent instance \(parent)") }
         if !openIntents.isEmpty { found.append("open journal intents: \(openIntents)") }
-        if qemu[parent]?.count != 1 { found.append("\(qemu[parent]?.count ?? 0) QEMU process(es) for the parent, not 1") }
+        if qemu[parent]?.count != 1 {
+            found.append("\(qemu[parent]?.count ?? 0) QEMU process(es) for the parent, not 1")
+        }
         if parentStatus != "running" { found.append("the parent's QEMU is \(parentStatus), not running") }
         if servers[parent] != "UP" { found.append("the parent's HAProxy server is \(servers[parent] ?? "missing")") }
         let names = storeClones
         if qemuClones != names { found.append("QEMU clones \(qemuClones.sorted()) ≠ store \(names.sorted())") }
         if qemu.values.contains(where: { $0.count > 1 }) { found.append("a VM runs more than one QEMU: \(qemu)") }
-        if Set(records.keys) != names { found.append("VM records \(records.keys.sorted()) ≠ store \(names.sorted())") }
+        let recorded = Set(records.keys)
+        if recorded != names { found.append("VM records \(recorded.sorted()) ≠ store \(names.sorted())") }
         let notRunning = records.filter { $0.value != .running }
         if !notRunning.isEmpty { found.append("clone VMs not running: \(notRunning.mapValues(\.rawValue))") }
-        if flockServers != names { found.append("HAProxy flock- servers \(flockServers.sorted()) ≠ store \(names.sorted())") }
+        if flockServers != names {
+            found.append("HAProxy flock- servers \(flockServers.sorted()) ≠ store \(names.sorted())")
+        }
         let notUp = servers.filter { $0.key.hasPrefix(OwnedName.prefix) && $0.value != "UP" }
         if !notUp.isEmpty { found.append("flock- servers not UP: \(notUp.sorted { $0.key < $1.key })") }
         let unused = snapshotDirectories.subtracting(snapshotsInUse)

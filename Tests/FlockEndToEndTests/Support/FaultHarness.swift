@@ -63,7 +63,8 @@ final class LoadLoop: Sendable {
         var failures: [String] = []
         var routedWithoutVM: Set<String> = []
         var description: String {
-            "\(requests) requests, \(failures.count) failed \(failures.prefix(5)); routed without a VM: \(routedWithoutVM.sorted())"
+            let failed = "\(failures.count) failed \(failures.prefix(5))"
+            return "\(requests) requests, \(failed); routed without a VM: \(routedWithoutVM.sorted())"
         }
     }
 
