@@ -74,21 +74,33 @@ extension EndToEnd.Faults {
             let load = LoadLoop(e2e: e2e)
             let store = try e2e.store()
             #expect(try await e2e.flockd.setDesired(2).status == 200)
-            let registering = await eventuallyRetryingErrors(timeout: .seconds(90), every: .milliseconds(2)) {
-                try store.instances(pool: e2e.pool).contains { $0.role == .clone && $0.state == .registering }
+            var registering: String?
+            _ = await eventuallyRetryingErrors(timeout: .seconds(90), every: .milliseconds(2)) {
+                registering = try store.instances(pool: e2e.pool).first {
+                    $0.role == .clone && $0.state == .registering
+                }?.name
+                return registering != nil
             }
-            let atRegistration = await e2e.poolPicture()
-            #expect(registering, "no clone reached registering: \(atRegistration)")
+            // At once: a registration lasts about one health check.
+            let lockedAt = Date()
             let hold = Int(FlockStore.busyTimeout * 2)
             let locker = try await ChildProcess.start(
                 "sqlite3", [e2e.flockd.storePath, "BEGIN EXCLUSIVE;", ".shell sleep \(hold)", "COMMIT;"],
                 stdout: "\(e2e.directory)/sqlite3.log")
+            guard let clone = registering else {
+                Issue.record("no clone reached registering: \(await e2e.poolPicture())")
+                return
+            }
             let status = await locker.waitForExit(timeout: .seconds(Double(hold) + 30))
             #expect(status == 0, "sqlite3 held the lock and committed: \(locker.stderr.suffix(500))")
             let problem = await e2e.convergence(clones: 1)
             let report = await load.finish()
             #expect(problem == nil, "after the store was locked for \(hold)s: \(problem ?? "")")
             #expect(report.requests > 0 && report.failures.isEmpty, "no request may fail: \(report)")
+            // The case is only worth its name if the registration was still going when the lock came.
+            let history = try store.stateHistory(instance: clone)
+            let served = history.first { $0.to == .serving }?.time
+            #expect(served.map { $0 > lockedAt } ?? true, "\(clone) served before the lock: \(history)")
             #expect(report.routedWithoutVM.isEmpty, "no VM destroyed while routed: \(report)")
         }
     }
