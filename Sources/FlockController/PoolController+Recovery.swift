@@ -17,7 +17,8 @@ extension PoolController {
         public var interruptedIntents: Int = 0
     }
 
-    /// Makes the store, the hypervisor and the balancer agree, before the first tick after a start.
+    /// Makes the store, the hypervisor and the balancer agree, before the first tick after a start,
+    /// and remembers the decisions and samples the policy still needs.
     ///
     /// Only names Flock owns for this pool are ever touched. Work that a crash interrupted is left
     /// to the first ticks (`resumeUnfinishedWork`): half-done registrations are finished, drains
@@ -27,6 +28,8 @@ extension PoolController {
         var report = RecoveryReport()
         let time = now()
         try adoptParent(at: time)
+        try remember(at: time)
+        await healParent()
 
         for intent in try store.openIntents(pool: pool) {
             try store.journalResult(
@@ -59,13 +62,7 @@ extension PoolController {
             event(
                 .instance,
                 "\(server.name): stale server in \(backend) (not serving per the store); draining and removing")
-            let timeout = policy.scaleIn.drainTimeout
-            try? await journaled("drain", instance: server.name, detail: "stale server, timeout \(timeout.flockText)") {
-                try await self.drivers.balancer.drain(backend: backend, server: server.name, timeout: timeout)
-            }
-            try? await journaled("remove", instance: server.name, detail: "stale server") {
-                try await self.drivers.balancer.remove(backend: backend, server: server.name)
-            }
+            await drainAndRemove(server.name, from: backend, why: "stale server")
         }
         for clone in clones where !vmNames.contains(clone.name) {
             switch clone.state {
@@ -87,6 +84,17 @@ extension PoolController {
             await register(clone.name, decidedAt: nil)
         }
         return report
+    }
+
+    /// Loads the decisions and samples the policy can still use, so that a cooldown or a
+    /// stabilization window holds across a restart because it was remembered, not because the
+    /// first ticks happened to lack data.
+    private func remember(at time: Date) throws {
+        let decisions = try store.decisions(
+            pool: pool, since: time.addingTimeInterval(-DecisionHistory.horizon(policy).seconds))
+        history = DecisionHistory()
+        for decision in decisions { history.record(decision, policy: policy) }
+        samples = try store.samples(pool: pool, since: time.addingTimeInterval(-sampleHorizon.seconds))
     }
 
     /// Records the warm parent as the pool's first instance, serving, if the store lacks it.

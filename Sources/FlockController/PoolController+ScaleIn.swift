@@ -3,10 +3,16 @@ import FlockStore
 import Foundation
 
 extension PoolController {
-    /// Removes `count` clones, newest first; the parent is never chosen.
+    /// Removes `count` clones; the parent is never chosen.
+    ///
+    /// Clones of the oldest snapshot go first, so that old snapshots lose their last user and are
+    /// deleted instead of piling up on tmpfs; among clones of one snapshot, the newest goes first.
     func scaleIn(by count: Int, among all: [Instance]) {
         let victims = all.filter { $0.role == .clone && $0.state == .serving && inFlight[$0.name] == nil }
-            .sorted { $0.createdAt > $1.createdAt }
+            .sorted { a, b in
+                a.lineage.generation != b.lineage.generation
+                    ? a.lineage.generation < b.lineage.generation : a.createdAt > b.createdAt
+            }
             .prefix(count)
         for instance in victims {
             inFlight[instance.name] = Task { await self.retire(instance.name, from: .serving) }
@@ -57,18 +63,39 @@ extension PoolController {
     }
 
     /// Destroys the VM and marks the instance gone; from `failed` or `stopping`.
+    ///
+    /// The VM goes only once the balancer is confirmed not to route to it: a server still there
+    /// (a failed registration, a removal that did not finish) is removed first, and if the
+    /// balancer cannot be asked or refuses, the VM is kept and the next tick tries again.
     func destroy(_ name: String) async {
         do {
             let current = try store.instance(named: name)
             if let state = current?.state, state != .stopping, state != .failed, state != .gone {
                 try store.transition(instance: name, to: .stopping, at: now())
             }
+            try await removeFromBalancer(name)
             try await journaled("destroy", instance: name, detail: name) {
                 try await self.drivers.hypervisor.destroy(name: name)
             }
             if current?.state != .gone { try store.transition(instance: name, to: .gone, at: now()) }
         } catch {
             event(.failure, "\(name): destroy failed: \(error); retrying next tick")
+        }
+    }
+
+    /// Removes `name` from the pool's backend if it is there; a backend the balancer no longer
+    /// has routes to nothing.
+    private func removeFromBalancer(_ name: String) async throws {
+        let backend = policy.balancer.backend
+        let servers: [BalancerServer]
+        do {
+            servers = try await drivers.balancer.servers(backend: backend)
+        } catch let error as FlockError where error.isNotFound {
+            return
+        }
+        guard servers.contains(where: { $0.name == name }) else { return }
+        try await journaled("remove", instance: name, detail: "\(backend)/\(name), before its VM is destroyed") {
+            try await self.drivers.balancer.remove(backend: backend, server: name)
         }
     }
 

@@ -111,10 +111,14 @@ extension PoolController {
                 ControllerMetrics.cloneToServing(seconds, pool: pool)
                 event(.instance, "\(name) serving \(String(format: "%.2f", seconds))s after the decision")
             }
+        } catch let error as StoreError {
+            // The store was busy or failing, not the clone: tearing down a server that may already
+            // take traffic would drop requests. The instance stays where the store has it, and the
+            // next tick registers it again (idempotently) and records it.
+            event(.failure, "\(name): registration could not be recorded (\(error)); retrying next tick")
         } catch {
             fail(name, because: "registration failed: \(error)")
-            try? await drivers.balancer.remove(backend: registration.backend, server: name)
-            await destroy(name)
+            await destroy(name)  // removes the server first, if the balancer got that far
         }
     }
 

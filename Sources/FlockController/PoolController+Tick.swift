@@ -18,8 +18,8 @@ extension PoolController {
             event(.failure, "could not store samples: \(error)")
         }
         samples += fresh
-        let keep = (policy.checks.map(\.window).max() ?? .zero) + policy.staleAfter
-        samples.removeAll { time.timeIntervalSince($0.time) > keep.seconds }
+        samples.removeAll { time.timeIntervalSince($0.time) > sampleHorizon.seconds }
+        await reconcile(at: time)
 
         let all: [Instance]
         let row: Pool?
@@ -50,7 +50,6 @@ extension PoolController {
         ControllerMetrics.record(decision, pool: pool, instances: all)
 
         resumeUnfinishedWork(all)
-        await restoreLostRegistrations(all)
         if !paused && !decision.dryRun {
             switch decision.action {
             case .scaleOut: scaleOut(by: decision.to - decision.from, at: time)
@@ -61,24 +60,8 @@ extension PoolController {
         return decision
     }
 
-    /// Re-adds serving clones that the balancer no longer has: an HAProxy reload or restart drops
-    /// every dynamic server, and a clone that counts as serving but gets no traffic would skew
-    /// every per-server metric. Registering again is idempotent and gated on the health check.
-    private func restoreLostRegistrations(_ all: [Instance]) async {
-        let serving = all.filter { $0.role == .clone && $0.state == .serving && inFlight[$0.name] == nil }
-        guard !serving.isEmpty,
-            let present = try? await drivers.balancer.servers(backend: policy.balancer.backend).map(\.name)
-        else { return }
-        for instance in serving where !present.contains(instance.name) {
-            let name = instance.name
-            event(
-                .instance, "\(name) is missing from \(policy.balancer.backend) (balancer reloaded?); registering again")
-            inFlight[name] = Task {
-                await self.register(name, decidedAt: nil)
-                self.inFlight[name] = nil
-            }
-        }
-    }
+    /// How far back the policy's checks read samples: the longest window, plus staleness.
+    var sampleHorizon: Duration { (policy.checks.map(\.window).max() ?? .zero) + policy.staleAfter }
 
     /// Serving instances (the parent always counts) and warming ones, and when serving last changed.
     private func count(_ all: [Instance], at time: Date) -> CapacityCounts {

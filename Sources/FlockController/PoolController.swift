@@ -9,8 +9,9 @@ import Foundation
 /// (the policy's decision, or an operator's manual count) with what is (the store's instances)
 /// and starts whatever closes the gap. Clones and drains run as tasks of their own, so a slow
 /// drain never delays the next evaluation, and their instances count as warming or leaving
-/// meanwhile. After a crash, `recover()` makes the store, the hypervisor and the balancer agree
-/// before the first tick.
+/// meanwhile. Every tick starts with a reconcile that repairs what broke meanwhile (a dead clone,
+/// a paused parent, a lost server); after a crash, `recover()` makes the store, the hypervisor and
+/// the balancer agree before the first tick.
 public actor PoolController {
     public let pool: String
     let store: FlockStore
@@ -30,6 +31,14 @@ public actor PoolController {
     /// Consecutive failed clone batches, and when scale-out may be tried again.
     var cloneFailures = 0
     var retryAfter: Date?
+    /// What the reconcile last saw go wrong with the parent, so it is reported once, not per tick.
+    var parentProblem: String?
+    /// When the reconcile first saw each VM without a live record, and each serving clone DOWN.
+    var orphanSince: [String: Date] = [:]
+    var downSince: [String: Date] = [:]
+    /// Backends earlier policy versions used, until none of this pool's servers is left in them;
+    /// nil until the store's policy history has been read.
+    var retiredBackends: Set<String>?
 
     /// The drivers one pool acts through.
     public struct Drivers: Sendable {
@@ -49,12 +58,17 @@ public actor PoolController {
         public var maximumBackoff: Duration
         /// Failures in a row after which an event says the pool needs attention.
         public var failureAlarm: Int
+        /// How long a VM of this pool with no record in the store is left alone before it is
+        /// destroyed: long enough for any step that creates one to record it.
+        public var orphanGrace: Duration
         public init(
-            initialBackoff: Duration = .seconds(2), maximumBackoff: Duration = .seconds(300), failureAlarm: Int = 3
+            initialBackoff: Duration = .seconds(2), maximumBackoff: Duration = .seconds(300), failureAlarm: Int = 3,
+            orphanGrace: Duration = .seconds(30)
         ) {
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
             self.failureAlarm = failureAlarm
+            self.orphanGrace = orphanGrace
         }
     }
 
@@ -78,6 +92,10 @@ public actor PoolController {
     /// Decision history is kept: cooldowns and stabilization carry over across policy versions.
     public func reloadPolicy(_ policy: Policy, version: Int?) {
         guard policy.pool == pool else { return }
+        if policy.balancer.backend != self.policy.balancer.backend {
+            retiredBackends?.insert(self.policy.balancer.backend)
+            retiredBackends?.remove(policy.balancer.backend)
+        }
         self.policy = policy
         policyVersion = version
     }

@@ -15,13 +15,14 @@ public struct DecisionHistory: Sendable {
     /// Appends `decision` and forgets what `policy` can no longer use.
     public mutating func record(_ decision: Decision, policy: Policy) {
         decisions.append(decision)
-        let horizon = [
-            policy.scaleIn.stabilization, policy.scaleIn.cooldown, policy.scaleOut.cooldown, policy.staleAfter,
-        ]
-        .max()!
-        let cutoff = decision.time.addingTimeInterval(-horizon.seconds)
+        let cutoff = decision.time.addingTimeInterval(-Self.horizon(policy).seconds)
         if let keep = decisions.firstIndex(where: { $0.time >= cutoff }), keep > 0 {
             decisions.removeFirst(keep)
         }
+    }
+
+    /// How far back `policy` can still use decisions: its longest cooldown or stabilization window.
+    public static func horizon(_ policy: Policy) -> Duration {
+        [policy.scaleIn.stabilization, policy.scaleIn.cooldown, policy.scaleOut.cooldown, policy.staleAfter].max()!
     }
 }

@@ -92,6 +92,13 @@ public struct Daemon: Sendable {
                 PoolRuntime(
                     policy: policy, version: version, store: store, drivers: drivers, configuredParent: pool.parent))
         }
+        do {
+            try await RemovedPools(
+                store: store, hypervisors: Array(hypervisors.values), balancers: Array(balancers.values), logger: logger
+            ).handle(configured: Set(config.pools.map(\.name)), mode: config.removedPools)
+        } catch {
+            throw .startup("cannot check for pools removed from the config: \(error)")
+        }
         return Daemon(config: config, store: store, pools: runtimes, storeLock: storeLock, logger: logger)
     }
 

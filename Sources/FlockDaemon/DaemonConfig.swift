@@ -19,10 +19,21 @@ public struct DaemonConfig: Sendable {
     public var log: LogSettings
     /// How often the policy watcher looks for versions applied with `flockctl`.
     public var policyPollInterval: Duration
+    /// What start-up does with the VMs and servers of pools the store has but the config no
+    /// longer names (`removed_pools`).
+    public var removedPools: RemovedPools
     public var balancers: [String: DriverConfig]
     public var hypervisors: [String: DriverConfig]
     /// In the order the file lists them.
     public var pools: [PoolConfig]
+
+    public enum RemovedPools: String, Sendable, CaseIterable {
+        /// Log them and record an event, and touch nothing: the default, because a pool dropped
+        /// from the file by mistake must not lose its serving clones on the next restart.
+        case report
+        /// Drain and remove their servers, destroy their clones, and mark their instances gone.
+        case reclaim
+    }
 
     public struct StoreSettings: Sendable, Hashable {
         public var path: String

@@ -14,7 +14,8 @@ import Yams
 /// documented in the README ("flockd configuration").
 public enum DaemonConfigParser {
     static let topKeys = [
-        "store", "listen", "api_token", "api_token_file", "log", "policy_poll_interval", "balancers", "hypervisors",
+        "store", "listen", "api_token", "api_token_file", "log", "policy_poll_interval", "removed_pools", "balancers",
+        "hypervisors",
         "pools",
     ]
     static let storeKeys = ["path", "sample_retention", "decision_retention", "event_retention", "journal_retention"]
@@ -91,6 +92,7 @@ public enum DaemonConfigParser {
             let token = readToken(top)
             let log = readLog(top["log"])
             let poll = reader.duration(top, "policy_poll_interval") ?? DaemonConfig.Defaults.policyPollInterval
+            let removedPools = reader.choice(top, "removed_pools", as: DaemonConfig.RemovedPools.self) ?? .report
             let balancers = readNamed(top["balancers"], section: "balancers") { $0.readBalancer($1, name: $2) }
             let hypervisors = readNamed(top["hypervisors"], section: "hypervisors") {
                 $0.readHypervisor($1, name: $2)
@@ -116,7 +118,7 @@ public enum DaemonConfigParser {
             guard let store, let listen, let log else { return nil }
             return DaemonConfig(
                 file: file, store: store, listen: listen, apiToken: token, log: log, policyPollInterval: poll,
-                balancers: balancers, hypervisors: hypervisors, pools: pools)
+                removedPools: removedPools, balancers: balancers, hypervisors: hypervisors, pools: pools)
         }
 
         // MARK: sections

@@ -170,8 +170,10 @@ public struct HAProxyBalancer: Balancer {
         }
     }
 
-    /// Puts the server in maintenance and deletes it. HAProxy refuses while connections remain;
-    /// those are retried briefly (idle connections close on maintenance), then reported.
+    /// Puts the server in maintenance and deletes it. HAProxy refuses while connections remain:
+    /// idle ones close on maintenance, so the delete is retried briefly; sessions still open
+    /// after that (a drain that timed out: a long poll, a stuck client) are shut down, as the
+    /// drain timeout promised, and the delete tried again.
     public func remove(backend: String, server: String) async throws {
         try requireOwned(backend: backend, server: server)
         guard let state = try await client.showServersState(backend: backend).server(server, of: backend) else {
@@ -180,7 +182,9 @@ public struct HAProxyBalancer: Balancer {
         if !state.admin.contains(.forcedMaintenance) {
             try await client.setState(.maint, backend: backend, server: server)
         }
-        let deadline = ContinuousClock.now + max(pollInterval * 10, .seconds(2))
+        let patience = max(pollInterval * 5, .seconds(1))
+        var shutdownAt: ContinuousClock.Instant? = ContinuousClock.now + patience
+        let deadline = ContinuousClock.now + patience * 2
         while true {
             do {
                 try await client.deleteServer(backend: backend, server: server)
@@ -188,6 +192,10 @@ public struct HAProxyBalancer: Balancer {
             } catch let error as FlockError where error.isNotFound {
                 return
             } catch let error as HAProxyError where error.isRejected && error.message.contains("connections") {
+                if let due = shutdownAt, ContinuousClock.now >= due {
+                    try await client.shutdownSessions(backend: backend, server: server)
+                    shutdownAt = nil
+                }
                 guard ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: pollInterval)
             }

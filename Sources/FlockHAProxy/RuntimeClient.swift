@@ -141,6 +141,12 @@ public struct RuntimeClient: Sendable {
             ["del", "server", "\(backend)/\(server)"], target: "\(backend)/\(server)", success: "Server deleted.")
     }
 
+    /// `shutdown sessions server B/S`: closes every connection still open on a server, which a
+    /// drain that timed out leaves and `del server` refuses to delete under.
+    public func shutdownSessions(backend: String, server: String) async throws {
+        try await serverCommand(["shutdown", "sessions", "server"], backend: backend, server: server)
+    }
+
     private func serverCommand(_ verb: [String], backend: String, server: String) async throws {
         try RuntimeNames.checkName(backend, kind: "backend")
         try RuntimeNames.checkName(server, kind: "server")

@@ -3,6 +3,7 @@ import FlockCore
 /// A `Balancer` that keeps servers in memory and drains them when a test says sessions ended.
 public actor InMemoryBalancer: Balancer {
     private var backends: [String: [String: BalancerServer]]
+    private var refuseRemovals = false
 
     /// - Parameter backends: the backends that exist; registering into another one fails.
     public init(backends: [String]) {
@@ -12,6 +13,16 @@ public actor InMemoryBalancer: Balancer {
     /// Sets a server's open sessions, as traffic would.
     public func setSessions(_ sessions: Int, backend: String, server: String) {
         backends[backend]?[server]?.sessions = sessions
+    }
+
+    /// Sets a server's health as its checks would, e.g. `.down` for a guest that stopped answering.
+    public func setStatus(_ status: BalancerServer.Status, backend: String, server: String) {
+        backends[backend]?[server]?.status = status
+    }
+
+    /// Makes every removal fail until switched off, as an unreachable balancer would.
+    public func refuseRemovals(_ on: Bool) {
+        refuseRemovals = on
     }
 
     /// Adds a server that Flock does not own, as `haproxy.cfg` would.
@@ -44,6 +55,7 @@ public actor InMemoryBalancer: Balancer {
 
     public func remove(backend: String, server: String) async throws {
         guard backends[backend] != nil else { throw FlockError.notFound("no backend \(backend)") }
+        guard !refuseRemovals else { throw FlockError.unavailable("the balancer refuses removals (test)") }
         backends[backend]?[server] = nil
     }
 

@@ -11,7 +11,7 @@ final class ControllerHarness: Sendable {
     let scratch: Scratch
     let store: FlockStore
     let metrics: InMemoryMetricsSource
-    let balancer = InMemoryBalancer(backends: ["app"])
+    let balancer: InMemoryBalancer
     let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
     let clock = ManualClock()
     let controller: PoolController
@@ -31,7 +31,8 @@ final class ControllerHarness: Sendable {
         )
     }
 
-    init(policy: Policy = ControllerHarness.policy()) throws {
+    init(policy: Policy = ControllerHarness.policy(), backends: [String] = ["app"]) throws {
+        balancer = InMemoryBalancer(backends: backends)
         scratch = try Scratch(prefix: "flock-controller")
         store = try FlockStore(path: scratch.path("flock.db"))
         try store.applyPolicies(
@@ -42,7 +43,19 @@ final class ControllerHarness: Sendable {
         controller = PoolController(
             policy: policy, version: 1, store: store,
             drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor),
-            settings: .init(initialBackoff: .seconds(10), maximumBackoff: .seconds(60), failureAlarm: 2), now: now)
+            settings: Self.settings, now: now)
+    }
+
+    static let settings = PoolController.Settings(
+        initialBackoff: .seconds(10), maximumBackoff: .seconds(60), failureAlarm: 2, orphanGrace: .seconds(5))
+
+    /// A second controller on the same store and drivers, as a restarted daemon would build.
+    func restartedController(policy: Policy = ControllerHarness.policy()) -> PoolController {
+        let clock = self.clock
+        return PoolController(
+            policy: policy, version: 1, store: store,
+            drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor), settings: Self.settings,
+            now: { clock.now() })
     }
 
     /// Moves the clock on, as the daemon's loop would between ticks.

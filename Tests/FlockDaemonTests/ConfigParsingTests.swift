@@ -144,6 +144,18 @@ import Testing
             ], "\(found)")
     }
 
+    @Test func removedPoolsTakesReportOrReclaim() throws {
+        let scratch = try Scratch()
+        let reclaim = try config(scratch) { "removed_pools: reclaim\n" + $0 }
+        #expect(try DaemonConfigParser.load(path: reclaim, environment: [:], kinds: .test).removedPools == .reclaim)
+        let found = configErrors(try config(scratch) { "removed_pools: reclam\n" + $0 })
+        #expect(
+            found.map(\.description) == [
+                "\(scratch.path("flockd.yaml")):1:16: error: config.removed_pools: unknown value 'reclam' "
+                    + "(hint: did you mean 'reclaim'?)"
+            ], "\(found)")
+    }
+
     @Test func unknownKeyIsLocatedWithASuggestion() throws {
         let scratch = try Scratch()
         let found = configErrors(try config(scratch) { $0.replacingOccurrences(of: "listen:", with: "lisen:") })

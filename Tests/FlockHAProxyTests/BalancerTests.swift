@@ -149,6 +149,24 @@ struct BalancerTests {
         #expect(try await inFlight.value.status == 200)
     }
 
+    /// A session that outlives the drain timeout does not keep the server for ever: removal shuts
+    /// it down (`shutdown sessions server`) and deletes the server.
+    @Test func removeShutsDownSessionsADrainLeftOpen() async throws {
+        let clone = try TestHTTPServer(name: "clone1")
+        defer { clone.stop() }
+        let haproxy = try await HAProxyInstance(backends: [.init(name: "app")])
+        defer { haproxy.stop() }
+        let (balancer, inFlight) = try await Self.sessionInFlight(to: clone, through: haproxy, milliseconds: 30_000)
+        #expect(
+            try await balancer.drain(backend: "app", server: "flock-web-1", timeout: .milliseconds(200)) != .drained)
+        let started = ContinuousClock.now
+        try await balancer.remove(backend: "app", server: "flock-web-1")
+        #expect(try await balancer.servers(backend: "app").isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(10), "removal did not wait for the 30 s request")
+        let response = try? await inFlight.value
+        #expect(response?.status != 200, "the session was cut, not served to the end")
+    }
+
     /// Issue list 6: a restart drops dynamic servers; reconcile adds them back and they serve.
     @Test func reconcileReaddsServersLostInARestart() async throws {
         let one = try TestHTTPServer(name: "one")
