@@ -67,7 +67,9 @@ struct QEMUCommandLine {
         ]
         switch network {
         case .user(let hostPort, let guestPort):
-            args += ["-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:\(hostPort)-:\(guestPort)"]
+            // restrict=on: the guest reaches nothing outside, above all not 10.0.2.2, which is the
+            // host's loopback (flockd's API, other VMs' forwards); the host forward still works.
+            args += ["-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:\(hostPort)-:\(guestPort)"]
         case .tap(let device):
             args += ["-netdev", "tap,id=net0,ifname=\(device),script=no,downscript=no"]
         }
