@@ -91,6 +91,26 @@ import Testing
         _ = try await driver.adopt()  // the holder let go
     }
 
+    /// `flock(1)` in a child holds the lock as another process would (it writes no pid); the
+    /// kernel drops it when that process dies, even by SIGKILL, and the root is free again.
+    @Test func aRootHeldByAnotherProcessIsFreedWhenItDies() async throws {
+        let scratch = try Scratch(tmpfs: "held")
+        let root = scratch.path("state")
+        try FileManager.default.createDirectory(
+            atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let flock = try #require(findExecutable("flock"), "util-linux flock")
+        let holder = try await Child.start(
+            URL(fileURLWithPath: flock), ["-o", "\(root)/lock", "sleep", "60"], in: scratch, name: "holder")
+        defer { holder.process.kill() }
+        let driver = QEMUDriver(configuration: SharedParent.configuration(root))
+        // -o: only flock(1) itself holds the lock, not the sleep it runs.
+        #expect(await eventually(timeout: .seconds(10)) { (try? ExclusiveLock(path: "\(root)/lock")) == nil })
+        let error = await #expect(throws: QEMUError.self) { _ = try await driver.adopt() }
+        #expect(error?.message.contains("\(root)/lock is locked by another process") == true, "\(String(describing: error))")
+        holder.process.kill()
+        #expect(await eventually(timeout: .seconds(10)) { (try? await driver.adopt()) != nil })
+    }
+
     @Test func driversInOneProcessShareTheLockUntilTheyLetGo() async throws {
         let (base, root) = try scratch()
         defer { try? FileManager.default.removeItem(atPath: base) }
