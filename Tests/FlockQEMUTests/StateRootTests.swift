@@ -128,9 +128,9 @@ import Testing
     }
 }
 
-/// `flockctl vm` beside another process that holds the state root: it refuses to change VMs,
-/// with the lock file and the holder's pid, and still lists.
-@Suite struct VMCommandLockTests {
+/// `flockctl vm` and flockd beside another process that holds the state root: they refuse to
+/// change VMs, with the lock file and the holder's pid; listing still works.
+@Suite struct LockedStateRootCommandTests {
     @Test func cloneAndDestroyAreRefusedWhileAnotherProcessHoldsTheRoot() async throws {
         let root = try tmpfsScratch("locked")
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -149,6 +149,32 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: VMPaths(root: root, name: clone).metadata), "nothing done")
         let list = try await CLI.run(["vm", "list", "--state", root])
         #expect(list.status == 0 && list.stdout.contains(clone) && list.stdout.contains(parent), "\(list)")
+    }
+
+    @Test func flockdExitsAtOnceNamingTheHolder() async throws {
+        let scratch = try Scratch(tmpfs: "flockd")
+        let root = scratch.path("qemu")
+        try FileManager.default.createDirectory(
+            atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let holder = try ExclusiveLock(path: "\(root)/lock")
+        defer { withExtendedLifetime(holder) {} }
+        try scratch.write("web.yaml", try String(contentsOfFile: Repo.path("Policies/web.yaml"), encoding: .utf8))
+        let config = try scratch.write(
+            "flockd.yaml",
+            """
+            store: { path: state/flock.db }
+            balancers: { lb: { kind: haproxy, socket: \(scratch.path("haproxy.sock")) } }
+            hypervisors: { vm: { kind: qemu, state_root: \(root) } }
+            pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm, parent: web-parent } }
+            """)
+        let flockd = try #require(BuiltBinary.url("flockd"), "swift build --build-tests builds flockd")
+        let started = ContinuousClock.now
+        let result = try await Child.run(
+            flockd, ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:0"], in: scratch,
+            timeout: .seconds(10))
+        #expect(result.status == 1, "\(result)")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(result.stderr.contains("\(root)/lock is locked by process \(getpid())"), "\(result)")
     }
 
     /// A VM record with no QEMU behind it: enough for the CLI to get as far as the driver.
