@@ -175,7 +175,9 @@ extension QEMUDriver {
         guard
             let text = try? await qmp.execute(
                 "ringbuf-read",
-                arguments: ["device": "console", "size": .number(Double(QEMUCommandLine.consoleBytes)), "format": "utf8"]
+                arguments: [
+                    "device": "console", "size": .number(Double(QEMUCommandLine.consoleBytes)), "format": "utf8",
+                ]
             ).stringValue, !text.isEmpty
         else { return "" }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(3).joined(separator: " | ")

@@ -182,7 +182,9 @@ public actor QEMUDriver: Hypervisor {
         try await qmp.execute("migrate_cancel")
         let deadline = ContinuousClock.now + .seconds(5)
         while !settled.contains(migration) {
-            guard ContinuousClock.now < deadline else { throw .timeout("cancelling the migration of \(name)", after: .seconds(5)) }
+            guard ContinuousClock.now < deadline else {
+                throw .timeout("cancelling the migration of \(name)", after: .seconds(5))
+            }
             try? await Task.sleep(for: .milliseconds(10))
             migration = try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none"
         }

@@ -10,9 +10,10 @@ extension RealVMs {
         @Test func theConsoleIsABoundedRingNotAFile() async throws {
             let (root, parent) = try await SharedParent.shared.get()
             let paths = VMPaths(root: root, name: parent.name)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: paths.directory).allSatisfy {
-                !$0.hasPrefix("console")
-            })
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: paths.directory).allSatisfy {
+                    !$0.hasPrefix("console")
+                })
             let qmp = try await QMPClient.connect(path: paths.qmpSocket)
             defer { qmp.close() }
             // Ask for far more than the ring holds: QEMU returns at most the ring's size.

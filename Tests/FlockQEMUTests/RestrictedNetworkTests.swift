@@ -62,9 +62,10 @@ extension RealVMs {
             let deadline = ContinuousClock.now + .seconds(150)
             while !console.contains("FLOCKPROBE-"), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(500))
-                console += try await qmp.execute(
-                    "ringbuf-read", arguments: ["device": "console", "size": 65536, "format": "utf8"]
-                ).stringValue ?? ""
+                console +=
+                    try await qmp.execute(
+                        "ringbuf-read", arguments: ["device": "console", "size": 65536, "format": "utf8"]
+                    ).stringValue ?? ""
             }
             let forward = try? await HTTP.get("127.0.0.1", hostPort, "/healthz").status
             return (console, listener.accepted, forward)

@@ -100,7 +100,8 @@ extension RealVMs {
             let found = try await driver.resumeParent(name: parent.name)
             #expect(found != nil && found != "running", "\(String(describing: found))")
             #expect(try await runState(parent) == "running")
-            #expect(try await qmp(parent) { try await $0.execute("query-migrate")["status"]?.stringValue } == "cancelled")
+            #expect(
+                try await qmp(parent) { try await $0.execute("query-migrate")["status"]?.stringValue } == "cancelled")
             #expect(try await serves(parent))
             // Clones still work after, from a fresh snapshot (it sets its own capabilities).
             let name = OwnedName.make(pool: SharedParent.pool, suffix: "rsw")

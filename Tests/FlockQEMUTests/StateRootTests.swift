@@ -83,7 +83,9 @@ import Testing
         let driver = QEMUDriver(configuration: SharedParent.configuration(root))
         let error = await #expect(throws: FlockError.self) { try await driver.destroy(name: "flock-qt-abc") }
         #expect(error?.isConflict == true)
-        #expect(error?.message.contains("\(root)/lock is locked by process \(getpid())") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("\(root)/lock is locked by process \(getpid())") == true,
+            "\(String(describing: error))")
         await #expect(throws: FlockError.self) { _ = try await driver.resumeParent(name: "flock-qt-parent") }
         #expect(await driver.list().isEmpty, "listing needs no lock")
         #expect(holder != nil)
@@ -106,7 +108,9 @@ import Testing
         // -o: only flock(1) itself holds the lock, not the sleep it runs.
         #expect(await eventually(timeout: .seconds(10)) { (try? ExclusiveLock(path: "\(root)/lock")) == nil })
         let error = await #expect(throws: QEMUError.self) { _ = try await driver.adopt() }
-        #expect(error?.message.contains("\(root)/lock is locked by another process") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("\(root)/lock is locked by another process") == true, "\(String(describing: error))"
+        )
         holder.process.kill()
         #expect(await eventually(timeout: .seconds(10)) { (try? await driver.adopt()) != nil })
     }
