@@ -63,6 +63,28 @@ extension RealVMs {
             #expect(try await driver.resumeParent(name: parent.name) == nil)
         }
 
+        /// While this driver snapshots the parent, the pause is the snapshot's: `resumeParent` leaves
+        /// it at once, without even waiting for the QMP socket the snapshot holds.
+        @Test func aParentThisDriverIsSnapshottingIsLeftAlone() async throws {
+            let (driver, parent) = try await setUp()
+            let name = OwnedName.make(pool: SharedParent.pool, suffix: "inflight")
+            let batch = Task {
+                try await driver.clone(
+                    CloneRequest(pool: SharedParent.pool, parent: parent.name, mode: .eager, names: [name]))
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while await !driver.snapshotInFlight(of: parent.name), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            #expect(await driver.snapshotInFlight(of: parent.name), "the snapshot never started")
+            #expect(try await driver.resumeParent(name: parent.name) == nil)
+            #expect(await driver.snapshotInFlight(of: parent.name), "resumeParent waited for the snapshot")
+            let done = try await batch.value
+            #expect(done.failed.isEmpty, "\(done.failed)")
+            #expect(try await runState(parent) == "running")
+            try await driver.destroy(name: name)
+        }
+
         @Test func aMissingParentIsNotFound() async throws {
             let (driver, _) = try await setUp()
             let error = await #expect(throws: FlockError.self) {
