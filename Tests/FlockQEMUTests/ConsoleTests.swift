@@ -1,3 +1,4 @@
+import FlockTestSupport
 import Foundation
 import Testing
 
@@ -23,6 +24,24 @@ extension RealVMs {
                 ).stringValue)
             #expect(text.utf8.count <= QEMUCommandLine.consoleBytes)
             #expect(text.contains("init: flock guest up"), "\(text.suffix(300))")
+        }
+
+        /// A guest that writes about 1.3 MB to its console: QEMU keeps only the last 64 KiB, and
+        /// no file grows. The guest starts its app once done, so the forward answering says when.
+        @Test func aFloodedConsoleKeepsOnlyItsTail() async throws {
+            let guest = try await ScriptedGuest(
+                script: "i=0; while [ $i -lt 20000 ]; do echo FLOCKLINE-$i-0123456789abcdefghijklmnopqrstuvwxyz; "
+                    + "i=$((i+1)); done; exec /init")
+            defer { guest.stop() }
+            let port = guest.hostPort
+            #expect(
+                await eventually(timeout: .seconds(240), every: .seconds(1)) {
+                    (try? await HTTP.get("127.0.0.1", port, "/healthz", timeout: .seconds(2)).status) == 200
+                }, "the guest never finished writing and started its app")
+            let tail = try await guest.readConsole()
+            #expect(tail.utf8.count <= QEMUCommandLine.consoleBytes, "\(tail.utf8.count) bytes")
+            #expect(tail.contains("FLOCKLINE-19999-"), "the newest output is kept: \(tail.suffix(300))")
+            #expect(!tail.contains("FLOCKLINE-0-"), "the oldest output is gone")
         }
     }
 }

@@ -11,11 +11,10 @@ import Testing
 #endif
 
 extension RealVMs {
-    /// In user-mode networking 10.0.2.2 is the host's loopback. The guest image's own init runs,
-    /// then a probe from the kernel command line (test-only: `rdinit=/bin/sh -- -c …`; the image
-    /// is unchanged) tries to connect to a listener the test opens on host 127.0.0.1 and prints
-    /// the outcome on the console. The same probe without `restrict=on` is the control: it shows
-    /// the probe does reach the host when nothing stops it.
+    /// In user-mode networking 10.0.2.2 is the host's loopback. A `ScriptedGuest` runs the image's
+    /// own init, waits for its app, then tries to connect to a listener the test opens on host
+    /// 127.0.0.1 and prints the outcome on the console. The same probe without `restrict=on` is the
+    /// control: it shows the probe does reach the host when nothing stops it.
     @Suite(.serialized)
     struct RestrictedNetworkTests {
         @Test func aGuestCannotReachTheHostsLoopbackButItsForwardServes() async throws {
@@ -34,40 +33,18 @@ extension RealVMs {
         private func probe(restricted: Bool) async throws -> (console: String, accepted: Int, forward: Int?) {
             let listener = try LoopbackListener()
             defer { listener.stop() }
-            let scratch = try Scratch(tmpfs: "restrict")
-            let paths = VMPaths(directory: scratch.dir.path)
-            var spec = GuestImage.spec(name: "flock-qt-probe", pool: SharedParent.pool)
-            // A background job's stdin is /dev/null, so /dev is mounted before /init starts.
             let script =
-                "mount -t devtmpfs devtmpfs /dev; /init & until wget -q -O /dev/null http://127.0.0.1:8080/healthz; do sleep 1; done; "
+                "/init & until wget -q -O /dev/null http://127.0.0.1:8080/healthz; do sleep 1; done; "
                 + "if nc -w 5 10.0.2.2 \(listener.port) </dev/null; then echo FLOCKPROBE-REACHED; "
                 + "else echo FLOCKPROBE-BLOCKED; fi; while true; do sleep 100; done"
-            spec.append = "console=ttyS0 quiet rdinit=/bin/sh -- -c \"\(script)\""
-            let hostPort = try Networking.freePort()
-            var commandLine = QEMUCommandLine(
-                name: spec.name, spec: spec, accelerator: .tcg, paths: paths, memory: .anonymous,
-                network: .user(hostPort: hostPort, guestPort: spec.guestPort), mac: "52:54:00:12:34:57")
-            commandLine.daemonize = false
-            var arguments = commandLine.arguments
-            #expect(arguments.contains { $0.hasPrefix("user,id=net0,restrict=on,hostfwd=") })
-            if !restricted {
-                arguments = arguments.map { $0.replacingOccurrences(of: "restrict=on,", with: "") }
+            let guest = try await ScriptedGuest(script: script) { arguments in
+                restricted ? arguments : arguments.map { $0.replacingOccurrences(of: "restrict=on,", with: "") }
             }
-            let qemu = try #require(findExecutable("qemu-system-x86_64"))
-            let child = try await Child.start(URL(fileURLWithPath: qemu), arguments, in: scratch, name: "qemu")
-            defer { child.process.kill() }
-            let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(30))
-            defer { qmp.close() }
-            var console = ""
-            let deadline = ContinuousClock.now + .seconds(150)
-            while !console.contains("FLOCKPROBE-"), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(500))
-                console +=
-                    try await qmp.execute(
-                        "ringbuf-read", arguments: ["device": "console", "size": 65536, "format": "utf8"]
-                    ).stringValue ?? ""
-            }
-            let forward = try? await HTTP.get("127.0.0.1", hostPort, "/healthz").status
+            defer { guest.stop() }
+            #expect(
+                restricted == guest.arguments.contains { $0.hasPrefix("user,id=net0,restrict=on,hostfwd=") })
+            let console = try await guest.console(until: "FLOCKPROBE-")
+            let forward = try? await HTTP.get("127.0.0.1", guest.hostPort, "/healthz").status
             return (console, listener.accepted, forward)
         }
     }
