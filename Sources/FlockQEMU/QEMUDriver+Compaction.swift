@@ -59,21 +59,27 @@ extension QEMUDriver {
         if baseIndex > 1 {
             let job = "flock-compact-\(parent.name)"
             let started = ContinuousClock.now
-            let completed = try await qmp.waitForEvent(
-                "BLOCK_JOB_COMPLETED", timeout: configuration.migrationTimeout,
-                after: { () async throws(QEMUError) in
-                    try await qmp.execute(
-                        "block-stream",
-                        arguments: ["job-id": .string(job), "device": "disk0", "base": .string(chain[baseIndex])])
-                },
-                matching: { $0.data["device"]?.stringValue == job })
+            let completed: QMPEvent
+            do {
+                completed = try await qmp.waitForEvent(
+                    "BLOCK_JOB_COMPLETED", timeout: configuration.migrationTimeout,
+                    after: { () async throws(QEMUError) in
+                        try await qmp.execute(
+                            "block-stream",
+                            arguments: ["job-id": .string(job), "device": "disk0", "base": .string(chain[baseIndex])])
+                    },
+                    matching: { $0.data["device"]?.stringValue == job })
+            } catch {
+                // A job left running would hold the layers and refuse the next compaction's job id.
+                _ = try? await qmp.execute("block-job-cancel", arguments: ["device": .string(job)])
+                throw error
+            }
             if let error = completed.data["error"]?.stringValue {
                 throw .snapshot("block-stream onto \(chain[baseIndex]) failed: \(error)")
             }
             let elapsed = (ContinuousClock.now - started).formatted(.units(allowed: [.milliseconds]))
-            configuration.logger.info(
-                "compacted the disk of \(parent.name): \(baseIndex - 1) layer(s) streamed in \(elapsed), now on \(chain[baseIndex])"
-            )
+            let streamed = "\(baseIndex - 1) layer(s) streamed in \(elapsed)"
+            configuration.logger.info("compacted the disk of \(parent.name): \(streamed), now on \(chain[baseIndex])")
         }
         // Re-read rather than assume: only what QEMU no longer has open may go.
         let kept = Set(try await diskChain(qmp)).union(used)
@@ -84,7 +90,8 @@ extension QEMUDriver {
             do {
                 try FileManager.default.removeItem(atPath: layer)
             } catch {
-                configuration.logger.warning("cannot delete the unused disk layer \(layer): \(error.localizedDescription)")
+                configuration.logger.warning(
+                    "cannot delete the unused disk layer \(layer): \(error.localizedDescription)")
             }
         }
     }

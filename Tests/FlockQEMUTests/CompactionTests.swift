@@ -61,8 +61,15 @@ extension RealVMs {
             let port = try #require(keeper.started.first?.port)
             #expect(try await HTTP.get("127.0.0.1", port, "/healthz").status == 200, "the kept clone still serves")
 
-            try await driver.destroy(name: "flock-cp-keep")
-            let active = try #require(await driver.record(named: parent.name)?.disk)
+            // The last clone dies with no destroy (a crash); a restarted driver's adoption compacts.
+            let keeperPaths = VMPaths(root: root, name: "flock-cp-keep")
+            let keeperPID = try #require(QEMUDriver.pid(keeperPaths))
+            kill(keeperPID, SIGKILL)
+            #expect(await ProcessTable.waitGone(keeperPID, timeout: .seconds(5)))
+            let restarted = QEMUDriver(configuration: SharedParent.configuration(root))
+            _ = try await restarted.adopt()
+            #expect(!FileManager.default.fileExists(atPath: keeperPaths.directory))
+            let active = try #require(await restarted.record(named: parent.name)?.disk)
             #expect(try await backingChain(active) == [active, base], "no clone left: the chain is the active layer")
             let layers = filesUnder(parentPaths.directory).filter { $0.hasPrefix("disk") }
             #expect(layers == [URL(fileURLWithPath: active).lastPathComponent], "every other layer was deleted")
@@ -87,7 +94,7 @@ extension RealVMs {
             // While the keeper lives, each cycle adds only the 1 MiB the parent wrote (plus slack
             // for RAM the guest touched), not a layer or a snapshot.
             #expect(perCycle < 2 * Self.mebibyte, "per cycle \(perCycle) bytes (samples \(samples))")
-            try await driver.stopParent(name: parent.name)
+            try await restarted.stopParent(name: parent.name)
             try? FileManager.default.removeItem(atPath: root)
         }
 
