@@ -6,7 +6,7 @@ import Hummingbird
 /// The code is private so that new cases never break callers; the static factories say which
 /// status each kind of failure gets.
 struct APIError: HTTPResponseError, CustomStringConvertible {
-    private enum Code { case badRequest, unauthorized, forbidden, notFound, unavailable }
+    private enum Code { case badRequest, unauthorized, forbidden, notFound, contentTooLarge, unavailable }
 
     private let code: Code
     let message: String
@@ -24,6 +24,7 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .contentTooLarge: .contentTooLarge
         case .unavailable: .serviceUnavailable
         }
     }
@@ -32,6 +33,10 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
     static func unauthorized(_ message: String) -> APIError { APIError(.unauthorized, message) }
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, message) }
     static func notFound(_ message: String) -> APIError { APIError(.notFound, message) }
+    static func contentTooLarge(_ limit: Int) -> APIError {
+        APIError(
+            .contentTooLarge, "the request body is larger than flockd accepts (\(limit) bytes); send a smaller one")
+    }
     static func unavailable(_ message: String) -> APIError { APIError(.unavailable, message) }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {

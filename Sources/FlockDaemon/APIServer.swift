@@ -2,7 +2,9 @@ import FlockCore
 import FlockStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 
 /// flockd's HTTP interface: `/healthz`, Prometheus `/metrics`, and the JSON `/v1` API.
 ///
@@ -16,12 +18,14 @@ public struct APIServer: Sendable {
     let pools: [String: PoolRuntime]
     let poolOrder: [String]
     let token: String?
+    let limits: APILimits
 
-    public init(store: FlockStore, pools: [PoolRuntime], token: String?) {
+    public init(store: FlockStore, pools: [PoolRuntime], token: String?, limits: APILimits = APILimits()) {
         self.store = store
         self.pools = Dictionary(uniqueKeysWithValues: pools.map { ($0.name, $0) })
         self.poolOrder = pools.map(\.name)
         self.token = token
+        self.limits = limits
     }
 
     /// The HTTP server as a service for the daemon's service group.
@@ -31,7 +35,10 @@ public struct APIServer: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: router(),
-            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "flockd"),
+            server: .http1(configuration: .init(idleTimeout: limits.idleTimeAmount)),
+            configuration: .init(
+                address: .hostname(listen.host, port: listen.port), serverName: "flockd",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger
         )
@@ -40,6 +47,7 @@ public struct APIServer: Sendable {
     /// Every route; separate from `application` so the routes are testable on their own.
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: BodyLimitMiddleware(maxBytes: limits.maxBodyBytes))
         router.get("healthz") { _, _ in try self.health() }
         router.get("metrics") { _, _ in
             var headers = HTTPFields()
@@ -75,9 +83,7 @@ public struct APIServer: Sendable {
         router.put("v1/pools/:pool/desired") { request, context in
             try self.authorize(request)
             let name = try self.poolName(context)
-            var request = request
-            let body = try await request.collectBody(upTo: 4096)
-            let count = try Self.desiredCount(Data(body.readableBytesView))
+            let count = try Self.desiredCount(try await self.collectBody(request))
             try self.storeCall { try self.store.setManualDesired(pool: name, count) }
             return try self.json(try self.view(of: name))
         }
@@ -140,6 +146,17 @@ public struct APIServer: Sendable {
         }
         guard ApiToken.matches(presented, token) else {
             throw APIError.unauthorized("the bearer token is not flockd's api_token")
+        }
+    }
+
+    /// The whole body, refused with 413 past the limit: a chunked body declares no length for
+    /// `BodyLimitMiddleware` to check.
+    func collectBody(_ request: Request) async throws -> Data {
+        var request = request
+        do {
+            return Data(try await request.collectBody(upTo: limits.maxBodyBytes).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError.contentTooLarge(limits.maxBodyBytes)
         }
     }
 

@@ -1,3 +1,4 @@
+import FlockCore
 import Foundation
 import Logging
 import Synchronization
@@ -6,7 +7,9 @@ import Synchronization
 ///
 /// systemd's journal adds its own timestamp, but a line piped elsewhere needs one, so every line
 /// starts with an ISO 8601 time. Text lines read `TIME LEVEL label: message key=value …`; JSON
-/// lines are one object each with `time`, `level`, `label`, `message` and the metadata.
+/// lines are one object each with `time`, `level`, `label`, `message` and the metadata. Control
+/// characters in the message and the metadata are escaped (`\u001b`) in both formats: they may
+/// quote guest-written text, and a raw one could forge a line or drive the reader's terminal.
 public struct DaemonLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -34,18 +37,19 @@ public struct DaemonLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
         let time = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let message = "\(event.message)".escapingControlCharacters
+        let values = all.mapValues { "\($0)".escapingControlCharacters }
         let line: String
         switch format {
         case .text:
-            let pairs = all.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
-            line = ([time, event.level.rawValue, "\(label):", "\(event.message)"] + pairs).joined(separator: " ")
+            let pairs = values.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted($0.value))" }
+            line = ([time, event.level.rawValue, "\(label):", message] + pairs).joined(separator: " ")
         case .json:
-            var object: [String: String] = [:]
-            for (key, value) in all { object[key] = "\(value)" }
+            var object = values
             object["time"] = time
             object["level"] = event.level.rawValue
             object["label"] = label
-            object["message"] = "\(event.message)"
+            object["message"] = message
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }

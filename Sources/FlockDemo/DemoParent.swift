@@ -23,6 +23,8 @@ public final class DemoParent: Sendable {
                 stateRoot: stateRoot, quitTimeout: .seconds(3),
                 logger: LineLogHandler.logger(label: "flock.demo", log)))
         let record = try await driver.startParent(spec)
+        // flockd adopts the parent next and needs the state root to itself.
+        await driver.releaseStateRoot()
         self.driver = driver
         self.record = record
         self.stateRoot = stateRoot
@@ -58,6 +60,7 @@ public final class DemoParent: Sendable {
     /// Destroys every clone of the pool (flockd must be stopped first, or it may clone again).
     public func destroyClones() async {
         for vm in await clones() { try? await driver.destroy(name: vm.name) }
+        await driver.releaseStateRoot()
     }
 
     /// Destroys the clones, then stops the parent and deletes its files.

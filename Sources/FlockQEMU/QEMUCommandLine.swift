@@ -35,6 +35,9 @@ struct QEMUCommandLine {
     /// Detach from the launcher, so VMs outlive the driver process and can be adopted later.
     var daemonize = true
 
+    /// The console ring buffer's size (QEMU wants a power of two): the last 64 KiB the guest wrote.
+    static let consoleBytes = 65536
+
     var arguments: [String] {
         var args: [String] = ["-name", "\(name),debug-threads=on"]
         args += ["-machine", "\(spec.machine),memory-backend=mem0"]
@@ -58,7 +61,9 @@ struct QEMUCommandLine {
         if let disk = disk ?? spec.disk {
             args += ["-drive", "file=\(disk),format=\(DiskImages.format(disk)),if=virtio,id=disk0"]
         }
-        args += ["-chardev", "file,id=console,path=\(paths.console)", "-serial", "chardev:console"]
+        // The guest writes its console, so it goes to a ring buffer inside QEMU, never a file
+        // that could grow without bound; the driver reads its tail over QMP (`ringbuf-read`).
+        args += ["-chardev", "ringbuf,id=console,size=\(Self.consoleBytes)", "-serial", "chardev:console"]
         args += ["-qmp", "unix:\(paths.qmpSocket),server=on,wait=off"]
         args += [
             "-device", "virtio-serial-pci,id=vser0",
@@ -67,7 +72,9 @@ struct QEMUCommandLine {
         ]
         switch network {
         case .user(let hostPort, let guestPort):
-            args += ["-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:\(hostPort)-:\(guestPort)"]
+            // restrict=on: the guest reaches nothing outside, above all not 10.0.2.2, which is the
+            // host's loopback (flockd's API, other VMs' forwards); the host forward still works.
+            args += ["-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:\(hostPort)-:\(guestPort)"]
         case .tap(let device):
             args += ["-netdev", "tap,id=net0,ifname=\(device),script=no,downscript=no"]
         }

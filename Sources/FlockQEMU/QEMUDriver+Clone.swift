@@ -152,7 +152,7 @@ extension QEMUDriver {
                 record, generation: generation, requireApp: true, timeout: configuration.bootTimeout)
             return record
         } catch {
-            let console = consoleTail(paths(name))
+            let console = await consoleTail(paths(name))
             await discard(name)
             throw .launch(name, error.message + console)
         }

@@ -18,12 +18,20 @@ extension QEMUDriver {
     /// restart must not fail because a disk could not be compacted (the next release retries).
     func compactDisk(ofParent name: String) async {
         while compacting.contains(name) { try? await Task.sleep(for: .milliseconds(10)) }
-        guard !snapshotsInFlight.keys.contains(where: { $0.hasPrefix("\(name)|") }) else { return }
+        guard !snapshotInFlight(of: name) else { return }
         guard let parent = record(named: name), parent.role == .parent, parent.disk != nil,
             let base = parent.spec.disk
         else { return }
         let paths = paths(name)
         guard let pid = Self.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket) else { return }
+        do {
+            // Layers are deleted here: only the state root's holder may (a detached compaction
+            // may run after `releaseStateRoot()`).
+            try prepareRoot()
+        } catch {
+            configuration.logger.warning("not compacting the disk chain of \(name): \(error.message)")
+            return
+        }
         compacting.insert(name)
         defer { compacting.remove(name) }
         do {

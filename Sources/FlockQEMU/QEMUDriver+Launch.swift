@@ -29,7 +29,7 @@ extension QEMUDriver {
                 _ = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
             }
         } catch {
-            let console = consoleTail(paths)
+            let console = await consoleTail(paths)
             await stopProcess(paths)
             if let tap = record.tap {
                 await Networking.deleteTAP(tap, namespace: configuration.networkNamespace, log: "/dev/null")
@@ -165,9 +165,21 @@ extension QEMUDriver {
             gateway: record.spec.network.gateway ?? subnet.firstHost)
     }
 
-    /// The end of the guest's console, to make a failed boot explainable.
-    nonisolated func consoleTail(_ paths: VMPaths) -> String {
-        guard let text = try? String(contentsOfFile: paths.console, encoding: .utf8), !text.isEmpty else { return "" }
+    /// The end of the guest's console, to make a failed boot explainable: its last lines, from
+    /// the ring buffer QEMU keeps (empty once QEMU is gone; `qemu.log` then says why).
+    func consoleTail(_ paths: VMPaths) async -> String {
+        guard let pid = Self.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket),
+            let qmp = try? await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(2))
+        else { return "" }
+        defer { qmp.close() }
+        guard
+            let text = try? await qmp.execute(
+                "ringbuf-read",
+                arguments: [
+                    "device": "console", "size": .number(Double(QEMUCommandLine.consoleBytes)), "format": "utf8",
+                ]
+            ).stringValue, !text.isEmpty
+        else { return "" }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(3).joined(separator: " | ")
         return " (console: \(lines))"
     }

@@ -20,6 +20,8 @@ public actor QEMUDriver: Hypervisor {
     var creating: Set<String> = []
     /// Parents whose disk chain is being compacted; a snapshot of one waits for it.
     var compacting: Set<String> = []
+    /// The state root's lock, from the first operation that changes VMs; see `prepareRoot()`.
+    var rootLock: ExclusiveLock?
 
     public init(configuration: QEMUDriverConfiguration = QEMUDriverConfiguration()) {
         self.configuration = configuration
@@ -29,19 +31,44 @@ public actor QEMUDriver: Hypervisor {
     nonisolated func paths(_ name: String) -> VMPaths { VMPaths(root: root, name: name) }
     nonisolated func snapshotPaths(_ id: String) -> SnapshotPaths { SnapshotPaths(root: root, id: id) }
 
-    /// Creates the state root and its subdirectories, 0700: they hold guest memory.
+    /// Checks that the state root is private (creating it 0700 if missing), takes its lock, and
+    /// creates its subdirectories. Every operation that changes VMs starts here; listing does not,
+    /// so `flockctl vm list` works beside a running flockd.
+    ///
+    /// The lock (`<stateRoot>/lock`) is kept until `releaseStateRoot()` or until the driver goes:
+    /// a second process acting on the same VMs would pin, delete or resume what this one is
+    /// using. Drivers in one process share it (see `ExclusiveLock.shared`).
     func prepareRoot() throws(QEMUError) {
         guard QEMUDriverConfiguration.isSafePath(root) else {
             throw .invalidSpec(
                 "state root '\(root)' must be an absolute path of [A-Za-z0-9/._-] (it is passed to QEMU unquoted)")
         }
-        for directory in [root, "\(root)/vms", "\(root)/snapshots"] {
+        do {
+            try createPrivateDirectory(root)
+        } catch {
+            throw .refused("the QEMU state root cannot be used: \(error)")
+        }
+        if rootLock == nil {
+            do {
+                rootLock = try ExclusiveLock.shared(path: "\(root)/lock")
+            } catch {
+                throw .refused("the QEMU state root \(root) is in use: \(error)")
+            }
+        }
+        for directory in ["\(root)/vms", "\(root)/snapshots"] {
             do {
                 try createPrivateDirectory(directory)
             } catch {
-                throw .io("cannot create the state directory \(directory): \(error.localizedDescription)")
+                throw .refused("the QEMU state root cannot be used: \(error)")
             }
         }
+    }
+
+    /// Lets go of the state root's lock, for a process that hands its VMs to another one (the
+    /// demo boots the parent, then runs flockd on the same root). The next operation that
+    /// changes VMs takes it again, and is refused while the other process holds it.
+    public func releaseStateRoot() {
+        rootLock = nil
     }
 
     // MARK: - listing
@@ -91,6 +118,7 @@ public actor QEMUDriver: Hypervisor {
                         // crashed mid-snapshot (or someone paused it). A paused parent serves nobody.
                         let found = status["status"]?.stringValue ?? "paused"
                         configuration.logger.warning("parent \(report.record.name) was left \(found); resuming it")
+                        try await cancelOrphanedMigration(qmp, of: report.record.name)
                         try await resume(qmp)
                         adoptedReport.status = .running
                     }
@@ -119,8 +147,14 @@ public actor QEMUDriver: Hypervisor {
     }
 
     /// See `resumeParent(name:)`; typed for callers that want `QEMUError`.
+    ///
+    /// Never touches a parent that this driver is snapshotting: its pause is the snapshot's. A
+    /// snapshot started here while this waits for QMP cannot pause the parent before this closes
+    /// its connection (QEMU serves one QMP client at a time), so checking again once connected
+    /// is enough; other processes are kept out by the state root's lock.
     func resumeParentIfStopped(_ name: String) async throws(QEMUError) -> String? {
-        guard snapshotsInFlight.keys.allSatisfy({ !$0.hasPrefix("\(name)|") }) else { return nil }
+        try prepareRoot()
+        guard !snapshotInFlight(of: name) else { return nil }
         let paths = paths(name)
         guard VMSpec.isValidName(name), let record = JSONFile.read(VMRecord.self, from: paths.metadata),
             record.role == .parent, let pid = Self.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket)
@@ -128,14 +162,35 @@ public actor QEMUDriver: Hypervisor {
         let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(3))
         defer { qmp.close() }
         let status = try await qmp.execute("query-status")
-        guard status["running"]?.boolValue != true,
-            // A snapshot may have started while this waited for QMP.
-            snapshotsInFlight.keys.allSatisfy({ !$0.hasPrefix("\(name)|") })
-        else { return nil }
-        try await resume(qmp)
+        guard status["running"]?.boolValue != true, !snapshotInFlight(of: name) else { return nil }
         let found = status["status"]?.stringValue ?? "paused"
+        try await cancelOrphanedMigration(qmp, of: name)
+        try await resume(qmp)
         configuration.logger.warning("parent \(name) was \(found) with no snapshot under way; resumed it")
         return found
+    }
+
+    func snapshotInFlight(of parent: String) -> Bool {
+        snapshotsInFlight.keys.contains { $0.hasPrefix("\(parent)|") }
+    }
+
+    /// Cancels a migration that a stopped parent is still in: a process that crashed mid-snapshot
+    /// can leave one waiting for ever (an eager snapshot with a disk stops at `pre-switchover`
+    /// for the process to freeze the disk), and `cont` cannot run a VM that is mid-migration.
+    func cancelOrphanedMigration(_ qmp: QMPClient, of name: String) async throws(QEMUError) {
+        let settled: Set<String> = ["none", "completed", "failed", "cancelled"]
+        var migration = try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none"
+        guard !settled.contains(migration) else { return }
+        configuration.logger.warning("parent \(name) is stopped mid-migration (\(migration)); cancelling it")
+        try await qmp.execute("migrate_cancel")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !settled.contains(migration) {
+            guard ContinuousClock.now < deadline else {
+                throw .timeout("cancelling the migration of \(name)", after: .seconds(5))
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+            migration = try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none"
+        }
     }
 
     // MARK: - destroying
@@ -156,6 +211,7 @@ public actor QEMUDriver: Hypervisor {
             throw .refused(
                 "refusing to destroy '\(name)': Flock only destroys VMs it named \(OwnedName.prefix)<pool>-<id>")
         }
+        try prepareRoot()
         let paths = paths(name)
         guard FileManager.default.fileExists(atPath: paths.directory) else { return }  // already gone
         let record = JSONFile.read(VMRecord.self, from: paths.metadata)
@@ -177,6 +233,7 @@ public actor QEMUDriver: Hypervisor {
     /// Stops a parent and deletes its files (its RAM file included). Clones keep running: a
     /// lazy clone's memory comes from the snapshot, not from the parent.
     public func stopParent(name: String) async throws(QEMUError) {
+        try prepareRoot()
         let paths = paths(name)
         guard VMSpec.isValidName(name), let record = JSONFile.read(VMRecord.self, from: paths.metadata) else {
             throw .notFound(name)

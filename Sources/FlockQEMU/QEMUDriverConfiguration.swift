@@ -52,6 +52,12 @@ public struct QEMUDriverConfiguration: Sendable {
 
     /// `$FLOCK_QEMU_STATE` if set; else `/run/flock/qemu` for root (tmpfs on Debian) and
     /// `/dev/shm/flock-qemu-<uid>` for others.
+    ///
+    /// The `/dev/shm` path is predictable, so another user could create it first; the driver
+    /// refuses a root that is a link, is someone else's or is open to others (see
+    /// `createPrivateDirectory`), which turns that into a clear refusal instead of a leak.
+    /// `$XDG_RUNTIME_DIR` would be private too, but is often capped at a tenth of RAM: too small
+    /// for parents' RAM files.
     public static var defaultStateRoot: String {
         if let value = ProcessInfo.processInfo.environment["FLOCK_QEMU_STATE"], !value.isEmpty { return value }
         return getuid() == 0 ? "/run/flock/qemu" : "/dev/shm/flock-qemu-\(getuid())"

@@ -16,7 +16,6 @@ public struct VMPaths: Sendable, Hashable {
     public var agentSocket: String { "\(directory)/agent.sock" }
     public var pidFile: String { "\(directory)/qemu.pid" }
     public var metadata: String { "\(directory)/vm.json" }
-    public var console: String { "\(directory)/console.log" }
     public var log: String { "\(directory)/qemu.log" }
     /// The parent's RAM (a shared tmpfs file); clones never have one of their own.
     public var memory: String { "\(directory)/memory" }

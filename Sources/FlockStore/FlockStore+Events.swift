@@ -105,13 +105,17 @@ extension DecisionRecord {
 }
 
 extension FlockStore {
-    /// Stores an event for operators to read later.
+    /// Stores an event for operators to read later. Its message is stored with control characters
+    /// escaped (`\u001b`): messages quote guest-written text, which must never reach a terminal raw.
     /// - Returns: its id; ids only grow, so they order events and let readers resume.
     @discardableResult
     public func record(_ event: Event) throws -> Int64 {
         try write { db in
-            try EventRecord(id: nil, time: event.time, pool: event.pool, kind: event.kind, message: event.message)
-                .insert(db)
+            try EventRecord(
+                id: nil, time: event.time, pool: event.pool, kind: event.kind,
+                message: event.message.escapingControlCharacters
+            )
+            .insert(db)
             return db.lastInsertedRowID
         }
     }

@@ -46,13 +46,27 @@ public final class FlockStore: Sendable {
         } catch {
             throw StoreError.cannotOpen(path: path, error)
         }
-        do {
-            try Schema.migrator.migrate(writer)
-        } catch {
-            // The daemon and the CLI may start together on a new file; the loser of that race
-            // finds the tables already made, which is success.
-            let done = try? writer.read { try Schema.migrator.hasCompletedMigrations($0) }
-            if done != true { throw StoreError.cannotOpen(path: path, error) }
+        try Self.migrate(writer, path: path)
+    }
+
+    /// Brings the schema up to date. The daemon and the CLI may start together on a new or older
+    /// file: the loser of that race fails on a table or index the winner just made, while the
+    /// winner may still be applying later migrations, so it tries again until every migration is
+    /// done or the busy timeout has passed.
+    private static func migrate(_ writer: any DatabaseWriter, path: String) throws {
+        let deadline = ContinuousClock.now + .seconds(busyTimeout)
+        while true {
+            do {
+                try Schema.migrator.migrate(writer)
+                return
+            } catch {
+                if (try? writer.read { try Schema.migrator.hasCompletedMigrations($0) }) == true { return }
+                // Only what a race can cause is worth waiting for; a file that is not a database fails at once.
+                let code = (error as? DatabaseError)?.resultCode
+                let racing = code.map { [ResultCode.SQLITE_ERROR, .SQLITE_BUSY, .SQLITE_LOCKED].contains($0) } ?? false
+                guard racing, ContinuousClock.now < deadline else { throw StoreError.cannotOpen(path: path, error) }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
         }
     }
 

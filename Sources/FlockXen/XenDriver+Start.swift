@@ -8,6 +8,7 @@ extension XenDriver {
     /// On failure the domain is destroyed.
     public func startParent(_ spec: XenVMSpec) async throws(XenError) -> XenDomainReport {
         try spec.validate()
+        try prepareRoot()
         let existing = try await list()
         let taken = try await domainExists(spec.name)
         if taken || existing.contains(where: { $0.record.name == spec.name }) {

@@ -16,6 +16,8 @@ public actor XenDriver: Hypervisor {
     let xen: XenContext
     /// Addresses handed to clones of batches still in progress.
     var reserved: Set<String> = []
+    /// The state root's lock, from the first operation that changes domains; see `prepareRoot()`.
+    var rootLock: ExclusiveLock?
 
     private init(configuration: XenDriverConfiguration, xen: XenContext) {
         self.configuration = configuration
@@ -111,6 +113,7 @@ public actor XenDriver: Hypervisor {
     /// See `resumeParent(name:)`. A checkpoint suspends and resumes inside one libxl call on the
     /// driver's one context, so a parent found suspended here was left so by a crashed process.
     func resumeParentIfStopped(_ name: String) async throws(XenError) -> String? {
+        try prepareRoot()
         guard let report = try await report(named: name), report.record.role == .parent,
             report.status != .stopped || report.suspended
         else { throw .notFound(name) }
@@ -149,6 +152,7 @@ public actor XenDriver: Hypervisor {
             throw .refused(
                 "refusing to destroy '\(name)': Flock only destroys domains it named \(OwnedName.prefix)<pool>-<id>")
         }
+        try prepareRoot()
         guard let report = try await report(named: name) else { return }  // already gone
         if report.record.role == .parent {
             throw .refused("refusing to destroy '\(name)': it is a parent domain (use stopParent)")
@@ -160,6 +164,7 @@ public actor XenDriver: Hypervisor {
     public func stopParent(name: String) async throws(XenError) {
         guard let report = try await report(named: name) else { throw .notFound(name) }
         guard report.record.role == .parent else { throw .refused("'\(name)' is a clone; destroy it instead") }
+        try prepareRoot()
         try await destroyDomain(report.domid, name: name)
     }
 
@@ -172,14 +177,28 @@ public actor XenDriver: Hypervisor {
         }
     }
 
-    /// Creates the state root and its checkpoint directory, 0700: checkpoints hold guest memory.
+    /// Checks that the state root is private (creating it 0700 if missing), takes its lock
+    /// (`<stateRoot>/lock`, kept for the driver's life: a second process would destroy or resume
+    /// the domains this one is using) and creates the checkpoint directory: checkpoints hold
+    /// guest memory.
     func prepareRoot() throws(XenError) {
-        for directory in [configuration.stateRoot, "\(configuration.stateRoot)/checkpoints"] {
+        let root = configuration.stateRoot
+        do {
+            try createPrivateDirectory(root)
+        } catch {
+            throw .refused("the Xen state root cannot be used: \(error)")
+        }
+        if rootLock == nil {
             do {
-                try createPrivateDirectory(directory)
+                rootLock = try ExclusiveLock.shared(path: "\(root)/lock")
             } catch {
-                throw .io("cannot create the state directory \(directory): \(error.localizedDescription)")
+                throw .refused("the Xen state root \(root) is in use: \(error)")
             }
+        }
+        do {
+            try createPrivateDirectory("\(root)/checkpoints")
+        } catch {
+            throw .refused("the Xen state root cannot be used: \(error)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlockCLI
+import FlockCore
 import FlockStore
 import Foundation
 
@@ -52,16 +53,19 @@ struct Events: AsyncParsableCommand {
         }
     }
 
+    /// Messages are printed with control characters escaped (`\u001b`), as the store records them
+    /// now, so that an event stored by an older flockd cannot drive the terminal either.
     private func emit(_ events: [RecordedEvent]) throws {
         for recorded in events {
             let e = recorded.event
+            let message = e.message.escapingControlCharacters
             if json {
                 print(
                     try jsonText(
-                        EventLine(
-                            id: recorded.id, time: e.time, pool: e.pool, kind: e.kind.rawValue, message: e.message)))
+                        EventLine(id: recorded.id, time: e.time, pool: e.pool, kind: e.kind.rawValue, message: message))
+                )
             } else {
-                print("\(clockTime(e.time))  \(e.pool ?? "-")  \(e.kind.rawValue)  \(e.message)")
+                print("\(clockTime(e.time))  \(e.pool ?? "-")  \(e.kind.rawValue)  \(message)")
             }
         }
         fflush(nil)  // all C streams; `print` writes through stdout

@@ -13,12 +13,12 @@ import Testing
 
     /// Runs the API (and, when asked, the pool loop) until `body` returns, then shuts down.
     func withServer(
-        _ pool: InMemoryPool, token: String? = APITests.token, runPool: Bool = false,
+        _ pool: InMemoryPool, token: String? = APITests.token, runPool: Bool = false, limits: APILimits = APILimits(),
         _ body: (Int) async throws -> Void
     ) async throws {
         _ = DaemonMetrics.registry
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = APIServer(store: pool.store, pools: [pool.runtime], token: token)
+        let app = APIServer(store: pool.store, pools: [pool.runtime], token: token, limits: limits)
             .application(listen: ListenAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "api-test")) {
                 continuation.yield($0)
             }

@@ -2,6 +2,7 @@ import FlockCore
 import FlockStore
 import FlockTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// `flockctl status`, `events`, `pause`, `resume` and `scale`, run as the built binary against a
@@ -122,5 +123,34 @@ import Testing
         #expect(last?["pool"] as? String == "web")
         follower.signal(SIGINT)
         #expect(await follower.waitForExit(timeout: .seconds(10)) != nil)
+    }
+
+    /// Guest-written text in an event reaches the terminal escaped: recorded through the store
+    /// today, or stored raw by an older flockd.
+    @Test func eventsPrintControlCharactersEscaped() async throws {
+        try await applyWeb()
+        let store = try FlockStore(path: db)
+        let guest = "console: \u{1B}[2J\u{1B}]0;owned\u{7} NUL\u{0} end"
+        let escaped = "console: \\u001b[2J\\u001b]0;owned\\u0007 NUL\\u0000 end"
+        try store.record(Event(time: Date(), pool: "web", kind: .failure, message: guest))
+        #expect(try store.recentEvents(pool: "web", limit: 1).first?.event.message == escaped)
+        let old = try DatabaseQueue(path: db)
+        try await old.write { db in
+            try db.execute(
+                sql: "INSERT INTO event (time, pool, kind, message) VALUES (?, 'web', 'instance', ?)",
+                arguments: [Date().timeIntervalSince1970, "old \u{1B}[31mred\u{9B}"])
+        }
+        try old.close()
+
+        let listed = try await flockctl(["events", "--pool", "web"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("web  failure  \(escaped)"), "\(listed.stdout)")
+        #expect(listed.stdout.contains("web  instance  old \\u001b[31mred\\u009b"), "\(listed.stdout)")
+        #expect(!listed.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(listed.stdout)")
+        let json = try await flockctl(["events", "--pool", "web", "--json"])
+        let messages = json.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["message"] as? String
+        }
+        #expect(messages.suffix(2) == [escaped, "old \\u001b[31mred\\u009b"], "\(json.stdout)")
     }
 }

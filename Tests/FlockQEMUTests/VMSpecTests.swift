@@ -98,7 +98,7 @@ import Testing
 
     @Test func devicesAndSocketsMatchTheAgentProtocol() {
         let args = arguments(.anonymous)
-        #expect(value(after: "-netdev", in: args) == "user,id=net0,hostfwd=tcp:127.0.0.1:40001-:8080")
+        #expect(value(after: "-netdev", in: args) == "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40001-:8080")
         #expect(value(after: "-qmp", in: args) == "unix:\(paths.qmpSocket),server=on,wait=off")
         #expect(
             value(after: "-chardev", in: args, matching: "agent")

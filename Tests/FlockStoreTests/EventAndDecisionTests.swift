@@ -24,6 +24,17 @@ import Testing
         #expect(try store.events(pool: "web", since: nil, limit: 100).map(\.event.message) == ["e0", "e2"])
     }
 
+    @Test func eventMessagesAreStoredWithControlCharactersEscaped() throws {
+        let scratch = try Scratch(prefix: "flockstore-tests")
+        let store = try scratch.store()
+        let id = try store.record(
+            Event(time: t0, pool: "web", kind: .failure, message: "clone failed: \u{1B}[2J\u{1B}[H\u{0}\u{7}tail"))
+        let stored = try #require(try store.events(pool: "web", since: nil, limit: 10).first)
+        #expect(stored.id == id)
+        #expect(stored.event.message == "clone failed: \\u001b[2J\\u001b[H\\u0000\\u0007tail")
+        #expect(try store.recentEvents(pool: nil, limit: 1).first?.event.message == stored.event.message)
+    }
+
     @Test func decisionsRoundTripExactly() throws {
         let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
