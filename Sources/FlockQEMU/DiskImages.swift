@@ -2,7 +2,9 @@
 ///
 /// A parent runs on an overlay of the spec's image. At each snapshot its active layer is
 /// frozen (QMP `blockdev-snapshot-sync` moves the parent onto a new overlay), and every clone of
-/// that snapshot gets its own overlay on the frozen layer, deleted with the clone.
+/// that snapshot gets its own overlay on the frozen layer, deleted with the clone. Layers no
+/// snapshot uses any more are streamed into the parent's active one and deleted
+/// (`QEMUDriver+Compaction.swift`), so the chain does not grow with every snapshot.
 enum DiskImages {
     /// qcow2 by extension, raw otherwise (the spec documents this).
     static func format(_ path: String) -> String { path.hasSuffix(".qcow2") ? "qcow2" : "raw" }

@@ -6,6 +6,7 @@ extension QEMUDriver {
     /// A fresh-enough snapshot of `parent` for `mode`, reusing one younger than
     /// `snapshotMaxAge`, else pausing the parent once to take a new one. Pinned for the caller.
     func pinnedSnapshot(of parent: VMRecord, mode: CloneMode) async throws(QEMUError) -> SnapshotRecord {
+        await waitForCompaction(of: parent.name)
         if let reusable = reusableSnapshot(of: parent.name, mode: mode) {
             pins[reusable.id, default: 0] += 1
             configuration.logger.info("reusing snapshot \(reusable.id) (no parent pause)")
@@ -33,7 +34,9 @@ extension QEMUDriver {
     func unpin(_ id: String) {
         pins[id, default: 1] -= 1
         if pins[id] == 0 { pins[id] = nil }
-        releaseSnapshotIfUnused(id)
+        let parent = JSONFile.read(SnapshotRecord.self, from: snapshotPaths(id).metadata)?.parent
+        // Called from a `defer`, so the compaction cannot be awaited here; the next one catches up.
+        if releaseSnapshotIfUnused(id), let parent { Task { await self.compactDisk(ofParent: parent) } }
     }
 
     /// The newest complete snapshot of `parent` for `mode`, if younger than the maximum age.
@@ -290,12 +293,15 @@ extension QEMUDriver {
     }
 
     /// Deletes a snapshot when no clone record refers to it and no batch here has it pinned:
-    /// snapshots hold guest memory, so they must not outlive their users.
-    func releaseSnapshotIfUnused(_ id: String) {
-        guard pins[id] == nil, !creating.contains(id) else { return }
+    /// snapshots hold guest memory, so they must not outlive their users. Returns whether it did,
+    /// since then the parent's disk chain may be compacted.
+    @discardableResult
+    func releaseSnapshotIfUnused(_ id: String) -> Bool {
+        guard pins[id] == nil, !creating.contains(id) else { return false }
         let users = list().filter { $0.record.lineage.snapshot == id }
-        guard users.isEmpty else { return }
+        guard users.isEmpty, FileManager.default.fileExists(atPath: snapshotPaths(id).directory) else { return false }
         removeDirectory(snapshotPaths(id).directory)
+        return true
     }
 
     /// Deletes every snapshot nothing uses (after a crash or restart).

@@ -18,6 +18,8 @@ public actor QEMUDriver: Hypervisor {
     var snapshotsInFlight: [String: Task<SnapshotRecord, any Error>] = [:]
     /// Snapshots whose files are being written, never swept as unused.
     var creating: Set<String> = []
+    /// Parents whose disk chain is being compacted; a snapshot of one waits for it.
+    var compacting: Set<String> = []
     /// The state root's lock, from the first operation that changes VMs; see `prepareRoot()`.
     var rootLock: ExclusiveLock?
 
@@ -132,6 +134,7 @@ public actor QEMUDriver: Hypervisor {
             }
         }
         sweepUnusedSnapshots()
+        await compactParentDisks()
         return adopted
     }
 
@@ -220,7 +223,11 @@ public actor QEMUDriver: Hypervisor {
             await Networking.deleteTAP(tap, namespace: configuration.networkNamespace, log: "/dev/null")
         }
         removeDirectory(paths.directory)
-        if let snapshot = record?.lineage.snapshot { releaseSnapshotIfUnused(snapshot) }
+        if let snapshot = record?.lineage.snapshot, releaseSnapshotIfUnused(snapshot),
+            let parent = record?.lineage.parent
+        {
+            await compactDisk(ofParent: parent)
+        }
     }
 
     /// Stops a parent and deletes its files (its RAM file included). Clones keep running: a
