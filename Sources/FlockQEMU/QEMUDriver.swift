@@ -154,7 +154,8 @@ public actor QEMUDriver: Hypervisor {
     /// is enough; other processes are kept out by the state root's lock.
     func resumeParentIfStopped(_ name: String) async throws(QEMUError) -> String? {
         try prepareRoot()
-        guard !snapshotInFlight(of: name) else { return nil }
+        // A compaction holds the parent's one QMP connection, and keeps it running meanwhile.
+        guard !snapshotInFlight(of: name), !compacting.contains(name) else { return nil }
         let paths = paths(name)
         guard VMSpec.isValidName(name), let record = JSONFile.read(VMRecord.self, from: paths.metadata),
             record.role == .parent, let pid = Self.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket)
