@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "FlockStore", dependencies: ["FlockCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "FlockController",
-            dependencies: ["FlockCore", "FlockStore", .product(name: "Metrics", package: "swift-metrics")]
+            dependencies: ["FlockCore", "FlockStore", "FlockSystem", .product(name: "Metrics", package: "swift-metrics")]
         ),
 
         // Hypervisors.

@@ -1,5 +1,6 @@
 import FlockCore
 import FlockStore
+import FlockSystem
 import Foundation
 
 extension PoolController {

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 
 /// Registers, drains and removes Flock's servers in an HAProxy 2.6 backend through the runtime API.

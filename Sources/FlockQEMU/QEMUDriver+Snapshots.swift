@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import Foundation
 import Logging
 

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockSystem
 import FlockDemo
 import FlockTestSupport
 import Foundation
