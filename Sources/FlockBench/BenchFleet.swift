@@ -79,7 +79,7 @@ final class BenchFleet: Sendable {
             controllers.append(
                 PoolController(
                     policy: policy, version: 1, store: store,
-                    drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor), now: now))
+                    drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor), clock: .single(now)))
         }
         return BenchFleet(store: store, controllers: controllers, names: names, clock: clock, metricsPerTick: 2)
     }

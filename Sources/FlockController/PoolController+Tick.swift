@@ -11,7 +11,8 @@ extension PoolController {
     public func tick() async -> Decision {
         let time = now()
         let wanted = Set(policy.checks.map(\.metric))
-        let fresh = await drivers.metrics.read(backend: policy.balancer.backend, metrics: wanted)
+        let fresh = clock.onControllerTime(
+            await drivers.metrics.read(backend: policy.balancer.backend, metrics: wanted), at: time)
         do {
             try store.append(samples: fresh, pool: pool)
         } catch {

@@ -17,7 +17,8 @@ public actor PoolController {
     let store: FlockStore
     let drivers: Drivers
     let settings: Settings
-    let now: @Sendable () -> Date
+    let clock: PoolClock
+    var now: @Sendable () -> Date { clock.now }
 
     /// The policy in force and the store version it came from.
     private(set) var policy: Policy
@@ -74,10 +75,10 @@ public actor PoolController {
 
     /// - Parameters:
     ///   - policy: the pool's policy; `reloadPolicy` picks up newer versions from the store.
-    ///   - now: the wall clock, injected so tests control time.
+    ///   - clock: monotonic by default (`PoolClock.steady()`); tests drive a manual one.
     public init(
         policy: Policy, version: Int?, store: FlockStore, drivers: Drivers, settings: Settings = Settings(),
-        now: @escaping @Sendable () -> Date = Date.init
+        clock: PoolClock = .steady()
     ) {
         self.pool = policy.pool
         self.policy = policy
@@ -85,7 +86,7 @@ public actor PoolController {
         self.store = store
         self.drivers = drivers
         self.settings = settings
-        self.now = now
+        self.clock = clock
     }
 
     /// Replaces the policy, e.g. after `flockctl policy apply` or a rollback stored a new version.

@@ -35,8 +35,7 @@ public final class PoolRuntime: Sendable {
     /// - Parameter drivers: the pool's drivers; the metrics source is wrapped for staleness here.
     public init(
         policy: Policy, version: Int?, store: FlockStore, drivers: PoolController.Drivers,
-        configuredParent: String? = nil, settings: PoolController.Settings = .init(),
-        now: @escaping @Sendable () -> Date = Date.init
+        configuredParent: String? = nil, settings: PoolController.Settings = .init(), clock: PoolClock = .steady()
     ) {
         self.name = policy.pool
         self.store = store
@@ -45,7 +44,7 @@ public final class PoolRuntime: Sendable {
         var wrapped = drivers
         wrapped.metrics = metrics
         self.controller = PoolController(
-            policy: policy, version: version, store: store, drivers: wrapped, settings: settings, now: now)
+            policy: policy, version: version, store: store, drivers: wrapped, settings: settings, clock: clock)
         self.configuredParent = configuredParent
         self.balancer = drivers.balancer
         self.state = Mutex(State(policy: policy, version: version))

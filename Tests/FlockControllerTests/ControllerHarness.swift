@@ -43,7 +43,7 @@ final class ControllerHarness: Sendable {
         controller = PoolController(
             policy: policy, version: 1, store: store,
             drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor),
-            settings: Self.settings, now: now)
+            settings: Self.settings, clock: .single(now))
     }
 
     static let settings = PoolController.Settings(
@@ -55,7 +55,7 @@ final class ControllerHarness: Sendable {
         return PoolController(
             policy: policy, version: 1, store: store,
             drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor), settings: Self.settings,
-            now: { clock.now() })
+            clock: .single { clock.now() })
     }
 
     /// Moves the clock on, as the daemon's loop would between ticks.

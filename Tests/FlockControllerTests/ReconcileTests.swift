@@ -1,6 +1,7 @@
 import FlockController
 import FlockCore
 import FlockStore
+import FlockTesting
 import Testing
 
 /// Faults that happen while the daemon runs are repaired by the reconcile at the start of each
@@ -194,5 +195,35 @@ import Testing
             retired = try h.clones(.gone).first
         }
         #expect(retired?.name == old.name)
+    }
+}
+
+/// The controller measures its intervals on its own clock: a step of the wall clock, which the
+/// metrics sources stamp their samples with, neither ends a cooldown nor makes fresh samples stale.
+@Suite struct WallClockStepTests {
+    @Test(arguments: [3600.0, -3600.0])
+    func aWallClockStepNeitherSkipsACooldownNorStalesTheSamples(_ step: Double) async throws {
+        var policy = ControllerHarness.policy()
+        policy.scaleOut.cooldown = .seconds(60)
+        let h = try ControllerHarness(policy: policy)
+        let wall = ManualClock()
+        let steady = h.clock
+        let metrics = InMemoryMetricsSource(clock: { wall.now() })
+        let controller = PoolController(
+            policy: policy, version: 1, store: h.store,
+            drivers: .init(metrics: metrics, balancer: h.balancer, hypervisor: h.hypervisor),
+            settings: ControllerHarness.settings, clock: PoolClock(now: { steady.now() }, wall: { wall.now() }))
+        try await controller.recover()
+        metrics.set(.sessionsPerServer, .value(20), backend: "app")
+        #expect(await controller.tick().action == .scaleOut)
+        await controller.settle()
+
+        steady.advance(2)
+        wall.advance(2 + step)
+        metrics.set(.sessionsPerServer, .value(40), backend: "app")
+        let decision = await controller.tick()
+        await controller.settle()
+        #expect(decision.action == .hold, "\(decision.reason)")
+        #expect(decision.reason.contains("cooldown"), "the samples were fresh, the cooldown held: \(decision.reason)")
     }
 }
