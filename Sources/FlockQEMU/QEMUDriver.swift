@@ -108,19 +108,16 @@ public actor QEMUDriver: Hypervisor {
             let paths = paths(report.record.name)
             if report.status == .running {
                 do {
-                    let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(3))
-                    defer { qmp.close() }
-                    let status = try await qmp.execute("query-status")
                     var adoptedReport = report
-                    adoptedReport.status = status["running"]?.boolValue == true ? .running : .paused
-                    if report.record.role == .parent, adoptedReport.status == .paused {
-                        // No snapshot of this process can be under way yet: an earlier process
-                        // crashed mid-snapshot (or someone paused it). A paused parent serves nobody.
-                        let found = status["status"]?.stringValue ?? "paused"
-                        configuration.logger.warning("parent \(report.record.name) was left \(found); resuming it")
-                        try await cancelOrphanedMigration(qmp, of: report.record.name)
-                        try await resume(qmp)
-                        adoptedReport.status = .running
+                    if report.record.role == .parent {
+                        // No snapshot of this process can be under way yet: a paused parent was left
+                        // so by a process that crashed mid-snapshot (or by someone), and serves nobody.
+                        _ = try await resumeParentIfStopped(report.record.name)
+                    } else {
+                        let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(3))
+                        defer { qmp.close() }
+                        let status = try await qmp.execute("query-status")
+                        adoptedReport.status = status["running"]?.boolValue == true ? .running : .paused
                     }
                     adopted.append(adoptedReport)
                 } catch {
