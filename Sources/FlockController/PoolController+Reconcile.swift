@@ -8,11 +8,11 @@ extension PoolController {
     /// follows counts only capacity that serves.
     ///
     /// Its cost is bounded and small: one listing of the hypervisor's VMs, one of the backend's
-    /// servers (what the registration repair read anyway) and one run-state query of the parent.
-    /// It only marks what is wrong; the work (removing a server, destroying a VM, replacing a
-    /// clone) goes through the same journaled steps as everything else, and a dead clone is
-    /// replaced by the policy's own decision, not behind its back. Instances with work in flight
-    /// are left to that work.
+    /// servers and one run-state query of the parent. Every change it makes goes through the same
+    /// journaled steps as everything else, and a dead clone is replaced by the policy's own
+    /// decision, not behind its back. Instances with work in flight are left to that work. A
+    /// paused pool's parent is left as it is: pausing the pool is how an operator says they are
+    /// working on the parent.
     func reconcile(at time: Date) async {
         await healParent()
         guard let all = try? instances() else { return }
@@ -30,6 +30,7 @@ extension PoolController {
     /// A parent left paused (a snapshot that a crash interrupted, or an operator) serves nobody
     /// and holds the whole pool: resume it, and say so. A missing parent is reported once.
     func healParent() async {
+        guard (try? store.pool(named: pool))?.paused != true else { return }
         do {
             if let found = try await drivers.hypervisor.resumeParent(name: policy.parent) {
                 event(.instance, "parent \(policy.parent) was \(found) with no snapshot under way; resumed it")

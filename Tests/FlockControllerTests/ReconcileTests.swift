@@ -49,6 +49,13 @@ import Testing
         #expect(try await h.hypervisor.resumeParent(name: "web-parent") == nil, "the tick resumed it")
         let resumed = try messages(h).filter { $0.contains("web-parent was paused") && $0.contains("resumed") }
         #expect(resumed.count == 2, "\(resumed)")
+
+        // A paused pool is how an operator says they are working on the parent: left alone.
+        try h.store.setPaused(pool: "web", true)
+        await h.hypervisor.pauseParent("web-parent")
+        h.advance(2)
+        await h.tick(sessionsPerServer: 10)
+        #expect(try await h.hypervisor.resumeParent(name: "web-parent") == "paused", "a paused pool's parent stays")
     }
 
     /// A serving clone that the balancer reports DOWN for longer than its checks allow stops
