@@ -1,8 +1,10 @@
+import FlockCore
 import Logging
 
 /// A `LogHandler` that hands each message's text, nothing else, to a closure: for callers that
 /// show the driver's progress as their own plain lines (flockctl's VM commands and benches, the
-/// demo's view) rather than as log records.
+/// demo's view) rather than as log records. Control characters are escaped (`\u001b`): messages
+/// can carry guest-written text, such as a console tail, which must not drive the terminal.
 public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
@@ -16,7 +18,7 @@ public struct LineLogHandler: LogHandler {
         Logger(label: label) { _ in LineLogHandler(write) }
     }
 
-    public func log(event: LogEvent) { write(event.message.description) }
+    public func log(event: LogEvent) { write(event.message.description.escapingControlCharacters) }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
