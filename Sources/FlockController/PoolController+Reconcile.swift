@@ -3,6 +3,20 @@ import FlockStore
 import Foundation
 
 extension PoolController {
+    /// What a reconcile found and did, for the start-up log and for tests.
+    public struct ReconcileReport: Sendable, Hashable {
+        /// Flock-owned VMs of this pool with no live record in the store, destroyed.
+        public var orphanVMs: [String] = []
+        /// Flock-owned servers of this pool with no live instance, drained and removed.
+        public var staleServers: [String] = []
+        /// Serving clones whose server was missing (a balancer reload), registered again.
+        public var reregistered: [String] = []
+        /// Clones whose VM was gone or stopped, failed (and so cleaned up and replaced).
+        public var lostVMs: [String] = []
+        /// Journal intents left open by a crash, closed as interrupted (start-up only).
+        public var interruptedIntents: Int = 0
+    }
+
     /// Makes the store agree with what the hypervisor and the balancer really have, at the start
     /// of every tick, so that a fault is repaired while the daemon runs and the decision that
     /// follows counts only capacity that serves.
@@ -12,25 +26,28 @@ extension PoolController {
     /// journaled steps as everything else, and a dead clone is replaced by the policy's own
     /// decision, not behind its back. Instances with work in flight are left to that work. A
     /// paused pool's parent is left as it is: pausing the pool is how an operator says they are
-    /// working on the parent.
-    func reconcile(at time: Date) async {
-        await healParent()
-        guard let all = try? instances() else { return }
+    /// working on the parent. `startingUp` (from `recover()`) destroys orphan VMs without a grace.
+    @discardableResult
+    func reconcile(at time: Date, paused: Bool, startingUp: Bool = false) async -> ReconcileReport {
+        var report = ReconcileReport()
+        if !paused { await healParent() }
+        guard let all = try? instances() else { return report }
         if let vms = try? await drivers.hypervisor.ownedVMs().filter({ OwnedName.isOwned($0.name, pool: pool) }) {
-            await reconcileVMs(vms, with: all, at: time)
+            await reconcileVMs(vms, with: all, at: time, grace: startingUp ? .zero : settings.orphanGrace, &report)
         }
         // Read again: the VM pass may have failed clones, which must not be registered again.
         let backend = policy.balancer.backend
         if let all = try? instances(), let servers = try? await drivers.balancer.servers(backend: backend) {
-            await reconcileServers(servers.filter { OwnedName.isOwned($0.name, pool: pool) }, with: all, at: time)
+            reconcileServers(servers.filter { OwnedName.isOwned($0.name, pool: pool) }, with: all, at: time, &report)
         }
         await retireOldBackends()
+        return report
     }
 
     /// A parent left paused (a snapshot that a crash interrupted, or an operator) serves nobody
     /// and holds the whole pool: resume it, and say so. A missing parent is reported once.
-    func healParent() async {
-        guard (try? store.pool(named: pool))?.paused != true else { return }
+    /// Not called for a paused pool (see `reconcile`).
+    private func healParent() async {
         do {
             if let found = try await drivers.hypervisor.resumeParent(name: policy.parent) {
                 event(.instance, "parent \(policy.parent) was \(found) with no snapshot under way; resumed it")
@@ -46,22 +63,26 @@ extension PoolController {
     /// Clones whose VM died are failed (and so destroyed, their snapshot released, and replaced
     /// by the next decision); VMs of this pool the store has no live record of are destroyed once
     /// they have been seen for `orphanGrace`, so that a VM another step is just creating is safe.
-    private func reconcileVMs(_ vms: [VMInfo], with all: [Instance], at time: Date) async {
+    private func reconcileVMs(
+        _ vms: [VMInfo], with all: [Instance], at time: Date, grace: Duration, _ report: inout ReconcileReport
+    ) async {
         let byName = Dictionary(vms.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for clone in all where clone.role == .clone && inFlight[clone.name] == nil {
             guard [.ready, .registering, .serving, .draining].contains(clone.state) else { continue }
             switch byName[clone.name]?.status {
             case nil: fail(clone.name, because: "its VM is gone")
             case .stopped: fail(clone.name, because: "its VM stopped")
-            case .running, .paused: break
+            case .running, .paused: continue
             }
+            report.lostVMs.append(clone.name)
         }
         let live = Set(all.filter { $0.state != .gone }.map(\.name))
         for vm in vms where !live.contains(vm.name) && inFlight[vm.name] == nil {
             let seen = orphanSince[vm.name] ?? time
             orphanSince[vm.name] = seen
-            guard time.timeIntervalSince(seen) >= settings.orphanGrace.seconds else { continue }
+            guard time.timeIntervalSince(seen) >= grace.seconds else { continue }
             orphanSince[vm.name] = nil
+            report.orphanVMs.append(vm.name)
             event(.instance, "\(vm.name): VM of this pool with no live record in the store; destroying it")
             _ = try? await journaled("destroy", instance: vm.name, detail: "orphan VM") {
                 try await self.drivers.hypervisor.destroy(name: vm.name)
@@ -73,13 +94,16 @@ extension PoolController {
     /// Servers of this pool without a live instance are removed; serving clones the balancer lost
     /// are registered again; a serving clone that stays DOWN for longer than its health check
     /// allows is failed, so that capacity and per-server metrics count the same servers.
-    private func reconcileServers(_ servers: [BalancerServer], with all: [Instance], at time: Date) async {
+    private func reconcileServers(
+        _ servers: [BalancerServer], with all: [Instance], at time: Date, _ report: inout ReconcileReport
+    ) {
         let backend = policy.balancer.backend
         let byName = Dictionary(servers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let expected = Set(
             all.filter { [.ready, .registering, .serving, .draining].contains($0.state) }.map(\.name))
         for server in servers where !expected.contains(server.name) && inFlight[server.name] == nil {
             event(.instance, "\(server.name): server in \(backend) with no live instance; draining and removing it")
+            report.staleServers.append(server.name)
             retireInBackground(server.name, from: backend, why: "stale server")
         }
         let allowance = downAllowance
@@ -87,6 +111,7 @@ extension PoolController {
             let name = clone.name
             guard let server = byName[name] else {
                 event(.instance, "\(name) is missing from \(backend) (balancer reloaded?); registering again")
+                report.reregistered.append(name)
                 inFlight[name] = Task {
                     await self.register(name, decidedAt: nil)
                     self.inFlight[name] = nil
@@ -157,7 +182,7 @@ extension PoolController {
 
     /// Drains a server no instance stands behind (bounded by the drain timeout), then removes it,
     /// both journaled; failures are left for the next reconcile to try again.
-    func drainAndRemove(_ server: String, from backend: String, why: String) async {
+    private func drainAndRemove(_ server: String, from backend: String, why: String) async {
         let timeout = policy.scaleIn.drainTimeout
         _ = try? await journaled("drain", instance: server, detail: "\(backend)/\(server), \(why)") {
             try await self.drivers.balancer.drain(backend: backend, server: server, timeout: timeout)

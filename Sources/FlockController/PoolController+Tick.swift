@@ -20,13 +20,13 @@ extension PoolController {
         }
         samples += fresh
         samples.removeAll { time.timeIntervalSince($0.time) > sampleHorizon.seconds }
-        await reconcile(at: time)
 
         let all: [Instance]
         let row: Pool?
         do {
-            all = try instances()
             row = try store.pool(named: pool)
+            await reconcile(at: time, paused: row?.paused ?? false)
+            all = try instances()
         } catch {
             event(.failure, "could not read the store: \(error); holding")
             return hold(at: time, reason: "store unreadable")
