@@ -19,13 +19,19 @@ struct RemovedPools {
     /// fixed drain lets requests in flight finish.
     static let drainTimeout: Duration = .seconds(10)
 
-    /// What one removed pool still has.
+    /// What one removed pool still has, kept per driver so that reclaiming acts on exactly what
+    /// was surveyed (and reported) instead of listing every driver again.
     struct Leftovers: Sendable, Hashable {
         var pool: String
         var instances: [String]
-        var vms: [String]
+        /// Per hypervisor, in the order of `RemovedPools.hypervisors`.
+        var vmsByHypervisor: [[String]]
+        /// Per balancer, in the order of `RemovedPools.balancers`.
+        var serversByBalancer: [[String]]
+        var backend: String
+        var vms: [String] { vmsByHypervisor.flatMap { $0 }.sorted() }
         /// `backend/server`.
-        var servers: [String]
+        var servers: [String] { serversByBalancer.flatMap { $0 }.map { "\(backend)/\($0)" }.sorted() }
         var isEmpty: Bool { instances.isEmpty && vms.isEmpty && servers.isEmpty }
     }
 
@@ -48,7 +54,7 @@ struct RemovedPools {
                 logger.warning("\(message)")
                 _ = try? store.record(Event(time: Date(), pool: pool.name, kind: .failure, message: message))
             case .reclaim:
-                await reclaim(leftovers, backend: pool.backend)
+                await reclaim(leftovers)
                 let message = "pool '\(pool.name)' is not in the config: reclaimed \(what)"
                 logger.notice("\(message)")
                 _ = try? store.record(Event(time: Date(), pool: pool.name, kind: .instance, message: message))
@@ -59,44 +65,43 @@ struct RemovedPools {
 
     private func survey(_ pool: Pool) async throws -> Leftovers {
         let instances = try store.instances(pool: pool.name).filter { $0.role == .clone }.map(\.name)
-        var vms: [String] = []
+        var vms: [[String]] = []
         for hypervisor in hypervisors {
-            vms += try await hypervisor.ownedVMs().map(\.name).filter { OwnedName.isOwned($0, pool: pool.name) }
+            vms.append(try await hypervisor.ownedVMs().map(\.name).filter { OwnedName.isOwned($0, pool: pool.name) })
         }
-        var servers: [String] = []
+        var servers: [[String]] = []
         for balancer in balancers {
             // A backend this balancer does not have holds nothing of the pool.
-            guard let listed = try? await balancer.servers(backend: pool.backend) else { continue }
-            servers += listed.map(\.name).filter { OwnedName.isOwned($0, pool: pool.name) }.map {
-                "\(pool.backend)/\($0)"
-            }
+            let listed = (try? await balancer.servers(backend: pool.backend)) ?? []
+            servers.append(listed.map(\.name).filter { OwnedName.isOwned($0, pool: pool.name) })
         }
-        return Leftovers(pool: pool.name, instances: instances, vms: vms.sorted(), servers: servers.sorted())
+        return Leftovers(
+            pool: pool.name, instances: instances, vmsByHypervisor: vms, serversByBalancer: servers,
+            backend: pool.backend)
     }
 
     /// Servers first, so that no VM is destroyed while a balancer may still route to it.
-    private func reclaim(_ leftovers: Leftovers, backend: String) async {
+    private func reclaim(_ leftovers: Leftovers) async {
+        let backend = leftovers.backend
         var stillRouted: Set<String> = []
-        for balancer in balancers {
-            guard let listed = try? await balancer.servers(backend: backend) else { continue }
-            for server in listed where OwnedName.isOwned(server.name, pool: leftovers.pool) {
-                _ = try? await balancer.drain(backend: backend, server: server.name, timeout: Self.drainTimeout)
+        for (balancer, servers) in zip(balancers, leftovers.serversByBalancer) {
+            for server in servers {
+                _ = try? await balancer.drain(backend: backend, server: server, timeout: Self.drainTimeout)
                 do {
-                    try await balancer.remove(backend: backend, server: server.name)
+                    try await balancer.remove(backend: backend, server: server)
                 } catch {
-                    stillRouted.insert(server.name)
-                    logger.error("could not remove \(backend)/\(server.name) of removed pool: \(error)")
+                    stillRouted.insert(server)
+                    logger.error("could not remove \(backend)/\(server) of removed pool: \(error)")
                 }
             }
         }
-        for hypervisor in hypervisors {
-            for vm in (try? await hypervisor.ownedVMs()) ?? []
-            where OwnedName.isOwned(vm.name, pool: leftovers.pool) && !stillRouted.contains(vm.name) {
+        for (hypervisor, vms) in zip(hypervisors, leftovers.vmsByHypervisor) {
+            for vm in vms where !stillRouted.contains(vm) {
                 do {
-                    try await hypervisor.destroy(name: vm.name)
+                    try await hypervisor.destroy(name: vm)
                 } catch {
-                    stillRouted.insert(vm.name)
-                    logger.error("could not destroy VM \(vm.name) of removed pool: \(error)")
+                    stillRouted.insert(vm)
+                    logger.error("could not destroy VM \(vm) of removed pool: \(error)")
                 }
             }
         }

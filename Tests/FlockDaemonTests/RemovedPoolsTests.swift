@@ -50,12 +50,10 @@ import Testing
         let scratch = try Scratch()
         let setup = try await setUp(scratch)
         let found = try await setup.removedPools.handle(configured: ["web"], mode: .report)
-        #expect(
-            found == [
-                .init(
-                    pool: "old", instances: setup.clones, vms: setup.clones,
-                    servers: setup.clones.map { "legacy/\($0)" })
-            ])
+        #expect(found.map(\.pool) == ["old"])
+        #expect(found.first?.instances == setup.clones)
+        #expect(found.first?.vms == setup.clones)
+        #expect(found.first?.servers == setup.clones.map { "legacy/\($0)" })
         #expect(try await setup.hypervisor.ownedVMs().count == 3, "nothing destroyed")
         #expect(try await setup.balancer.servers(backend: "legacy").count == 2, "nothing removed")
         let events = try setup.store.events(pool: "old", since: nil, limit: 10).map(\.event.message)

@@ -24,6 +24,11 @@ extension EndToEnd.Faults {
             try #require(!pids.isEmpty, "no QEMU process for \(victim)")
             let killed = ContinuousClock.now
             for pid in pids { kill(pid, SIGKILL) }
+            // Until flockd notices, the old picture still looks converged: wait for the notice first.
+            let noticed = await eventuallyRetryingErrors(timeout: .seconds(30), every: .milliseconds(100)) {
+                try e2e.store().stateHistory(instance: victim).contains { $0.to == .failed }
+            }
+            #expect(noticed, "flockd never marked \(victim) failed after its QEMU was killed")
             let problem = await e2e.convergence(clones: 1)
             #expect(problem == nil, "after \(victim)'s QEMU was killed: \(problem ?? "")")
             let history = try e2e.store().stateHistory(instance: victim).map(\.to)
