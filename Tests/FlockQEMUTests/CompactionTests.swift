@@ -66,6 +66,10 @@ extension RealVMs {
             let keeperPID = try #require(QEMUDriver.pid(keeperPaths))
             kill(keeperPID, SIGKILL)
             #expect(await ProcessTable.waitGone(keeperPID, timeout: .seconds(5)))
+            // ... and its process died mid-compaction: the job it started still streams, slowly,
+            // inside the parent's QEMU and holds the job id. The restarted driver must still end
+            // with the chain compacted and the layers deleted.
+            try await startSlowCompaction(of: parent.name, onto: base, paths: parentPaths)
             let restarted = QEMUDriver(configuration: SharedParent.configuration(root))
             _ = try await restarted.adopt()
             #expect(!FileManager.default.fileExists(atPath: keeperPaths.directory))
@@ -108,6 +112,22 @@ extension RealVMs {
                     "human-monitor-command", arguments: ["command-line": .string("qemu-io disk0 \"\(command)\"")])
                 #expect(said.stringValue?.isEmpty ?? true, "qemu-io \(command): \(said)")
             }
+        }
+
+        /// Starts the driver's own compaction job by hand, as a killed process leaves it, throttled to
+        /// 1 byte/s: QEMU copies a first 512 KiB chunk at once, then the kept layer's second one
+        /// would wait for days.
+        private func startSlowCompaction(of parent: String, onto base: String, paths: VMPaths) async throws {
+            let qmp = try await QMPClient.connect(path: paths.qmpSocket, timeout: .seconds(5))
+            defer { qmp.close() }
+            try await qmp.execute(
+                "block-stream",
+                arguments: [
+                    "job-id": .string("flock-compact-\(parent)"), "device": "disk0", "base": .string(base),
+                    "speed": 1,
+                ])
+            let jobs = try await qmp.execute("query-block-jobs")
+            #expect(jobs.description.contains("\"flock-compact-\(parent)\""), "the slowed job runs: \(jobs)")
         }
 
         /// Reads every pattern back from the chain with `qemu-io` (sharing the image with QEMU).
