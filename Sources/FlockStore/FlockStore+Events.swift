@@ -87,6 +87,18 @@ struct DecisionRecord: StoreRecord {
     }
 }
 
+extension RecordedEvent {
+    /// Messages are escaped again on the way out (escaping is idempotent): a store written by a
+    /// version that did not escape on write still holds raw rows.
+    init(_ record: EventRecord) {
+        self.init(
+            id: record.id ?? 0,
+            event: Event(
+                time: record.time, pool: record.pool, kind: record.kind,
+                message: record.message.escapingControlCharacters))
+    }
+}
+
 extension DecisionRecord {
     init(_ d: Decision) {
         self.init(
@@ -127,12 +139,7 @@ extension FlockStore {
             var request = EventRecord.order(EventRecord.Columns.id).limit(limit)
             if let id { request = request.filter(EventRecord.Columns.id > id) }
             if let pool { request = request.filter(EventRecord.Columns.pool == pool) }
-            return try request.fetchAll(db).map {
-                RecordedEvent(
-                    id: $0.id ?? 0,
-                    event: Event(time: $0.time, pool: $0.pool, kind: $0.kind, message: $0.message)
-                )
-            }
+            return try request.fetchAll(db).map(RecordedEvent.init)
         }
     }
 

@@ -103,10 +103,7 @@ extension FlockStore {
         try read { db in
             var request = EventRecord.order(EventRecord.Columns.id.desc).limit(limit)
             if let pool { request = request.filter(EventRecord.Columns.pool == pool) }
-            return try request.fetchAll(db).reversed().map {
-                RecordedEvent(
-                    id: $0.id ?? 0, event: Event(time: $0.time, pool: $0.pool, kind: $0.kind, message: $0.message))
-            }
+            return try request.fetchAll(db).reversed().map(RecordedEvent.init)
         }
     }
 

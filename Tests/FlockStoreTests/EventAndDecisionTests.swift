@@ -35,6 +35,16 @@ import Testing
         #expect(try store.recentEvents(pool: nil, limit: 1).first?.event.message == stored.event.message)
     }
 
+    @Test func rawRowsFromAnOlderStoreAreEscapedOnTheWayOut() throws {
+        let scratch = try Scratch(prefix: "flockstore-tests")
+        let store = try scratch.store()
+        try store.write { db in
+            try EventRecord(id: nil, time: Date(), pool: "web", kind: .failure, message: "raw \u{1B}[2J").insert(db)
+        }
+        #expect(try store.events(pool: "web", since: nil, limit: 1).first?.event.message == "raw \\u001b[2J")
+        #expect(try store.recentEvents(pool: "web", limit: 1).first?.event.message == "raw \\u001b[2J")
+    }
+
     @Test func decisionsRoundTripExactly() throws {
         let scratch = try Scratch(prefix: "flockstore-tests")
         let store = try scratch.store()
