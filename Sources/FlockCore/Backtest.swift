@@ -7,7 +7,14 @@ import Foundation
 /// backend totals divided by the simulated serving count; other metrics are replayed as recorded.
 /// New instances serve `cloneLatency` after the decision that asked for them; removed ones stop
 /// serving at once. The engine runs every `evaluation_interval`, from the first row to the last.
-/// Dry run is ignored: a backtest shows what the policy *would* do.
+/// Dry run is ignored: a backtest shows what the policy *would* do. The predictive forecast reads
+/// a season of the replayed demand, and its default lead uses `cloneLatency` as the time to serve.
+///
+/// Each whole second from `scoreFrom` on is scored against the scored check (the predictive
+/// block's, else the first target-value check): it is *under-provisioned* when the recorded demand
+/// (the latest row's backend total, divided by the serving count for a per-server metric) is above
+/// the check's target by more than its tolerance, the same band inside which the check holds.
+/// Instance-seconds add up serving plus warming instances, second by second.
 public struct Backtest: Sendable {
     /// Recorded metrics: one row per time, `nil` where a value is missing.
     public struct Series: Sendable {
@@ -30,18 +37,37 @@ public struct Backtest: Sendable {
         public var scaleIns = 0
         public var maxServing: Int
         public var minServing: Int
+        /// Scored seconds during which the serving instances were short of the scored check's target band.
+        public var underProvisionedSeconds = 0
+        /// Serving plus warming instances, summed over the scored seconds.
+        public var instanceSeconds = 0
     }
 
     public var policy: Policy
     public var startCount: Int
     public var cloneLatency: Duration
+    /// Seconds into the trace before which nothing is scored (e.g. one season, while a forecast learns).
+    public var scoreFrom: Duration
+    /// The target-value check the seconds are scored against, if the policy has one.
+    public var scored: Check?
 
-    public init(policy: Policy, startCount: Int, cloneLatency: Duration) {
+    /// - Parameter scoring: the check to score against, by name; by default the predictive block's
+    ///   check, else the policy's first target-value check.
+    public init(
+        policy: Policy, startCount: Int, cloneLatency: Duration, scoreFrom: Duration = .zero, scoring: String? = nil
+    ) {
         var live = policy
         live.dryRun = false
         self.policy = live
         self.startCount = startCount
         self.cloneLatency = cloneLatency
+        self.scoreFrom = scoreFrom
+        let targets = policy.checks.filter {
+            if case .targetValue = $0.rule { return true }
+            return false
+        }
+        let name = scoring ?? policy.predictive?.check
+        self.scored = targets.first { $0.name == name } ?? (name == nil ? targets.first : nil)
     }
 
     /// Runs the replay. `onChange` sees each change as it happens, so long replays stream.
@@ -62,6 +88,13 @@ public struct Backtest: Sendable {
         var summary = Summary(maxServing: serving, minServing: serving)
         var nextRow = 0
 
+        let predictive = policy.predictive.flatMap { p in policy.checks.first { $0.name == p.check } }
+        var demand = DemandHistory()
+        let demandColumn = predictive.flatMap { series.metrics.firstIndex(of: $0.metric.perServerBase ?? $0.metric) }
+        let demandKeep = (policy.predictive?.season ?? .zero).seconds + 7200
+
+        var score = Score(backtest: self, series: series, first: first)
+
         func activate(until time: Double) {
             let ready = pending.filter { $0 <= time }
             pending.removeAll { $0 <= time }
@@ -74,6 +107,7 @@ public struct Backtest: Sendable {
         var step = 0.0
         var now = first
         while now <= last + 1e-9 {
+            score.count(until: now, serving: serving, pending: pending, into: &summary)
             while nextRow < series.rows.count, series.rows[nextRow].time <= now + 1e-9 {
                 let row = series.rows[nextRow]
                 activate(until: row.time)
@@ -87,6 +121,10 @@ public struct Backtest: Sendable {
                     let total = totals[metric.perServerBase!] ?? nil
                     samples.append(Self.sample(metric, total.map { $0 / Double(max(serving, 1)) }, at: stamp))
                 }
+                if let demandColumn, let value = row.values[demandColumn] {
+                    demand.add(value, at: stamp)
+                    demand.forget(before: stamp.addingTimeInterval(-demandKeep))
+                }
                 nextRow += 1
             }
             activate(until: now)
@@ -96,7 +134,8 @@ public struct Backtest: Sendable {
             let decision = DecisionEngine.decide(
                 policy: policy,
                 counts: CapacityCounts(serving: serving, warming: pending.count, servingSince: servingSince),
-                history: history.decisions, samples: samples, now: epoch.addingTimeInterval(now)
+                history: history.decisions, samples: samples, now: epoch.addingTimeInterval(now),
+                demand: predictive == nil ? nil : demand, timeToServe: cloneLatency
             )
             history.record(decision, policy: policy)
             switch decision.action {
@@ -116,7 +155,46 @@ public struct Backtest: Sendable {
             step += 1
             now = first + step * interval
         }
+        score.count(until: last + 1, serving: serving, pending: pending, into: &summary)
         return summary
+    }
+
+    /// Scores whole seconds as the replay passes them, with the pool as the last evaluation left it.
+    private struct Score {
+        var rows: [(time: Double, values: [Double?])]
+        var column: Int?
+        var perServer: Bool
+        var band: Double
+        var next: Double
+        var row = -1
+
+        init(backtest: Backtest, series: Series, first: Double) {
+            rows = series.rows
+            let check = backtest.scored
+            column = check.flatMap { series.metrics.firstIndex(of: $0.metric.perServerBase ?? $0.metric) }
+            perServer = check?.metric.perServerBase != nil
+            if case .targetValue(let rule) = check?.rule {
+                band = rule.target * (1 + rule.tolerance)
+            } else {
+                band = .infinity
+            }
+            next = first + backtest.scoreFrom.seconds
+        }
+
+        /// Counts the seconds before `time`; `pending` instances serve from their times on.
+        mutating func count(until time: Double, serving: Int, pending: [Double], into summary: inout Summary) {
+            while next < time - 1e-9 {
+                while row + 1 < rows.count, rows[row + 1].time <= next + 1e-9 { row += 1 }
+                let ready = pending.count(where: { $0 <= next })
+                let live = serving + ready
+                summary.instanceSeconds += serving + pending.count
+                if let column, row >= 0, let value = rows[row].values[column] {
+                    let load = perServer ? value / Double(max(live, 1)) : value
+                    if load > band * (1 + 1e-9) { summary.underProvisionedSeconds += 1 }
+                }
+                next += 1
+            }
+        }
     }
 
     private static func sample(_ metric: MetricName, _ value: Double?, at time: Date) -> MetricSample {

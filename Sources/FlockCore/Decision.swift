@@ -25,10 +25,12 @@ public struct Decision: Sendable, Hashable, Codable {
     public var votes: [CheckVote]
     /// A dry-run decision changes nothing and starts no cooldown.
     public var dryRun: Bool
+    /// The predictive block's forecast, when the policy has one.
+    public var forecast: ForecastNote?
 
     public init(
         pool: String, time: Date, action: Action, from: Int, to: Int, recommendation: Int, reason: String,
-        votes: [CheckVote], dryRun: Bool
+        votes: [CheckVote], dryRun: Bool, forecast: ForecastNote? = nil
     ) {
         self.pool = pool
         self.time = time
@@ -39,6 +41,7 @@ public struct Decision: Sendable, Hashable, Codable {
         self.reason = reason
         self.votes = votes
         self.dryRun = dryRun
+        self.forecast = forecast
     }
 
     /// Checks that had no usable data; each is worth an event.
@@ -48,9 +51,13 @@ public struct Decision: Sendable, Hashable, Codable {
     public var isAction: Bool { action != .hold }
 
     /// What an operator should see in the event log: the decision when it acts, and one event per
-    /// check that had no usable data, so that holding on missing metrics is never silent.
+    /// check that had no usable data, so that holding on missing metrics is never silent, and one
+    /// when the forecast starts abstaining.
     public var events: [Event] {
         var events = missing.map { Event(time: time, pool: pool, kind: .metricMissing, message: $0.detail) }
+        if let forecast, forecast.announce {
+            events.append(Event(time: time, pool: pool, kind: .forecast, message: forecast.detail))
+        }
         if isAction { events.append(Event(time: time, pool: pool, kind: .decision, message: reason)) }
         return events
     }

@@ -8,6 +8,8 @@ public struct Event: Sendable, Hashable, Codable {
         case policyApplied = "policy_applied"
         case instance
         case failure
+        /// The predictive forecast abstained (too little history); recorded once, not every tick.
+        case forecast
     }
 
     public var time: Date

@@ -15,12 +15,14 @@ public struct Policy: Sendable, Hashable {
     public var cloneMode: CloneMode
     /// Compute and record decisions, but change nothing and start no cooldown.
     public var dryRun: Bool
+    /// Forecast the demand behind one target-value check from the pool's own history.
+    public var predictive: Predictive?
 
     public init(
         pool: String, parent: String, balancer: BalancerTarget, capacity: Capacity,
         evaluationInterval: Duration = Policy.defaultEvaluationInterval, checks: [Check],
         scaleOut: ScaleOut = ScaleOut(), scaleIn: ScaleIn = ScaleIn(), cloneMode: CloneMode = .lazy,
-        dryRun: Bool = false
+        dryRun: Bool = false, predictive: Predictive? = nil
     ) {
         self.pool = pool
         self.parent = parent
@@ -32,6 +34,7 @@ public struct Policy: Sendable, Hashable {
         self.scaleIn = scaleIn
         self.cloneMode = cloneMode
         self.dryRun = dryRun
+        self.predictive = predictive
     }
 
     public static let defaultEvaluationInterval: Duration = .seconds(5)

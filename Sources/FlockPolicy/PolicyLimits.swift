@@ -7,6 +7,10 @@
 public enum PolicyLimits {
     public static let shortestEvaluationInterval: Duration = .milliseconds(100)
     public static let longestDuration: Duration = .seconds(24 * 3600)
+    /// A predictive season shorter than an hour has too few minutes to tell a cycle from noise; one
+    /// longer than a week needs more history than a pool keeps and than load patterns repeat over.
+    public static let shortestSeason: Duration = .seconds(3600)
+    public static let longestSeason: Duration = .seconds(7 * 24 * 3600)
 }
 
 extension YAMLReader {

@@ -34,7 +34,7 @@ public enum PolicyParser {
 
     private static let topKeys = [
         "pool", "parent", "balancer", "capacity", "evaluation_interval", "checks", "scale_out", "scale_in", "clone",
-        "dry_run",
+        "dry_run", "predictive",
     ]
 
     private static func read(_ root: Node, _ r: inout YAMLReader) -> Policy? {
@@ -97,11 +97,13 @@ public enum PolicyParser {
             mode = r.choice(f, "mode", as: CloneMode.self) ?? mode
         }
         let dryRun = r.bool(top, "dry_run") ?? false
+        let predictive = top["predictive"].flatMap { readPredictive($0, checks: checks, &r) }
 
         guard let pool, let parent, let balancer, let capacity, let checks else { return nil }
         return Policy(
             pool: pool, parent: parent, balancer: balancer, capacity: capacity, evaluationInterval: interval,
-            checks: checks, scaleOut: scaleOut, scaleIn: scaleIn, cloneMode: mode, dryRun: dryRun
+            checks: checks, scaleOut: scaleOut, scaleIn: scaleIn, cloneMode: mode, dryRun: dryRun,
+            predictive: predictive
         )
     }
 
@@ -227,6 +229,49 @@ public enum PolicyParser {
         }
         guard let bound, let action else { return nil }
         return .init(bound: bound, sustain: sustain, action: action)
+    }
+
+    /// `predictive`: the check must be one of the policy's target-value checks, because only those
+    /// turn a demand into a count; `season` and `lead` are bounded by `PolicyLimits`.
+    private static func readPredictive(_ node: Node, checks: [Check]?, _ r: inout YAMLReader) -> Policy.Predictive? {
+        let path = "predictive"
+        guard let f = r.fields(node, path: path, allowed: ["check", "season", "lead", "mode"]) else { return nil }
+        r.require(["check"], in: f)
+        let name = r.string(f, "check")
+        let targets = (checks ?? []).filter {
+            if case .targetValue = $0.rule { return true }
+            return false
+        }.map(\.name)
+        if let name, checks != nil, !targets.contains(name) {
+            r.error(
+                at: f["check"]?.mark, "\(path).check '\(name)' is not a target-value check of this policy",
+                hint: targets.isEmpty
+                    ? "add a check with 'target_value: { target: … }'; only those turn a forecast demand into a count"
+                    : "use one of: \(targets.joined(separator: ", "))")
+        }
+        var season = Policy.Predictive.defaultSeason
+        if let given = r.duration(f, "season") {
+            if given < PolicyLimits.shortestSeason || given > PolicyLimits.longestSeason {
+                r.error(
+                    at: f["season"]?.mark,
+                    "\(path).season must be between \(PolicyLimits.shortestSeason.flockText) and "
+                        + "\(PolicyLimits.longestSeason.flockText); got \(given.flockText)",
+                    hint: "the length of one cycle of the load, usually 24h")
+                return nil
+            }
+            season = given
+        }
+        let lead = r.duration(f, "lead")
+        if let lead, lead <= .zero || lead >= season {
+            r.error(
+                at: f["lead"]?.mark,
+                "\(path).lead must be greater than 0 and shorter than the season (\(season.flockText)); got \(lead.flockText)",
+                hint: "about the time a clone takes to serve plus one evaluation interval; leave it out for that")
+            return nil
+        }
+        let mode = r.choice(f, "mode", as: Policy.Predictive.Mode.self) ?? .forecastOnly
+        guard let name, targets.contains(name) else { return nil }
+        return Policy.Predictive(check: name, season: season, lead: lead, mode: mode)
     }
 
     /// `balancer.server`: the per-server settings, named after HAProxy's keywords.

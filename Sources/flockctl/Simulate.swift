@@ -12,7 +12,9 @@ struct Simulate: AsyncParsableCommand {
         discussion: """
             The CSV header is time_s followed by backend metrics from the catalog (sessions, queue, \
             session_rate, response_time_ms, …). Per-server metrics are the totals divided by the simulated \
-            serving count; new instances serve --clone-latency after the decision. Dry run is ignored.
+            serving count; new instances serve --clone-latency after the decision. Dry run is ignored. \
+            The summary counts under-provisioned seconds (demand per serving instance above the target-value \
+            check's band) and instance-seconds (serving plus warming), from --score-from on.
             """
     )
 
@@ -34,6 +36,15 @@ struct Simulate: AsyncParsableCommand {
 
     @Option(help: "Output format: table or json (one object per line).")
     var format = Format.table
+
+    @Option(
+        help: ArgumentHelp(
+            "Score only from this far into the trace, e.g. 24h (after the forecast's first season).",
+            valueName: "duration"))
+    var scoreFrom = DurationArgument(.zero)
+
+    @Flag(help: "Also simulate the policy without its predictive block and show both summaries.")
+    var comparePredictive = false
 
     func validate() throws {
         if let startCount, startCount < 1 {
@@ -59,11 +70,19 @@ struct Simulate: AsyncParsableCommand {
             )
         }
         if policy.dryRun { printError("note: the policy has dry_run: true; simulating as if it were live") }
+        if comparePredictive && policy.predictive == nil {
+            throw CLIFailure(
+                "error: --compare-predictive compares a policy with and without its predictive block, but "
+                    + "\(self.policy) has none; nothing was simulated")
+        }
 
         let backtest = Backtest(
             policy: policy, startCount: startCount ?? policy.capacity.min,
-            cloneLatency: cloneLatency.duration
+            cloneLatency: cloneLatency.duration, scoreFrom: scoreFrom.duration
         )
+        var reactive = backtest
+        reactive.policy.predictive = nil
+        let baseline = comparePredictive ? reactive.run(series) { _ in } : nil
         var rows = [["TIME_S", "ACTION", "FROM", "TO", "REASON"]]
         let summary = backtest.run(series) { change in
             let d = change.decision
@@ -78,19 +97,19 @@ struct Simulate: AsyncParsableCommand {
         }
         switch format {
         case .json:
-            let line = SummaryLine(
-                summary: .init(
-                    scale_outs: summary.scaleOuts, scale_ins: summary.scaleIns, max_serving: summary.maxServing,
-                    min_serving: summary.minServing
-                )
-            )
-            print(jsonLine(line))
+            print(jsonLine(SummaryLine(summary: .init(summary), without_predictive: baseline.map(Counts.init))))
         case .table:
             print(table(rows), terminator: "")
-            print(
-                "\(summary.scaleOuts) scale-outs, \(summary.scaleIns) scale-ins; serving ranged \(summary.minServing)…\(summary.maxServing)"
-            )
+            print(describe(summary))
+            if let baseline { print("without predictive: " + describe(baseline)) }
         }
+    }
+
+    private func describe(_ summary: Backtest.Summary) -> String {
+        let scored = scoreFrom.duration == .zero ? "" : " (scored from \(scoreFrom.duration.flockText))"
+        return "\(summary.scaleOuts) scale-outs, \(summary.scaleIns) scale-ins; serving ranged "
+            + "\(summary.minServing)…\(summary.maxServing); \(summary.underProvisionedSeconds) under-provisioned s, "
+            + "\(summary.instanceSeconds) instance-s\(scored)"
     }
 
     private func jsonLine(_ value: some Encodable) -> String {
@@ -112,13 +131,27 @@ struct Simulate: AsyncParsableCommand {
         var reason: String
     }
 
-    private struct SummaryLine: Encodable {
-        struct Counts: Encodable {
-            var scale_outs: Int
-            var scale_ins: Int
-            var max_serving: Int
-            var min_serving: Int
+    private struct Counts: Encodable {
+        var scale_outs: Int
+        var scale_ins: Int
+        var max_serving: Int
+        var min_serving: Int
+        var under_provisioned_s: Int
+        var instance_s: Int
+
+        init(_ s: Backtest.Summary) {
+            scale_outs = s.scaleOuts
+            scale_ins = s.scaleIns
+            max_serving = s.maxServing
+            min_serving = s.minServing
+            under_provisioned_s = s.underProvisionedSeconds
+            instance_s = s.instanceSeconds
         }
+    }
+
+    private struct SummaryLine: Encodable {
         var summary: Counts
+        /// Only with --compare-predictive; absent otherwise.
+        var without_predictive: Counts?
     }
 }

@@ -12,10 +12,26 @@ struct ChangeLine {
 }
 
 struct SimulationSummary: Equatable {
+    /// Parses one summary object of `--format json`, which has exactly these six keys.
+    init?(_ s: [String: Any]) {
+        func int(_ key: String) -> Int? { (s[key] as? NSNumber)?.intValue }
+        guard
+            Set(s.keys) == [
+                "scale_outs", "scale_ins", "max_serving", "min_serving", "under_provisioned_s", "instance_s",
+            ],
+            let outs = int("scale_outs"), let ins = int("scale_ins"), let maxS = int("max_serving"),
+            let minS = int("min_serving"), let under = int("under_provisioned_s"), let instances = int("instance_s")
+        else { return nil }
+        (scaleOuts, scaleIns, maxServing, minServing) = (outs, ins, maxS, minS)
+        (underProvisionedSeconds, instanceSeconds) = (under, instances)
+    }
+
     var scaleOuts: Int
     var scaleIns: Int
     var maxServing: Int
     var minServing: Int
+    var underProvisionedSeconds: Int
+    var instanceSeconds: Int
 }
 
 @Suite("flockctl simulate on the bundled load step")
@@ -49,12 +65,7 @@ struct SimulateTests {
     }
 
     private func parseSummary(_ objects: [[String: Any]]) -> SimulationSummary? {
-        guard let s = objects.last?["summary"] as? [String: Any],
-            Set(s.keys) == ["scale_outs", "scale_ins", "max_serving", "min_serving"],
-            let outs = (s["scale_outs"] as? NSNumber)?.intValue, let ins = (s["scale_ins"] as? NSNumber)?.intValue,
-            let maxS = (s["max_serving"] as? NSNumber)?.intValue, let minS = (s["min_serving"] as? NSNumber)?.intValue
-        else { return nil }
-        return SimulationSummary(scaleOuts: outs, scaleIns: ins, maxServing: maxS, minServing: minS)
+        (objects.last?["summary"] as? [String: Any]).flatMap(SimulationSummary.init)
     }
 
     @Test("json output is one object per line: changes with five keys, then a summary")
@@ -159,7 +170,8 @@ struct SimulateTests {
         }
         #expect(
             lines.last
-                == "\(json.scaleOuts) scale-outs, \(json.scaleIns) scale-ins; serving ranged \(json.minServing)…\(json.maxServing)",
+                == "\(json.scaleOuts) scale-outs, \(json.scaleIns) scale-ins; serving ranged \(json.minServing)…\(json.maxServing); "
+                + "\(json.underProvisionedSeconds) under-provisioned s, \(json.instanceSeconds) instance-s",
             "\(result)")
     }
 

@@ -29,8 +29,12 @@ public enum DecisionEngine {
     /// - Parameters:
     ///   - history: this pool's earlier decisions, oldest first; `DecisionHistory` keeps the ones that matter.
     ///   - samples: this pool's samples, any order; samples after `now` are ignored.
+    ///   - demand: the predictive check's demand, bucketed by a caller that keeps a season of it
+    ///     (`flockctl simulate`); without it the engine buckets `samples`.
+    ///   - timeToServe: the pool's measured decision-to-serving p95, for the default predictive lead.
     public static func decide(
-        policy: Policy, counts: CapacityCounts, history: [Decision], samples: [MetricSample], now: Date
+        policy: Policy, counts: CapacityCounts, history: [Decision], samples: [MetricSample], now: Date,
+        demand: DemandHistory? = nil, timeToServe: Duration? = nil
     ) -> Decision {
         let byMetric = Dictionary(grouping: samples.filter { $0.time <= now }, by: \.metric)
             .mapValues { $0.sorted { $0.time < $1.time } }
@@ -40,7 +44,12 @@ public enum DecisionEngine {
                 check, policy: policy, counts: counts, samples: byMetric[check.metric] ?? [], previous: previous,
                 now: now)
         }
-        return combine(votes, policy: policy, counts: counts, history: history, now: now)
+        let forecast = policy.predictive.flatMap {
+            forecastNote(
+                $0, policy: policy, samples: samples, demand: demand, timeToServe: timeToServe, previous: previous,
+                now: now)
+        }
+        return combine(votes, forecast: forecast, policy: policy, counts: counts, history: history, now: now)
     }
 
     // MARK: Step 1, votes
@@ -63,11 +72,16 @@ public enum DecisionEngine {
     // MARK: Steps 2 and 3, combining and guards
 
     private static func combine(
-        _ votes: [CheckVote], policy: Policy, counts: CapacityCounts, history: [Decision], now: Date
+        _ votes: [CheckVote], forecast: ForecastNote?, policy: Policy, counts: CapacityCounts, history: [Decision],
+        now: Date
     ) -> Decision {
         let total = counts.total
-        let (wanted, reason) = tally(votes, total: total)
-        var why = reason
+        var (wanted, why) = tally(votes, total: total)
+        // A forecast only raises the floor: it never asks for fewer instances than the checks do.
+        if policy.predictive?.mode == .scale, let forecast, let floor = forecast.wants, floor > wanted {
+            wanted = floor
+            why = "the forecast for \(forecast.check) wants \(floor)"
+        }
         let recommendation = clamp(wanted, to: policy.capacity, why: &why)
 
         var action = Decision.Action.hold
@@ -86,11 +100,11 @@ public enum DecisionEngine {
         case .scaleIn: verb = "scale in \(total) → \(to)"
         case .hold: verb = "hold at \(total)"
         }
-        let details = votes.map(\.detail).joined(separator: "; ")
+        let details = (votes.map(\.detail) + (forecast.map { [$0.detail] } ?? [])).joined(separator: "; ")
         return Decision(
             pool: policy.pool, time: now, action: action, from: total, to: to, recommendation: recommendation,
             reason: "\(policy.dryRun ? "[dry run] " : "")\(verb): \(why) [\(details)]", votes: votes,
-            dryRun: policy.dryRun
+            dryRun: policy.dryRun, forecast: forecast
         )
     }
 
