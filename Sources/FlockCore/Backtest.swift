@@ -62,10 +62,7 @@ public struct Backtest: Sendable {
         self.startCount = startCount
         self.cloneLatency = cloneLatency
         self.scoreFrom = scoreFrom
-        let targets = policy.checks.filter {
-            if case .targetValue = $0.rule { return true }
-            return false
-        }
+        let targets = policy.checks.filter { $0.targetValue != nil }
         let name = scoring ?? policy.predictive?.check
         self.scored = targets.first { $0.name == name } ?? (name == nil ? targets.first : nil)
     }
@@ -91,6 +88,7 @@ public struct Backtest: Sendable {
         let predictive = policy.predictive.flatMap { p in policy.checks.first { $0.name == p.check } }
         var demand = DemandHistory()
         let demandColumn = predictive.flatMap { series.metrics.firstIndex(of: $0.metric.perServerBase ?? $0.metric) }
+        // A forecast reads back one season and the hour before it; two hours leave room for the lead.
         let demandKeep = (policy.predictive?.season ?? .zero).seconds + 7200
 
         var score = Score(backtest: self, series: series, first: first)
@@ -173,11 +171,7 @@ public struct Backtest: Sendable {
             let check = backtest.scored
             column = check.flatMap { series.metrics.firstIndex(of: $0.metric.perServerBase ?? $0.metric) }
             perServer = check?.metric.perServerBase != nil
-            if case .targetValue(let rule) = check?.rule {
-                band = rule.target * (1 + rule.tolerance)
-            } else {
-                band = .infinity
-            }
+            band = check?.targetValue.map { $0.target * (1 + $0.tolerance) } ?? .infinity
             next = first + backtest.scoreFrom.seconds
         }
 

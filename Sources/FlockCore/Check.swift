@@ -18,6 +18,12 @@ public struct Check: Sendable, Hashable {
 
     public static let defaultWindow: Duration = .seconds(30)
 
+    /// The target-value rule, for a check that has one: only those turn a demand into a count.
+    public var targetValue: TargetValue? {
+        if case .targetValue(let rule) = rule { return rule }
+        return nil
+    }
+
     public enum Rule: Sendable, Hashable {
         /// Keep the metric near `target` by resizing proportionally.
         case targetValue(TargetValue)

@@ -90,9 +90,8 @@ public enum DemandForecast {
         let seasonMinutes = Int((season.seconds / DemandHistory.bucketSeconds).rounded())
         let current = DemandHistory.minute(now)
         guard let oldest = history.oldest, current - oldest >= seasonMinutes else {
-            let held = history.oldest.map { Double(current - $0) * DemandHistory.bucketSeconds } ?? 0
-            return .abstains(
-                "\(Duration.seconds(Int64(held)).flockText) of history, less than one season (\(season.flockText))")
+            let hours = history.oldest.map { Double(current - $0) * DemandHistory.bucketSeconds / 3600 } ?? 0
+            return .abstains("\(format(hours))h of history, less than one season (\(season.flockText))")
         }
         let target = DemandHistory.minute(now.addingTimeInterval(lead.seconds)) - seasonMinutes
         let around = (target - 2...target + 2).compactMap(history.mean).sorted()

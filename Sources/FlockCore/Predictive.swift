@@ -20,8 +20,10 @@ extension Policy {
         /// it is allowed to add instances, and switching to `scale` is one deliberate edit.
         public var mode: Mode
 
-        public init(check: String, season: Duration = Predictive.defaultSeason, lead: Duration? = nil, mode: Mode = .forecastOnly)
-        {
+        public init(
+            check: String, season: Duration = Predictive.defaultSeason, lead: Duration? = nil,
+            mode: Mode = .forecastOnly
+        ) {
             self.check = check
             self.season = season
             self.lead = lead

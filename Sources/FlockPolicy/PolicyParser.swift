@@ -238,10 +238,7 @@ public enum PolicyParser {
         guard let f = r.fields(node, path: path, allowed: ["check", "season", "lead", "mode"]) else { return nil }
         r.require(["check"], in: f)
         let name = r.string(f, "check")
-        let targets = (checks ?? []).filter {
-            if case .targetValue = $0.rule { return true }
-            return false
-        }.map(\.name)
+        let targets = (checks ?? []).filter { $0.targetValue != nil }.map(\.name)
         if let name, checks != nil, !targets.contains(name) {
             r.error(
                 at: f["check"]?.mark, "\(path).check '\(name)' is not a target-value check of this policy",
@@ -262,10 +259,11 @@ public enum PolicyParser {
             season = given
         }
         let lead = r.duration(f, "lead")
-        if let lead, lead <= .zero || lead >= season {
+        if let lead, lead >= season {  // zero and negative durations are the reader's errors
             r.error(
                 at: f["lead"]?.mark,
-                "\(path).lead must be greater than 0 and shorter than the season (\(season.flockText)); got \(lead.flockText)",
+                "\(path).lead must be greater than 0 and shorter than the season (\(season.flockText)); "
+                    + "got \(lead.flockText)",
                 hint: "about the time a clone takes to serve plus one evaluation interval; leave it out for that")
             return nil
         }

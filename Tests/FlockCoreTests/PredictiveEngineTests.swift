@@ -69,7 +69,8 @@ import Testing
 
         // A season 1.5 times as busy: the check wants 4, the forecast (450/s) wants 5, and the
         // forecast only takes away from the scale-in.
-        let partial = Self.decide(policy, now: now, serving: 8, perServer: 50, demand: Self.demand(until: now, scale: 1.5))
+        let partial = Self.decide(
+            policy, now: now, serving: 8, perServer: 50, demand: Self.demand(until: now, scale: 1.5))
         #expect(partial.forecast?.wants == 5, "\(partial.reason)")
         #expect(partial.action == .scaleIn && partial.to == 5, "\(partial.reason)")
     }
@@ -81,8 +82,8 @@ import Testing
         #expect(first.action == .hold)
         let note = try #require(first.forecast)
         #expect(note.value == nil)
-        #expect(note.abstained == "30m of history, less than one season (1h)")
-        #expect(first.reason.contains("forecast of session_rate abstains: 30m of history"), "\(first.reason)")
+        #expect(note.abstained == "0.5h of history, less than one season (1h)")
+        #expect(first.reason.contains("forecast of session_rate abstains: 0.5h of history"), "\(first.reason)")
         #expect(first.events.filter { $0.kind == .forecast }.count == 1)
 
         let next = Self.decide(
@@ -109,7 +110,8 @@ import Testing
         let now = Fixture.at(PredictiveEngineTests.season + 1740)
         let history = DemandHistory(
             samples: PredictiveEngineTests.demand(until: 5340, scale: 1.25), check: PredictiveEngineTests.check)
-        guard case .value(let v) = DemandForecast.forecast(history, season: .seconds(3600), lead: .seconds(120), now: now)
+        guard
+            case .value(let v) = DemandForecast.forecast(history, season: .seconds(3600), lead: .seconds(120), now: now)
         else {
             Issue.record("expected a forecast")
             return
@@ -119,7 +121,8 @@ import Testing
 
     @Test func gapsAreSkippedNotReadAsZero() throws {
         // Every third minute missing: the level compares only minutes present in both seasons.
-        let samples = PredictiveEngineTests.demand(until: 5340).enumerated().filter { $0.offset % 3 != 0 }.map(\.element)
+        let samples = PredictiveEngineTests.demand(until: 5340).enumerated().filter { $0.offset % 3 != 0 }.map(
+            \.element)
         let history = DemandHistory(samples: samples, check: PredictiveEngineTests.check)
         let outcome = DemandForecast.forecast(
             history, season: .seconds(3600), lead: .seconds(120), now: Fixture.at(5340))

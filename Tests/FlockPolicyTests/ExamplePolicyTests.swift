@@ -16,7 +16,13 @@ import Testing
             .filter { $0.hasSuffix(".yaml") }.sorted().map(Self.path)
         #expect(files.count >= 3)
         let documents = try PolicyDocument.load(files: files)
-        #expect(Set(documents.map(\.policy.pool)) == ["api", "web", "worker"])
+        #expect(Set(documents.map(\.policy.pool)) == ["api", "shop", "web", "worker"])
+    }
+
+    @Test func shopScalesAheadOfItsDailyCycle() throws {
+        let policy = try #require(try PolicyDocument.load(files: [Self.path("shop.yaml")]).first).policy
+        #expect(policy.checks.map(\.metric) == [.sessionRatePerServer])
+        #expect(policy.predictive == Policy.Predictive(check: "rate", season: .seconds(86_400), lead: nil, mode: .scale))
     }
 
     @Test func webTierTracksSessionsPerServer() throws {

@@ -21,22 +21,25 @@ import Testing
 
     @Test func omittedFieldsTakeTheDefaults() throws {
         let predictive = try #require(try parse("predictive: { check: load }").predictive)
-        #expect(predictive == Policy.Predictive(check: "load", season: .seconds(86_400), lead: nil, mode: .forecastOnly))
+        #expect(
+            predictive == Policy.Predictive(check: "load", season: .seconds(86_400), lead: nil, mode: .forecastOnly))
         #expect(try parse("dry_run: false").predictive == nil)
     }
 
     @Test func everyFieldParses() throws {
         let predictive = try #require(
             try parse("predictive: { check: load, season: 2h, lead: 2m, mode: scale }").predictive)
-        #expect(predictive == Policy.Predictive(check: "load", season: .seconds(7200), lead: .seconds(120), mode: .scale))
+        #expect(
+            predictive == Policy.Predictive(check: "load", season: .seconds(7200), lead: .seconds(120), mode: .scale))
     }
 
     @Test func theDefaultLeadIsTheMeasuredTimeToServePlusAnInterval() {
         let predictive = Policy.Predictive(check: "load")
         #expect(predictive.lead(measured: .milliseconds(1500), interval: .seconds(5)) == .milliseconds(6500))
         #expect(predictive.lead(measured: nil, interval: .seconds(5)) == .seconds(11))
-        #expect(Policy.Predictive(check: "load", lead: .seconds(90)).lead(measured: .seconds(1), interval: .seconds(5))
-            == .seconds(90))
+        #expect(
+            Policy.Predictive(check: "load", lead: .seconds(90)).lead(measured: .seconds(1), interval: .seconds(5))
+                == .seconds(90))
     }
 
     @Test func anUnknownCheckIsLocatedAndTheValidOnesAreNamed() {
@@ -44,7 +47,7 @@ import Testing
         #expect(found.count == 1)
         #expect(found.first?.message == "predictive.check 'lod' is not a target-value check of this policy")
         #expect(found.first?.hint == "use one of: load")
-        #expect(found.first.map { ($0.line, $0.column) } ?? (0, 0) == (11, 22))
+        #expect(found.first.map { ($0.line, $0.column) } ?? (0, 0) == (9, 22))
     }
 
     @Test func aThresholdCheckIsNotAccepted() throws {
@@ -54,7 +57,10 @@ import Testing
             _ = try PolicyParser.parse(text + "\npredictive: { check: load }\n", file: "p.yaml")
             Issue.record("expected an error")
         } catch {
-            #expect(error.diagnostics.map(\.message) == ["predictive.check 'load' is not a target-value check of this policy"])
+            #expect(
+                error.diagnostics.map(\.message) == [
+                    "predictive.check 'load' is not a target-value check of this policy"
+                ])
             #expect(error.diagnostics.first?.hint?.contains("target_value") == true)
         }
     }
@@ -74,7 +80,7 @@ import Testing
         let found = diagnostics("predictive: { check: load, \(field) }")
         #expect(found.count == 1)
         #expect(found.first?.message.hasPrefix(message) == true, "\(found)")
-        #expect(found.first?.line == 11)
+        #expect(found.first?.line == 9)
     }
 
     @Test func unknownKeysAndAMissingCheckAreErrors() {

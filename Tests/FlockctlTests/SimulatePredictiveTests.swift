@@ -22,7 +22,7 @@ struct SimulatePredictiveTests {
     func comparePredictive() async throws {
         let sandbox = try Scratch()
         let result = try await sandbox.run([
-            "simulate", "--policy", Repo.policy("predictive"), "--metrics", Self.trace, "--score-from", "24h",
+            "simulate", "--policy", Repo.policy("shop"), "--metrics", Self.trace, "--score-from", "24h",
             "--compare-predictive", "--format", "json",
         ])
         #expect(result.status == 0, "\(result)")
@@ -33,7 +33,9 @@ struct SimulatePredictiveTests {
         #expect(
             Double(predictive.underProvisionedSeconds) <= 0.2 * Double(reactive.underProvisionedSeconds),
             "\(predictive) vs \(reactive)")
-        #expect(Double(predictive.instanceSeconds) <= 1.1 * Double(reactive.instanceSeconds), "\(predictive) vs \(reactive)")
+        #expect(
+            Double(predictive.instanceSeconds) <= 1.1 * Double(reactive.instanceSeconds), "\(predictive) vs \(reactive)"
+        )
         // Two days are scored, and the pool never drops below capacity.min = 2.
         #expect(reactive.instanceSeconds >= 2 * 2 * 86_400)
     }
@@ -62,7 +64,7 @@ struct SimulatePredictiveTests {
     func compareTable() async throws {
         let sandbox = try Scratch()
         let result = try await sandbox.run([
-            "simulate", "--policy", Repo.policy("predictive"), "--metrics", Self.trace, "--score-from", "24h",
+            "simulate", "--policy", Repo.policy("shop"), "--metrics", Self.trace, "--score-from", "24h",
             "--compare-predictive",
         ])
         #expect(result.status == 0, "\(result)")

@@ -170,7 +170,8 @@ struct SimulateTests {
         }
         #expect(
             lines.last
-                == "\(json.scaleOuts) scale-outs, \(json.scaleIns) scale-ins; serving ranged \(json.minServing)…\(json.maxServing); "
+                == "\(json.scaleOuts) scale-outs, \(json.scaleIns) scale-ins; "
+                + "serving ranged \(json.minServing)…\(json.maxServing); "
                 + "\(json.underProvisionedSeconds) under-provisioned s, \(json.instanceSeconds) instance-s",
             "\(result)")
     }

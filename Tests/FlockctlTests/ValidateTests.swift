@@ -10,11 +10,11 @@ struct ValidateTests {
         return names.filter { $0.hasSuffix(".yaml") }.sorted().map { Repo.policies.appendingPathComponent($0).path }
     }()
 
-    @Test("the examples directory holds the three documented policies")
+    @Test("the examples directory holds the four documented policies")
     func examplesExist() {
         #expect(
             Self.examplePolicies.map { URL(fileURLWithPath: $0).lastPathComponent } == [
-                "api.yaml", "web.yaml", "worker.yaml",
+                "api.yaml", "shop.yaml", "web.yaml", "worker.yaml",
             ])
     }
 
@@ -33,7 +33,7 @@ struct ValidateTests {
         let sandbox = try Scratch()
         let result = try await sandbox.run(["policy", "validate"] + Self.examplePolicies)
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdoutLines.count == 3, "\(result)")
+        #expect(result.stdoutLines.count == 4, "\(result)")
         #expect(!FileManager.default.fileExists(atPath: sandbox.fallbackDB))
     }
 

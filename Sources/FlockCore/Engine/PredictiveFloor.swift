@@ -26,8 +26,7 @@ extension DecisionEngine {
         timeToServe: Duration?, previous: Decision?, now: Date
     ) -> ForecastNote? {
         // The parser guarantees the check exists and is a target-value check.
-        guard let check = policy.checks.first(where: { $0.name == predictive.check }),
-            case .targetValue(let rule) = check.rule
+        guard let check = policy.checks.first(where: { $0.name == predictive.check }), let rule = check.targetValue
         else { return nil }
         let metric = check.metric.perServerBase ?? check.metric
         let lead = predictive.lead(measured: timeToServe, interval: policy.evaluationInterval)
@@ -41,8 +40,7 @@ extension DecisionEngine {
             note.announce = previous?.forecast.map { $0.abstained == nil } ?? true
             note.detail = "forecast of \(metric.rawValue) abstains: \(why)"
         case .value(let value):
-            let exact = value / rule.target
-            let wants = policy.capacity.clamp(Int(min(exact * (1 - 1e-12), Double(Policy.countLimit)).rounded(.up)))
+            let wants = policy.capacity.clamp(instances(for: value / rule.target))
             note.value = value
             note.wants = wants
             let would = predictive.mode == .scale ? "wants" : "would want"

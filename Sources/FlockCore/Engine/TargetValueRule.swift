@@ -11,9 +11,13 @@ extension DecisionEngine {
         if abs(value - rule.target) <= rule.tolerance * rule.target * (1 + 1e-9) {
             return reading.vote(.hold, desired: serving, detail: "\(reading.observed) within \(band)")
         }
-        let exact = Double(max(serving, 1)) * value / rule.target
-        // 28.000000000000004 is 28; an absurd reading must not overflow Int, so it is bounded first.
-        let desired = Int(min(exact * (1 - 1e-12), Double(Policy.countLimit)).rounded(.up))
+        let desired = instances(for: Double(max(serving, 1)) * value / rule.target)
         return reading.proposal(desired, because: "vs \(band)")
+    }
+
+    /// An exact instance count, rounded up: 28.000000000000004 is 28, and an absurd reading must not
+    /// overflow Int, so it is bounded first.
+    static func instances(for exact: Double) -> Int {
+        Int(min(exact * (1 - 1e-12), Double(Policy.countLimit)).rounded(.up))
     }
 }
