@@ -72,4 +72,21 @@ import Testing
         #expect(!times.isEmpty)
         #expect(times.allSatisfy { ($0 / 0.3 - ($0 / 0.3).rounded()).magnitude < 1e-9 })
     }
+
+    @Test func secondsAreScoredUntilTheClonesServe() {
+        // 40 sessions on one server (target 10 ± 10 %): short until the three clones serve at 3 s;
+        // serving plus warming is four instances every second.
+        let (_, summary) = run(Array(repeating: 40, count: 8), latency: .seconds(3))
+        #expect(summary.underProvisionedSeconds == 3)
+        #expect(summary.instanceSeconds == 32)
+
+        var late = Backtest(policy: policy(), startCount: 1, cloneLatency: .seconds(3), scoreFrom: .seconds(2))
+        let scored = late.run(series(Array(repeating: 40, count: 8))) { _ in }
+        #expect(scored.underProvisionedSeconds == 1)
+        #expect(scored.instanceSeconds == 24)
+
+        // A policy without a target-value check scores no seconds short.
+        late.scored = nil
+        #expect(late.run(series(Array(repeating: 40, count: 8))) { _ in }.underProvisionedSeconds == 0)
+    }
 }
