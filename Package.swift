@@ -181,7 +181,7 @@ let package = Package(
         .testTarget(name: "FlockStoreTests", dependencies: ["FlockStore", "FlockTestSupport"]),
         .testTarget(
             name: "FlockControllerTests", dependencies: ["FlockController", "FlockTesting", "FlockTestSupport"]),
-        .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockTestSupport"]),
+        .testTarget(name: "FlockctlTests", dependencies: ["flockctl", "FlockStore", "FlockTestSupport"]),
         .testTarget(
             name: "FlockHAProxyTests",
             dependencies: [

@@ -196,3 +196,34 @@ public struct Backtest: Sendable {
             metric: metric, time: time, reading: value.map(MetricSample.Reading.value) ?? .error("no value recorded"))
     }
 }
+
+extension Backtest.Series {
+    /// A pool's recorded samples as a series, for `flockctl simulate --pool`: one row per sample
+    /// time, in seconds from the first. Backend totals replay as recorded. The replay derives
+    /// per-server metrics itself, so a per-server metric whose total was not recorded becomes that
+    /// total, the per-server value times the `servers_up` sample of the same time.
+    public init(samples: [MetricSample]) {
+        let present = Set(samples.map(\.metric))
+        let derived = present.compactMap { m in
+            m.perServerBase.flatMap { present.contains($0) || !present.contains(.serversUp) ? nil : (m, $0) }
+        }
+        let totals = Set(derived.map(\.1))
+        let columns = MetricName.allCases.filter {
+            ($0.perServerBase == nil && present.contains($0)) || totals.contains($0)
+        }
+        let byTime = Dictionary(grouping: samples, by: \.time).sorted { $0.key < $1.key }
+        let start = byTime.first?.key.timeIntervalSince1970 ?? 0
+        let rows = byTime.map { time, at in
+            let value = { (metric: MetricName) in at.last { $0.metric == metric }?.value }
+            let values = columns.map { column in
+                if present.contains(column) { return value(column) }
+                guard let perServer = derived.first(where: { $0.1 == column })?.0, let v = value(perServer),
+                    let up = value(.serversUp)
+                else { return nil as Double? }
+                return v * up
+            }
+            return (time: time.timeIntervalSince1970 - start, values: values)
+        }
+        self.init(metrics: columns, rows: rows)
+    }
+}

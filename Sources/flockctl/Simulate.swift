@@ -2,6 +2,7 @@ import ArgumentParser
 import FlockCLI
 import FlockCore
 import FlockPolicy
+import FlockStore
 import Foundation
 
 /// `flockctl simulate`: backtest a candidate policy on recorded metrics before it goes live.
@@ -26,7 +27,16 @@ struct Simulate: AsyncParsableCommand {
     var policy: String
 
     @Option(help: ArgumentHelp("Recorded metrics (CSV).", valueName: "file"))
-    var metrics: String
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("Replay this pool's samples from the store instead of a CSV.", valueName: "name"))
+    var pool: String?
+
+    @Option(
+        help: ArgumentHelp("With --pool: replay the samples of this long before now, e.g. 48h.", valueName: "duration"))
+    var since = DurationArgument(.seconds(24 * 3600))
+
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "Serving instances at the start (default: the policy's capacity.min).")
     var startCount: Int?
@@ -50,17 +60,37 @@ struct Simulate: AsyncParsableCommand {
         if let startCount, startCount < 1 {
             throw ValidationError("--start-count must be at least 1 (the parent always serves).")
         }
+        if (metrics == nil) == (pool == nil) {
+            throw ValidationError(
+                "give exactly one of --metrics FILE (a CSV) and --pool NAME (the store's samples, with --since)")
+        }
+    }
+
+    /// The recorded metrics, from the CSV or the store, and how to name them in messages.
+    private func load() throws -> (series: Backtest.Series, source: String) {
+        if let metrics { return (try MetricsCSV.load(file: metrics), metrics) }
+        let pool = pool ?? ""
+        guard let flock = try store.openExisting() else {
+            throw CLIFailure("error: there is no store at \(store.path); nothing was simulated")
+        }
+        let samples = try flock.samples(pool: pool, since: Date().addingTimeInterval(-since.duration.seconds))
+        guard !samples.isEmpty else {
+            throw CLIFailure(
+                "error: pool '\(pool)' has no samples in the last \(since.duration.flockText) in \(store.path); "
+                    + "nothing was simulated")
+        }
+        return (Backtest.Series(samples: samples), "the store's record of pool '\(pool)'")
     }
 
     func run() async throws {
         let document = try loadPolicies([policy], failure: "; nothing was simulated")[0]
-        let series = try MetricsCSV.load(file: metrics)
+        let (series, source) = try load()
         let policy = document.policy
         let used = Set(policy.checks.map { $0.metric.perServerBase ?? $0.metric })
         let absent = used.subtracting(series.metrics).map(\.rawValue).sorted()
         if !absent.isEmpty {
             printError(
-                "warning: \(metrics) has no column for \(absent.joined(separator: ", ")); those checks will hold")
+                "warning: \(source) has no column for \(absent.joined(separator: ", ")); those checks will hold")
         }
         let gaps = zip(series.rows.dropFirst(), series.rows).map { $0.time - $1.time }
         if let widest = gaps.max(), widest > policy.staleAfter.seconds {

@@ -90,3 +90,22 @@ import Testing
         #expect(late.run(series(Array(repeating: 40, count: 8))) { _ in }.underProvisionedSeconds == 0)
     }
 }
+
+/// Store samples as a replay series, for `flockctl simulate --pool`.
+@Suite struct BacktestSeriesTests {
+    @Test func samplesBecomeRowsAndPerServerValuesTheirTotals() {
+        let t = Date(timeIntervalSince1970: 1_000)
+        let samples = [
+            MetricSample(metric: .sessionRatePerServer, time: t, value: 50),
+            MetricSample(metric: .serversUp, time: t, value: 3),
+            MetricSample(metric: .queue, time: t, value: 2),
+            MetricSample(metric: .sessionRatePerServer, time: t.addingTimeInterval(2), value: 40),
+            MetricSample(metric: .serversUp, time: t.addingTimeInterval(2), value: 4),
+            MetricSample(metric: .queue, time: t.addingTimeInterval(2), reading: .error("refused")),
+        ]
+        let series = Backtest.Series(samples: samples.reversed())
+        #expect(series.metrics == [.queue, .sessionRate, .serversUp])
+        #expect(series.rows.map(\.time) == [0, 2])
+        #expect(series.rows.map(\.values) == [[2, 150, 3], [nil, 160, 4]])
+    }
+}
