@@ -15,6 +15,8 @@ import Foundation
 ///    Per-server samples from before the serving count last changed are left out of the window.
 /// 2. **Votes combine, safest first.** Any scale-out vote wins and the largest count is taken.
 ///    Scale-in needs at least one scale-in vote and no hold or missing vote; the largest count wins.
+///    With a `predictive` block in `scale` mode, the forecast then raises (never lowers) the count
+///    to ⌈forecast demand ÷ target⌉ (`PredictiveFloor.swift`, `Forecast.swift`).
 ///    The result is clamped to [min, max] and recorded as the recommendation.
 /// 3. **Guards apply.** Scale-out waits for its cooldown since the last scale-out. Scale-in waits for
 ///    warming instances, takes the highest recommendation of its stabilization window, and waits for
