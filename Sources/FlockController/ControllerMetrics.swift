@@ -11,6 +11,11 @@ enum ControllerMetrics {
             Gauge(label: "flock_instances", dimensions: [("pool", pool), ("state", state.rawValue)])
                 .record(instances.filter { $0.state == state }.count)
         }
+        if let forecast = decision.forecast {
+            // NaN while the forecast abstains, so a graph shows a gap rather than an old value.
+            Gauge(label: "flock_forecast", dimensions: [("pool", pool), ("metric", forecast.metric.rawValue)])
+                .record(forecast.value ?? .nan)
+        }
         for vote in decision.votes {
             Gauge(label: "flock_metric_missing", dimensions: [("pool", pool), ("metric", vote.metric.rawValue)])
                 .record(vote.kind == .missing ? 1 : 0)

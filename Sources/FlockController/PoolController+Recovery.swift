@@ -39,6 +39,7 @@ extension PoolController {
         history = DecisionHistory()
         for decision in decisions { history.record(decision, policy: policy) }
         samples = try store.samples(pool: pool, since: time.addingTimeInterval(-sampleHorizon.seconds))
+        try seedDemand(at: time)
     }
 
     /// Records the warm parent as the pool's first instance, serving, if the store lacks it.

@@ -113,6 +113,7 @@ extension PoolController {
             if let decidedAt {
                 let seconds = now().timeIntervalSince(decidedAt)
                 ControllerMetrics.cloneToServing(seconds, pool: pool)
+                noteTimeToServe(seconds)
                 event(.instance, "\(name) serving \(String(format: "%.2f", seconds))s after the decision")
             }
         } catch let error as StoreError {

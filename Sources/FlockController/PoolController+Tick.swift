@@ -10,7 +10,7 @@ extension PoolController {
     @discardableResult
     public func tick() async -> Decision {
         let time = now()
-        let wanted = Set(policy.checks.map(\.metric))
+        let wanted = Set(policy.checks.map(\.metric)).union(demandMetrics)
         let fresh = clock.onControllerTime(
             await drivers.metrics.read(backend: policy.balancer.backend, metrics: wanted), at: time)
         do {
@@ -19,6 +19,7 @@ extension PoolController {
             event(.failure, "could not store samples: \(error)")
         }
         samples += fresh
+        rememberDemand(fresh, at: time)
         samples.removeAll { time.timeIntervalSince($0.time) > sampleHorizon.seconds }
 
         let all: [Instance]
@@ -33,7 +34,8 @@ extension PoolController {
         }
         let counts = count(all, at: time)
         var decision = DecisionEngine.decide(
-            policy: policy, counts: counts, history: history.decisions, samples: samples, now: time
+            policy: policy, counts: counts, history: history.decisions, samples: samples, now: time,
+            demand: predictiveCheck == nil ? nil : demand, timeToServe: timeToServe
         )
         if let manual = row?.manualDesired {
             decision = manualDecision(manual, counts: counts, base: decision)

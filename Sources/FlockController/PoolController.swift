@@ -25,6 +25,10 @@ public actor PoolController {
     private(set) var policyVersion: Int?
     var history = DecisionHistory()
     var samples: [MetricSample] = []
+    /// The predictive check's demand, as one-minute means over a season (`PoolController+Forecast`).
+    var demand = DemandHistory()
+    /// Recent decision-to-serving times in seconds, for the predictive block's default lead.
+    var serveTimes: [Double] = []
     var servingSince: Date?
     var lastServing: Int?
     /// Tasks that are cloning, registering or draining, by instance name.
@@ -97,8 +101,10 @@ public actor PoolController {
             retiredBackends?.insert(self.policy.balancer.backend)
             retiredBackends?.remove(policy.balancer.backend)
         }
+        let oldCheck = predictiveCheck
         self.policy = policy
         policyVersion = version
+        if predictiveCheck != oldCheck { try? seedDemand(at: now()) }
     }
 
     /// Waits for every clone, registration and drain in flight; graceful shutdown calls this so

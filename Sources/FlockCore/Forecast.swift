@@ -23,6 +23,11 @@ public struct DemandHistory: Sendable, Hashable {
     /// `session_rate_per_server`) where the samples carry it, else the per-server value times the
     /// `servers_up` sample taken at the same time. Error samples are left out.
     public init(samples: [MetricSample], check: Check) {
+        add(samples: samples, check: check)
+    }
+
+    /// Adds the demand behind `check` in `samples` (as `init(samples:check:)` reads it).
+    public mutating func add(samples: [MetricSample], check: Check) {
         let base = check.metric.perServerBase ?? check.metric
         let totals = samples.filter { $0.metric == base }
         if !totals.isEmpty || check.metric.perServerBase == nil {

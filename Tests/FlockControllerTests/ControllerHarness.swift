@@ -70,6 +70,15 @@ final class ControllerHarness: Sendable {
         return decision
     }
 
+    /// The same for a policy whose check reads new sessions per second per server.
+    @discardableResult
+    func tick(sessionRatePerServer: Double) async -> Decision {
+        metrics.set(.sessionRatePerServer, .value(sessionRatePerServer), backend: "app")
+        let decision = await controller.tick()
+        await controller.settle()
+        return decision
+    }
+
     func clones(_ state: InstanceState? = nil) throws -> [Instance] {
         try store.instances(pool: "web", includeGone: true).filter {
             $0.role == .clone && (state == nil || $0.state == state)

@@ -61,6 +61,20 @@ import Testing
         }
     }
 
+    @Test func theForecastIsExportedAndNaNWhileItAbstains() async throws {
+        var policy = InMemoryPool.policy()
+        policy.predictive = .init(check: "load", season: .seconds(3600), lead: .seconds(60), mode: .forecastOnly)
+        let pool = try InMemoryPool(policy: policy)
+        pool.setLoad(5)
+        try await withServer(pool, runPool: true) { port in
+            #expect(try await eventually { (try? pool.decisionCount()) ?? 0 >= 2 })
+            let metrics = try await HTTP.request("GET", port: port, "/metrics")
+            // No history yet: a fresh store has less than one season.
+            let line = metrics.text.split(separator: "\n").first { $0.hasPrefix("flock_forecast{") }
+            #expect(line == "flock_forecast{pool=\"web\",metric=\"sessions\"} nan", "\(line ?? "none")")
+        }
+    }
+
     @Test func poolEndpointsHaveTheirJSONShapes() async throws {
         let pool = try InMemoryPool()
         pool.setLoad(5)
