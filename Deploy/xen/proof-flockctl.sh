@@ -168,36 +168,36 @@ suspend_parent() {
     return 1
 }
 resume_checks() { # name expected-output (a grep pattern)
-    local out state
+    local out xstate
     out=$(fc vm resume web-parent 2>&1)
     check "$1_resumed" "$(ok grep -q "$2" <<<"$out")" "$out"
-    state=$(xl_state)
-    check "$1_runs" "$(ok runs "$state")" "xl list state $state"
+    xstate=$(xl_state)
+    check "$1_runs" "$(ok runs "$xstate")" "xl list state $xstate"
     check "$1_serves" "$(ok parent_serves)" ""
 }
 
 xl pause web-parent
-state=$(xl_state)
-check xl_pause_paused "$(ok test "${state:2:2}" = p-)" "xl list state $state"
+xstate=$(xl_state)
+check xl_pause_paused "$(ok test "${xstate:2:2}" = p-)" "xl list state $xstate"
 resume_checks xl_pause '^web-parent was paused; resumed it$'
 
 save=/var/lib/flock/parent-xl.save
 out=$(timeout 300 xl save -p web-parent "$save" 2>&1) || check xl_save_p 0 "$out"
 rm -f "$save"
-state=$(xl_state)
-check xl_save_p_leaves_paused "$(ok test "${state:2:2}" = p-)" "xl list state $state"
+xstate=$(xl_state)
+check xl_save_p_leaves_paused "$(ok test "${xstate:2:2}" = p-)" "xl list state $xstate"
 resume_checks xl_save_p '^web-parent was paused; resumed it$'
 
 suspend_parent
-state=$(xl_state)
-check suspend_suspended "$(ok test "${state:2:3}" = -ss)" "xl list state $state"
+xstate=$(xl_state)
+check suspend_suspended "$(ok test "${xstate:2:3}" = -ss)" "xl list state $xstate"
 resume_checks suspended '^web-parent was suspended (an interrupted checkpoint); resumed it$'
 
 # The same, with the domain also paused (a crash inside `xl save -p`, between its pause and its
 # resume): resuming alone would leave it paused.
 suspend_parent && xl pause web-parent
-state=$(xl_state)
-check suspended_paused_state "$(ok test "${state:2:3}" = pss)" "xl list state $state"
+xstate=$(xl_state)
+check suspended_paused_state "$(ok test "${xstate:2:3}" = pss)" "xl list state $xstate"
 resume_checks suspended_paused '^web-parent was suspended (an interrupted checkpoint); resumed it$'
 
 out=$(fc vm resume web-parent 2>&1)

@@ -209,21 +209,31 @@ struct VMResume: AsyncParsableCommand {
         guard record.role == .parent else {
             throw CLIFailure("error: \(parent) is a clone; vm resume resumes parent VMs (hint: flockctl vm list)")
         }
+        try await Self.resume(
+            parent, on: driver, options: options,
+            notRunning:
+                "error: parent \(parent) does not run (no QEMU process), so there is nothing to resume; start it again with flockctl vm start SPEC"
+        )
+    }
+
+    /// Runs the driver's `resumeParent` on a known parent and prints what it did; `notRunning` is
+    /// the error for a parent that has no running VM at all.
+    static func resume(_ parent: String, on driver: some Hypervisor, options: VMOptions, notRunning: String)
+        async throws
+    {
         let found: String?
         do {
             found = try await driver.resumeParent(name: parent)
         } catch let error as FlockError where error.isNotFound {
-            throw CLIFailure(
-                "error: parent \(parent) does not run (no QEMU process), so there is nothing to resume; start it again with flockctl vm start SPEC"
-            )
+            throw CLIFailure(notRunning)
         } catch {
             throw CLIFailure("error: \(error)")
         }
-        Self.printResumed(parent, found: found, options: options)
+        printResumed(parent, found: found, options: options)
     }
 
     /// What became of the parent: the state `resumeParent` found it in, or that it already ran.
-    static func printResumed(_ name: String, found: String?, options: VMOptions) {
+    private static func printResumed(_ name: String, found: String?, options: VMOptions) {
         if options.json {
             print(#"{"parent":"\#(name)","found":"\#(found ?? "running")","resumed":\#(found != nil)}"#)
             return

@@ -74,17 +74,11 @@ enum XenVMCommands {
             throw CLIFailure(
                 "error: \(parent) is a clone; vm resume resumes parent domains (hint: flockctl vm list --hypervisor xen)")
         }
-        let found: String?
-        do {
-            found = try await driver.resumeParent(name: parent)
-        } catch let error as FlockError where error.isNotFound {
-            throw CLIFailure(
+        try await VMResume.resume(
+            parent, on: driver, options: options,
+            notRunning:
                 "error: parent \(parent) has shut down (not for a suspend), so it cannot be resumed; destroy it (flockctl vm destroy \(parent) --parent --hypervisor xen) and start it again"
-            )
-        } catch {
-            throw CLIFailure("error: \(error)")
-        }
-        VMResume.printResumed(parent, found: found, options: options)
+        )
     }
 
     /// The driver, or `error: Xen is not running on this host: …` when this is no Xen dom0.
