@@ -218,7 +218,9 @@ struct VMResume: AsyncParsableCommand {
 
     /// Runs the driver's `resumeParent` on a known parent and prints what it did; `notRunning` is
     /// the error for a parent that has no running VM at all.
-    static func resume(_ parent: String, on driver: some Hypervisor, options: VMOptions, notRunning: String)
+    static func resume(
+        _ parent: String, on driver: some Hypervisor, options: VMOptions, notRunning: String
+    )
         async throws
     {
         let found: String?

@@ -72,7 +72,8 @@ enum XenVMCommands {
         }
         guard report.record.role == .parent else {
             throw CLIFailure(
-                "error: \(parent) is a clone; vm resume resumes parent domains (hint: flockctl vm list --hypervisor xen)")
+                "error: \(parent) is a clone; vm resume resumes parent domains (hint: flockctl vm list --hypervisor xen)"
+            )
         }
         try await VMResume.resume(
             parent, on: driver, options: options,
