@@ -211,23 +211,19 @@ struct VMResume: AsyncParsableCommand {
         }
         try await Self.resume(
             parent, on: driver, options: options,
-            notRunning:
+            gone:
                 "error: parent \(parent) does not run (no QEMU process), so there is nothing to resume; start it again with flockctl vm start SPEC"
         )
     }
 
-    /// Runs the driver's `resumeParent` on a known parent and prints what it did; `notRunning` is
-    /// the error for a parent that has no running VM at all.
-    static func resume(
-        _ parent: String, on driver: some Hypervisor, options: VMOptions, notRunning: String
-    )
-        async throws
-    {
+    /// Runs the driver's `resumeParent` on a known parent and prints what it did; `gone` is the
+    /// error for a parent that has no running VM at all.
+    static func resume(_ parent: String, on driver: some Hypervisor, options: VMOptions, gone: String) async throws {
         let found: String?
         do {
             found = try await driver.resumeParent(name: parent)
         } catch let error as FlockError where error.isNotFound {
-            throw CLIFailure(notRunning)
+            throw CLIFailure(gone)
         } catch {
             throw CLIFailure("error: \(error)")
         }

@@ -77,7 +77,7 @@ enum XenVMCommands {
         }
         try await VMResume.resume(
             parent, on: driver, options: options,
-            notRunning:
+            gone:
                 "error: parent \(parent) has shut down (not for a suspend), so it cannot be resumed; destroy it (flockctl vm destroy \(parent) --parent --hypervisor xen) and start it again"
         )
     }
