@@ -124,7 +124,8 @@ public actor XenDriver: Hypervisor {
                     "parent \(name)")
             }
             // Resuming runs the domain unless the toolstack paused it too (`xl save -p` pauses it
-            // before it resumes it, so a crash between the two leaves both).
+            // before it resumes it, so a crash between the two leaves both): in the Xen harness a
+            // domain both suspended and paused (`--pss-`) was still paused (`--p---`) after it.
             if try await self.report(named: name)?.status == .paused { try await unpause(report.domid, name: name) }
             log.warning("parent \(name) was left suspended by an interrupted checkpoint; resumed it")
             return "suspended"
