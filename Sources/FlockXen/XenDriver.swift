@@ -123,6 +123,10 @@ public actor XenDriver: Hypervisor {
                     libxl_domain_resume(xen.ctx, report.domid, 1, nil), "libxl_domain_resume (suspend_cancel)",
                     "parent \(name)")
             }
+            // Resuming runs the domain unless the toolstack paused it too (`xl save -p` pauses it
+            // before it resumes it, so a crash between the two leaves both): in the Xen harness a
+            // domain both suspended and paused (`--pss-`) was still paused (`--p---`) after it.
+            if try await self.report(named: name)?.status == .paused { try await unpause(report.domid, name: name) }
             log.warning("parent \(name) was left suspended by an interrupted checkpoint; resumed it")
             return "suspended"
         }

@@ -11,8 +11,8 @@ import Foundation
 struct VMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
-        abstract: "Start, clone, list and destroy QEMU VMs or Xen domains.",
-        subcommands: [VMStart.self, VMClone.self, VMList.self, VMDestroy.self]
+        abstract: "Start, clone, list, resume and destroy QEMU VMs or Xen domains.",
+        subcommands: [VMStart.self, VMClone.self, VMList.self, VMResume.self, VMDestroy.self]
     )
 }
 
@@ -184,6 +184,67 @@ struct VMList: AsyncParsableCommand {
     func run() async throws {
         if options.hypervisor == .xen { return try await XenVMCommands.list(options: options) }
         options.show(await options.driver().list().map(VMRow.init))
+    }
+}
+
+/// `flockctl vm resume`: the driver's `resumeParent`, which flockd runs every tick, for an operator
+/// whose flockd does not run: a crash mid-snapshot leaves the parent paused (or QEMU's
+/// `postmigrate`, a suspended Xen domain), and then it serves nobody until something resumes it.
+struct VMResume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume a parent VM left paused or suspended (by a crash mid-snapshot, or by hand).")
+
+    @Argument(help: ArgumentHelp("The parent VM's name.", valueName: "parent"))
+    var parent: String
+
+    @OptionGroup var options: VMOptions
+
+    func run() async throws {
+        if options.hypervisor == .xen { return try await XenVMCommands.resume(parent: parent, options: options) }
+        let driver = options.driver()
+        guard let record = await driver.record(named: parent) else {
+            throw CLIFailure("error: no VM named \(parent) in \(options.stateRoot) (hint: flockctl vm list)")
+        }
+        guard record.role == .parent else {
+            throw CLIFailure("error: \(parent) is a clone; vm resume resumes parent VMs (hint: flockctl vm list)")
+        }
+        try await Self.resume(
+            parent, on: driver, options: options,
+            gone:
+                "error: parent \(parent) does not run (no QEMU process), so there is nothing to resume; start it again with flockctl vm start SPEC"
+        )
+    }
+
+    /// Runs the driver's `resumeParent` on a known parent and prints what it did; `gone` is the
+    /// error for a parent that has no running VM at all.
+    static func resume(_ parent: String, on driver: some Hypervisor, options: VMOptions, gone: String) async throws {
+        let found: String?
+        do {
+            found = try await driver.resumeParent(name: parent)
+        } catch let error as FlockError where error.isNotFound {
+            throw CLIFailure(gone)
+        } catch {
+            throw CLIFailure("error: \(error)")
+        }
+        printResumed(parent, found: found, options: options)
+    }
+
+    /// What became of the parent: the state `resumeParent` found it in, or that it already ran.
+    private static func printResumed(_ name: String, found: String?, options: VMOptions) {
+        if options.json {
+            print(#"{"parent":"\#(name)","found":"\#(found ?? "running")","resumed":\#(found != nil)}"#)
+            return
+        }
+        guard let found else { return print("\(name) already runs; nothing to do") }
+        let was =
+            switch found {
+            case "paused": "was paused"
+            case "suspended": "was suspended (an interrupted checkpoint)"
+            case "postmigrate": "was in postmigrate (an interrupted eager snapshot)"
+            default: "was stopped (\(found))"
+            }
+        print("\(name) \(was); resumed it")
     }
 }
 

@@ -64,6 +64,24 @@ enum XenVMCommands {
         VMDestroy.printDestroyed(name, options: options)
     }
 
+    static func resume(parent: String, options: VMOptions) async throws {
+        let driver = try connect(options)
+        let report = try await failing { () async throws(XenError) in try await driver.report(named: parent) }
+        guard let report else {
+            throw CLIFailure("error: no Flock domain named \(parent) (hint: flockctl vm list --hypervisor xen)")
+        }
+        guard report.record.role == .parent else {
+            throw CLIFailure(
+                "error: \(parent) is a clone; vm resume resumes parent domains (hint: flockctl vm list --hypervisor xen)"
+            )
+        }
+        try await VMResume.resume(
+            parent, on: driver, options: options,
+            gone:
+                "error: parent \(parent) has shut down (not for a suspend), so it cannot be resumed; destroy it (flockctl vm destroy \(parent) --parent --hypervisor xen) and start it again"
+        )
+    }
+
     /// The driver, or `error: Xen is not running on this host: …` when this is no Xen dom0.
     private static func connect(_ options: VMOptions, holdBridge: String? = nil) throws -> XenDriver {
         var logger = Logger(label: "flockctl.xen")

@@ -145,7 +145,8 @@ import Testing
 
         let destroy = try await CLI.run(["vm", "destroy", clone, "--state", root])
         let cloned = try await CLI.run(["vm", "clone", parent, "--state", root])
-        for result in [destroy, cloned] {
+        let resumed = try await CLI.run(["vm", "resume", parent, "--state", root])
+        for result in [destroy, cloned, resumed] {
             #expect(result.status == 1, "\(result)")
             #expect(result.stderr.contains("\(root)/lock is locked by process \(getpid())"), "\(result)")
             #expect(!result.stderr.contains("Stack") && !result.stderr.contains("Fatal"), "\(result)")
@@ -153,6 +154,26 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: VMPaths(root: root, name: clone).metadata), "nothing done")
         let list = try await CLI.run(["vm", "list", "--state", root])
         #expect(list.status == 0 && list.stdout.contains(clone) && list.stdout.contains(parent), "\(list)")
+    }
+
+    /// `vm resume` resumes parents: a clone is refused by name, and a parent whose QEMU is gone has
+    /// nothing to resume (the lock is free here, so these are the answers, not the lock's).
+    @Test func resumeRefusesACloneAndAParentThatDoesNotRun() async throws {
+        let root = try tmpfsScratch("resume")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let parent = try fakeRecord("flock-qt-rparent", role: .parent, root: root)
+        let clone = try fakeRecord("flock-qt-rclone", role: .clone, root: root)
+
+        let onClone = try await CLI.run(["vm", "resume", clone, "--state", root])
+        #expect(onClone.status == 1, "\(onClone)")
+        #expect(onClone.stderr.contains("\(clone) is a clone; vm resume resumes parent VMs"), "\(onClone)")
+        let gone = try await CLI.run(["vm", "resume", parent, "--state", root])
+        #expect(gone.status == 1, "\(gone)")
+        #expect(gone.stderr.contains("parent \(parent) does not run (no QEMU process)"), "\(gone)")
+        #expect(gone.stderr.contains("flockctl vm start"), "\(gone)")
+        for result in [onClone, gone] {
+            #expect(result.stdout.isEmpty && !result.stderr.contains("Fatal"), "\(result)")
+        }
     }
 
     @Test func flockdExitsAtOnceNamingTheHolder() async throws {

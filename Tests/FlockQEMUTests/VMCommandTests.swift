@@ -67,3 +67,37 @@ extension RealVMs.CloneTests {
         #expect(filesUnder("\(root)/snapshots").isEmpty)
     }
 }
+
+extension RealVMs.ResumeParentTests {
+    /// `flockctl vm resume`, as an operator would run it with no flockd to heal the pool: a parent
+    /// paused behind Flock's back serves again, and a second run finds nothing to do.
+    @Test func flockctlResumesAPausedParent() async throws {
+        let (root, parent) = try await SharedParent.shared.get()
+        let port = try #require(parent.port)
+        func qmp(_ command: String) async throws -> JSONValue {
+            let client = try await QMPClient.connect(path: VMPaths(root: root, name: parent.name).qmpSocket)
+            defer { client.close() }
+            return try await client.execute(command)
+        }
+        try await qmp("stop")
+        #expect(try await qmp("query-status")["status"]?.stringValue == "paused")
+
+        let resumed = try await CLI.run(["vm", "resume", parent.name, "--state", root])
+        #expect(resumed.status == 0, "\(resumed)")
+        #expect(resumed.stdout == "\(parent.name) was paused; resumed it\n", "\(resumed)")
+        #expect(try await qmp("query-status")["status"]?.stringValue == "running")
+        #expect(try await HTTP.get("127.0.0.1", port, "/healthz", timeout: .seconds(10)).status == 200)
+
+        let again = try await CLI.run(["vm", "resume", parent.name, "--state", root])
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout == "\(parent.name) already runs; nothing to do\n", "\(again)")
+        let json = try await CLI.run(["vm", "resume", parent.name, "--state", root, "--json"])
+        let object = try #require(json.json as? [String: Any], "\(json)")
+        #expect(object["parent"] as? String == parent.name && object["found"] as? String == "running")
+        #expect(object["resumed"] as? Bool == false, "\(json)")
+
+        let unknown = try await CLI.run(["vm", "resume", "flock-qt-nosuch", "--state", root])
+        #expect(unknown.status == 1, "\(unknown)")
+        #expect(unknown.stderr.contains("no VM named flock-qt-nosuch in \(root)"), "\(unknown)")
+    }
+}

@@ -1,9 +1,10 @@
 import Testing
 
 /// Proof on real Xen, through Flock's own driver: the same dom0 as `XenProofTests`, where the
-/// host-built flockctl runs `vm start|clone|list|destroy --hypervisor xen` over FlockXen (libxl
+/// host-built flockctl runs `vm start|clone|list|resume|destroy --hypervisor xen` over FlockXen (libxl
 /// and xenstore from Swift): a warm PV parent, two eager clones from one checkpoint, each given
-/// its identity over xenstore, then everything destroyed. See Deploy/xen/proof-flockctl.sh.
+/// its identity over xenstore, the parent resumed from each stopped state (`vm resume`), then
+/// everything destroyed. See Deploy/xen/proof-flockctl.sh.
 @Suite("Xen harness (FlockXen proof in a dom0 under QEMU)", .serialized)
 struct XenDriverProofTests {
     @Test("The driver's proof runs to its end with every check passed")
@@ -35,6 +36,27 @@ struct XenDriverProofTests {
         for name in ["distinct_identities", "parent_still_serving", "nothing_left", "no_checkpoint_left"] {
             #expect(run.passed(name), "\(run.explain(name))")
         }
+    }
+
+    /// Each stopped state is made as what leaves it would (see proof-flockctl.sh); `xl save -p`
+    /// leaves the domain paused, not suspended, so the suspend is asked of the guest through
+    /// xenstore as a checkpoint asks it, and nothing resumes it.
+    @Test("vm resume runs a parent left paused (xl pause, xl save -p) or suspended (an interrupted checkpoint)")
+    func resumeRunsAStoppedParent() async throws {
+        let run = try await HarnessRun.driver.value
+        for name in ["xl_pause_paused", "xl_save_p_leaves_paused", "suspend_suspended", "suspended_paused_state"] {
+            #expect(run.passed(name), "the state to resume was not made: \(run.explain(name))")
+        }
+        for step in ["xl_pause", "xl_save_p", "suspended", "suspended_paused"] {
+            for name in ["\(step)_resumed", "\(step)_runs", "\(step)_serves"] {
+                #expect(run.passed(name), "\(run.explain(name))")
+            }
+        }
+        for name in ["resume_running_noop", "resume_clone_refused"] {
+            #expect(run.passed(name), "\(run.explain(name))")
+        }
+        let clones = run.checks.values.filter { $0.name.hasPrefix("resume_clone_") && $0.name.hasSuffix("_serves") }
+        #expect(clones.count == 2 && clones.allSatisfy(\.ok), "\(clones.map { run.explain($0.name) })")
     }
 
     @Test("Lazy clones are refused with what this host has: under TCG, Xen has no VMX and no HAP")
