@@ -41,8 +41,9 @@ import Testing
         let ready = try await agent.waitReady(requireApp: true, timeout: .seconds(5))
         #expect(ready.appUp && ready.cloneID == nil && ready.hostname == "g")
         let identity = CloneIdentity.fresh(cloneID: "flock-web-x1", generation: 4)
-        let applied = try await agent.applyIdentity(identity, timeout: .seconds(5))
-        #expect(applied == ["entropy", "clock", "hostname"])
+        let ack = try await agent.applyIdentity(identity, timeout: .seconds(5))
+        #expect(ack.applied == ["entropy", "clock", "hostname"])
+        #expect(ack.hooks == nil, "an agent without hooks reports none")
         try await agent.ping(seq: 7, timeout: .seconds(5))
         let sent = received.withLock { $0 }
         let identityLine = try #require(sent.first { $0.contains("\"identity\"") })
