@@ -58,9 +58,16 @@ public struct AgentReply: Sendable, Hashable, Decodable {
         }
     }
 
-    /// Why an `error` reply refused the identity, with control characters escaped: the message
-    /// quotes guest-written text (a hook's output), which must not reach logs or terminals raw.
-    public var failure: String { (message ?? "unspecified error").escapingControlCharacters }
+    /// Why an `error` reply refused the identity: its message and, when a clone hook failed, that
+    /// hook's output. Control characters are escaped: this is guest-written text, which must not
+    /// reach logs or terminals raw.
+    public var failure: String {
+        var text = message ?? "unspecified error"
+        if let failed = hooks?.last, failed.exitStatus != 0, let output = failed.output {
+            text += output.isEmpty ? "; no output" : "; output: " + output
+        }
+        return text.escapingControlCharacters
+    }
 
     /// The hooks as `10-flush (exit 0), 20-register (exit 0)` for a log line, escaped; nil when
     /// the agent ran none (or does not know hooks).

@@ -25,7 +25,7 @@ public enum CloneHooks {
     public static let totalLimitMs = 60_000
     /// How much of a hook's output (stdout and stderr, interleaved) is kept: the end of it, where
     /// the reason for a failure usually is.
-    public static let outputLimit = 4096
+    public static let outputLimit = 2048
     /// The hooks' PATH: the usual directories of a Debian system and of the busybox image.
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -48,34 +48,42 @@ enum MessageHandler {
         }
     }
 
+    /// At most this many bytes in a reply: it must fit one xenstore value (4096 bytes, its key
+    /// included) on Xen. Only a failed hook's output can make it longer; it is cut to fit.
+    static let maxReplyBytes = 3072
+
     /// Runs the clone hooks for an applied identity. All passed (or there are none): `ack`, as
-    /// before hooks existed plus their `hooks` list. One failed: `error`, whose message names it,
-    /// so that a host that does not know about hooks fails the clone too.
+    /// before hooks existed plus their `hooks` list. One failed: `error`, whose message names it
+    /// and its status (so that a host that does not know hooks fails the clone too); its output
+    /// is in its `hooks` entry, once.
     private static func hooksReply(for request: IdentityRequest, applied: [String]) -> String {
         let environment = CloneHooks.environment(
             cloneID: request.cloneID, generation: request.generation, hostname: request.hostname,
             network: request.network.map { ($0.mac, $0.address, $0.prefix, $0.gateway) })
-        let results = CloneHooks.run(environment: environment)
+        var results = CloneHooks.run(environment: environment)
         for result in results {
             Log.info("clone hook \(result.name): \(result.outcome.description) in \(result.milliseconds) ms")
         }
-        let hooks = JSONWriter.Field.objects(results.map(hookFields))
-        if let failed = results.last, !failed.outcome.succeeded {
-            let output = failed.output.isEmpty ? "no output" : "output: " + failed.output
+        guard let failed = results.last, !failed.outcome.succeeded else {
             return JSONWriter.object([
-                ("type", .string("error")),
-                ("message", .string("clone hook \(failed.name) failed (\(failed.outcome.description)); \(output)")),
+                ("type", .string("ack")),
                 ("clone_id", .string(request.cloneID)),
-                ("hooks", hooks),
+                ("hostname", .string(request.hostname)),
+                ("applied", .strings(applied)),
+                ("hooks", .objects(results.map(hookFields))),
             ])
         }
-        return JSONWriter.object([
-            ("type", .string("ack")),
-            ("clone_id", .string(request.cloneID)),
-            ("hostname", .string(request.hostname)),
-            ("applied", .strings(applied)),
-            ("hooks", hooks),
-        ])
+        while true {
+            let reply = JSONWriter.object([
+                ("type", .string("error")),
+                ("message", .string("clone hook \(failed.name) failed (\(failed.outcome.description))")),
+                ("clone_id", .string(request.cloneID)),
+                ("hooks", .objects(results.map(hookFields))),
+            ])
+            let output = results[results.count - 1].output
+            guard reply.utf8.count > maxReplyBytes, !output.isEmpty else { return reply }
+            results[results.count - 1].output = String(decoding: output.utf8.suffix(output.utf8.count / 2), as: UTF8.self)
+        }
     }
 
     /// `{"name","status","exit_status" or "signal","ms"}`, plus `output` when the hook failed.

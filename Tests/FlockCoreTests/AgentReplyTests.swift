@@ -38,7 +38,7 @@ import Testing
         let error = try #require(
             AgentReply.parse(
                 Data(
-                    #"{"type":"error","message":"clone hook 20-fail failed (exit 3); output: bad\u001b[2J\n","hooks":[{"name":"20-fail","status":"exit 3","exit_status":3,"output":"bad\u001b[2J\n"}]}"#
+                    #"{"type":"error","message":"clone hook 20-fail failed (exit 3)","hooks":[{"name":"20-fail","status":"exit 3","exit_status":3,"output":"bad\u001b[2J\n"}]}"#
                         .utf8)))
         #expect(error.failure == #"clone hook 20-fail failed (exit 3); output: bad\u001b[2J\u000a"#)
         #expect(error.hooks?.last?.output == "bad\u{1b}[2J\n", "the parsed output itself stays as the guest wrote it")

@@ -5,7 +5,11 @@ import Testing
 
 /// The clone hooks run as the agent runs them, as real processes, here on the host (the kit is
 /// Glibc only): which files count, their order, their environment, their limits.
-@Suite struct CloneHooksTests {
+///
+/// Serialized: Foundation writes the scripts through descriptors without close-on-exec, so a
+/// hook spawned by a test running alongside could inherit one and make `posix_spawn` of the
+/// script being written fail with ETXTBSY. (The agent itself is single-threaded.)
+@Suite(.serialized) struct CloneHooksTests {
     private func hook(_ scratch: Scratch, _ name: String, _ body: String, mode: Int = 0o755) throws {
         let path = try scratch.write("clone.d/\(name)", "#!/bin/sh\n" + body + "\n")
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
