@@ -92,8 +92,8 @@ public enum CloneHooks {
     /// are set only when the host assigned a network (bridge mode); in user mode the clone keeps
     /// the parent's address and they are absent.
     public static func environment(
-        cloneID: String, generation: Int64, hostname: String, network: (mac: String, address: String, prefix: Int,
-        gateway: String)?
+        cloneID: String, generation: Int64, hostname: String,
+        network: (mac: String, address: String, prefix: Int, gateway: String)?
     ) -> [(String, String)] {
         var variables = [
             ("PATH", path),

@@ -9,7 +9,9 @@
 public enum GratuitousARP {
     /// The 42-byte frame, or nil if `mac` is not `xx:xx:xx:xx:xx:xx` or `address` not dotted IPv4.
     public static func frame(mac: String, address: String) -> [UInt8]? {
-        guard let hardware = NetworkAddress.mac(mac), let protocolAddress = NetworkAddress.ipv4(address) else { return nil }
+        guard let hardware = NetworkAddress.mac(mac), let protocolAddress = NetworkAddress.ipv4(address) else {
+            return nil
+        }
         let broadcast = [UInt8](repeating: 0xFF, count: 6)
         var frame = broadcast + hardware + [0x08, 0x06]  // Ethernet: to all, from us, ARP
         frame += [0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01]  // Ethernet/IPv4, 6+4 bytes, request

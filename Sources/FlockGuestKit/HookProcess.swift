@@ -3,7 +3,8 @@ import Glibc
 /// Runs one clone hook (see `CloneHooks`): posix_spawn with an argument vector of just its path,
 /// output into a pipe whose tail is kept, a deadline enforced on its whole process group.
 enum HookProcess {
-    static func run(name: String, path: String, environment: [(String, String)], timeLimitMs: Int) -> CloneHooks.Result {
+    static func run(name: String, path: String, environment: [(String, String)], timeLimitMs: Int) -> CloneHooks.Result
+    {
         let started = monotonicMs()
         var fds: [Int32] = [-1, -1]
         // pipe2 is not in Swift's Glibc module; the agent is single-threaded, so setting
@@ -60,7 +61,10 @@ enum HookProcess {
         while outcome == nil {
             let elapsed = monotonicMs() - started
             if elapsed >= timeLimitMs {
+                // The group takes its children along; the hook itself too, should it have left
+                // the group (setsid), so that the wait below cannot hang.
                 kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
                 wait(pid, &status)
                 outcome = .timedOut(elapsed)
                 break

@@ -207,7 +207,9 @@ extension QEMUDriver {
         let identity = CloneIdentity.fresh(
             cloneID: record.name, generation: generation, network: try bridgeIdentityNetwork(record))
         let ack = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
-        if let hooks = ack.hooksSummary { configuration.logger.info("clone \(record.name) ran its clone hooks: \(hooks)") }
+        if let hooks = ack.hooksSummary {
+            configuration.logger.info("clone \(record.name) ran its clone hooks: \(hooks)")
+        }
     }
 
     /// The last lines QEMU wrote to its log, for error messages.

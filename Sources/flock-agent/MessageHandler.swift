@@ -82,7 +82,8 @@ enum MessageHandler {
             ])
             let output = results[results.count - 1].output
             guard reply.utf8.count > maxReplyBytes, !output.isEmpty else { return reply }
-            results[results.count - 1].output = String(decoding: output.utf8.suffix(output.utf8.count / 2), as: UTF8.self)
+            results[results.count - 1].output = String(
+                decoding: output.utf8.suffix(output.utf8.count / 2), as: UTF8.self)
         }
     }
 

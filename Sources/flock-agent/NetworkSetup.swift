@@ -13,7 +13,9 @@ enum NetworkSetup {
     /// name, of the interfaces backed by a device (`ens3`, `enp0s3` under predictable names).
     static func interface() -> String {
         if access("/sys/class/net/eth0", F_OK) == 0 { return "eth0" }
-        let devices = (Files.entries("/sys/class/net") ?? []).filter { access("/sys/class/net/\($0)/device", F_OK) == 0 }
+        let devices = (Files.entries("/sys/class/net") ?? []).filter {
+            access("/sys/class/net/\($0)/device", F_OK) == 0
+        }
         return devices.min { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } ?? "eth0"
     }
 
@@ -47,7 +49,9 @@ enum NetworkSetup {
         // Neighbours (a bridge, or QEMU's user-mode stack) still map our address to the old
         // MAC; the announcement updates them now instead of whenever we next ARP ourselves.
         // Best effort: the address is configured either way.
-        if let failure = announce(network, device: device) { Log.info("gratuitous ARP on \(device) failed: \(failure)") }
+        if let failure = announce(network, device: device) {
+            Log.info("gratuitous ARP on \(device) failed: \(failure)")
+        }
         return nil
     }
 

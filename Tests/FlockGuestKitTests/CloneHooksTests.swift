@@ -25,7 +25,8 @@ import Testing
             try hook(scratch, name, "exit 0")
         }
         try hook(scratch, "15-not-executable", "exit 0", mode: 0o644)
-        try FileManager.default.createDirectory(atPath: scratch.path("clone.d/25-dir"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: scratch.path("clone.d/25-dir"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: scratch.path("clone.d/60-link"), withDestinationPath: "10-a")
         #expect(CloneHooks.runnable(in: scratch.path("clone.d")) == ["10-a", "20-b", "60-link", "B-upper", "a-lower"])
         #expect(CloneHooks.runnable(in: scratch.path("missing")) == [], "no directory, no hooks")
@@ -96,7 +97,8 @@ import Testing
         }
         #expect(ms >= 500 && result.outcome.description.hasPrefix("timed out after "))
         #expect(result.output == "waiting\n")
-        let child = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let child = try #require(
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(isGoneOrZombie(child), "the hook's background child is killed with its process group")
     }
 

@@ -21,7 +21,9 @@ import Testing
 
     @Test func addressesAreParsedStrictly() {
         #expect(NetworkAddress.mac("52:54:00:ab:cd:EF") == [0x52, 0x54, 0, 0xAB, 0xCD, 0xEF])
-        for bad in ["52:54:00:ab:cd", "52:54:00:ab:cd:ef:01", "52:54:00:ab:cd:+f", "52:54:00:ab:cd:g0", "525400abcdef", ""] {
+        for bad in [
+            "52:54:00:ab:cd", "52:54:00:ab:cd:ef:01", "52:54:00:ab:cd:+f", "52:54:00:ab:cd:g0", "525400abcdef", "",
+        ] {
             #expect(NetworkAddress.mac(bad) == nil, "\(bad)")
         }
         #expect(NetworkAddress.ipv4("192.168.0.255") == [192, 168, 0, 255])

@@ -94,7 +94,8 @@ import Testing
             try await agent.applyIdentity(.fresh(cloneID: "flock-web-x4", generation: 1), timeout: .seconds(5))
         }
         #expect(
-            error?.message == #"agent of VM flock-web-x4: clone hook 20-fail failed (exit 3); output: refused\u001b[2J\u000a"#)
+            error?.message
+                == #"agent of VM flock-web-x4: clone hook 20-fail failed (exit 3); output: refused\u001b[2J\u000a"#)
     }
 
     @Test func aSilentGuestTimesOut() async throws {

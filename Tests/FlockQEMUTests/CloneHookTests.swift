@@ -71,7 +71,8 @@ extension RealVMs {
             let console = try await consoleText(VMPaths(root: root, name: good))
             let hookLine = try #require(console.split(separator: "\n").first { $0.hasPrefix("clone-hook 10-ok:") })
             #expect(
-                hookLine.contains("id=\(good) generation=\(vm.lineage.generation) hostname=\(good) kernel-hostname=\(good)"),
+                hookLine.contains(
+                    "id=\(good) generation=\(vm.lineage.generation) hostname=\(good) kernel-hostname=\(good)"),
                 "\(hookLine)")
             #expect(hookLine.contains(#""clone_id":"\#(good)""#), "the identity file is written before hooks run")
 
