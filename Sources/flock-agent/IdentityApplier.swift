@@ -33,11 +33,9 @@ enum IdentityApplier {
         applied.append("entropy")
         if let failure = setClock(request.timeUnixNs) { return .failure(ValidationError("clock: " + failure)) }
         applied.append("clock")
-        if tellTimeDaemons() { applied.append("time_daemon") }
-        switch setHostname(request.hostname) {
-        case .failure(let error): return .failure(error)
-        case .success(let wroteFile): applied += wroteFile ? ["hostname", "hostname_file"] : ["hostname"]
-        }
+        tellTimeDaemons()
+        if let failure = setHostname(request.hostname) { return .failure(failure) }
+        applied.append("hostname")
         if let network = request.network {
             if let failure = NetworkSetup.configure(network) { return .failure(ValidationError("network: " + failure)) }
             applied.append("network")
@@ -77,38 +75,33 @@ enum IdentityApplier {
 
     /// Under systemd, restarts the time daemon that runs (timesyncd or chrony): after the step,
     /// its drift and offset estimates are the parent's and wrong. `--no-block` queues the restart
-    /// without waiting for it. Best effort: the clock is already right. True if one was restarted.
-    private static func tellTimeDaemons() -> Bool {
-        guard access("/run/systemd/system", F_OK) == 0, Tool.exists("systemctl") else { return false }
-        var told = false
+    /// without waiting for it. Best effort, logged: the clock is already right.
+    private static func tellTimeDaemons() {
+        guard access("/run/systemd/system", F_OK) == 0, Tool.exists("systemctl") else { return }
         for unit in timeDaemons where Tool.run("systemctl", ["is-active", "--quiet", unit]) == nil {
             if let failure = Tool.run("systemctl", ["--no-block", "restart", unit]) {
                 Log.info("could not restart \(unit) after the clock step: \(failure)")
             } else {
-                told = true
+                Log.info("restarted \(unit) after the clock step")
             }
         }
-        return told
     }
 
     /// `sethostname`, then `/etc/hostname` when the image has one we may write (a read-only root
     /// is left as it is): that is what `hostnamectl` would do, without needing D-Bus and
-    /// systemd-hostnamed, which read the file afresh. True when the file was written.
-    private static func setHostname(_ name: String) -> Result<Bool, ValidationError> {
+    /// systemd-hostnamed, which read the file afresh.
+    private static func setHostname(_ name: String) -> ValidationError? {
         let nameBytes = Array(name.utf8)
         let result = nameBytes.withUnsafeBufferPointer { buffer -> Int32 in
             buffer.baseAddress.map { base in
                 base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { sethostname($0, buffer.count) }
             } ?? -1
         }
-        guard result == 0 else {
-            return .failure(ValidationError("hostname: sethostname failed (\(GuestHost.errnoText()))"))
-        }
-        guard access(hostnameFile, W_OK) == 0 else { return .success(false) }
-        if Files.readTrimmed(hostnameFile) == name { return .success(false) }
+        guard result == 0 else { return ValidationError("hostname: sethostname failed (\(GuestHost.errnoText()))") }
+        guard access(hostnameFile, W_OK) == 0, Files.readTrimmed(hostnameFile) != name else { return nil }
         guard Files.overwrite(hostnameFile, nameBytes + [0x0A]) else {
-            return .failure(ValidationError("hostname: cannot write \(hostnameFile) (\(GuestHost.errnoText()))"))
+            return ValidationError("hostname: cannot write \(hostnameFile) (\(GuestHost.errnoText()))")
         }
-        return .success(true)
+        return nil
     }
 }

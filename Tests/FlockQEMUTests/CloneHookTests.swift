@@ -69,7 +69,9 @@ extension RealVMs {
                 logged.contains("clone \(good) ran its clone hooks: 10-ok (exit 0), 20-fail (exit 0)"),
                 "\(logged)")
             let console = try await consoleText(VMPaths(root: root, name: good))
-            let hookLine = try #require(console.split(separator: "\n").first { $0.hasPrefix("clone-hook 10-ok:") })
+            let hookLine = try #require(
+                console.split(separator: "\n").first { $0.hasPrefix("clone-hook 10-ok:") },
+                "console: \(console.suffix(2000))")
             #expect(
                 hookLine.contains(
                     "id=\(good) generation=\(vm.lineage.generation) hostname=\(good) kernel-hostname=\(good)"),
