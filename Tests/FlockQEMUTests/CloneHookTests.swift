@@ -23,7 +23,7 @@ extension RealVMs {
             [ "$FLOCK_HOSTNAME" = "$FLOCK_CLONE_ID" ] || { echo "FLOCK_HOSTNAME=$FLOCK_HOSTNAME"; exit 1; }
             [ "$(hostname)" = "$FLOCK_HOSTNAME" ] || { echo "hostname is $(hostname), not yet $FLOCK_HOSTNAME"; exit 1; }
             case "$FLOCK_GENERATION" in ''|*[!0-9]*) echo "FLOCK_GENERATION=$FLOCK_GENERATION"; exit 1 ;; esac
-            grep -q "\"clone_id\":\"$FLOCK_CLONE_ID\"" "$FLOCK_IDENTITY_FILE" || { echo "identity file is old"; exit 1; }
+            grep -q "\\"clone_id\\":\\"$FLOCK_CLONE_ID\\"" "$FLOCK_IDENTITY_FILE" || { echo "identity file is old"; exit 1; }
             [ -z "$FLOCK_ADDRESS" ] || { echo "FLOCK_ADDRESS set in user mode"; exit 1; }
             echo "flushed the pool"
             """
