@@ -27,7 +27,8 @@ extension RealVMs {
             [ -z "$FLOCK_ADDRESS" ] || { echo "FLOCK_ADDRESS set in user mode"; exit 1; }
             echo "flushed the pool"
             """
-        /// Fails for clone ids containing `fail`, with its identity and a control character.
+        /// Fails for clone ids containing `fail`, with its identity and a control character (a raw
+        /// ESC in the script: busybox printf has no octal escapes in its format).
         static let failHook = """
             #!/bin/sh
             case "$FLOCK_CLONE_ID" in
