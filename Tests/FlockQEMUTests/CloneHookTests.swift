@@ -27,12 +27,12 @@ extension RealVMs {
             [ -z "$FLOCK_ADDRESS" ] || { echo "FLOCK_ADDRESS set in user mode"; exit 1; }
             echo "flushed the pool"
             """
-        /// Fails for clone ids containing `fail`, with its identity and a control character (a raw
-        /// ESC in the script: busybox printf has no octal escapes in its format).
+        /// Fails for clone ids containing `fail`, with its identity and a control character (an ESC
+        /// byte written into the script as it is).
         static let failHook = """
             #!/bin/sh
             case "$FLOCK_CLONE_ID" in
-            *fail*) printf 'upstream refused %s generation %s\033[2J\n' "$FLOCK_HOSTNAME" "$FLOCK_GENERATION"; exit 3 ;;
+            *fail*) printf 'upstream refused %s generation %s\u{1b}[2J\\n' "$FLOCK_HOSTNAME" "$FLOCK_GENERATION"; exit 3 ;;
             esac
             """
 
