@@ -210,6 +210,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
+        // The guest kit on the host: clone hooks run as real processes, ARP frames, address parsing.
+        .testTarget(name: "FlockGuestKitTests", dependencies: ["FlockGuestKit", "FlockTestSupport"]),
         // Runs the built flock-bench; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
         .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench", "FlockTestSupport"]),
         // The demo's pure parts (wrk's summary, the load script, the summary maths, the chart) and

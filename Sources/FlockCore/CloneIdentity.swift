@@ -13,6 +13,11 @@ public struct CloneIdentity: Sendable, Hashable {
     public var timeUnixNanoseconds: Int64
     public var network: Network?
 
+    /// How long the agent's clone hooks may run together after it applied an identity
+    /// (`CloneHooks.totalLimitMs` in FlockGuestKit, the guest's side of the same contract): a host
+    /// waits this long for the ack on top of its own agent timeout.
+    public static let hookTimeBudget: Duration = .seconds(60)
+
     public struct Network: Sendable, Hashable {
         public var mac: String
         public var address: String

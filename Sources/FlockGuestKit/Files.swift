@@ -59,6 +59,16 @@ public enum Files {
         return true
     }
 
+    /// Replaces the contents of the existing file `path` in place (following a symlink, keeping its
+    /// owner and mode), for system files such as `/etc/hostname` that an image may have linked
+    /// elsewhere, where a rename would replace the link instead.
+    public static func overwrite(_ path: String, _ bytes: [UInt8]) -> Bool {
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return writeAll(fd, bytes, attempts: 10) == nil
+    }
+
     /// Writes all of `bytes` to the non-blocking `fd`, riding out EAGAIN and EINTR at most
     /// `attempts` times: each waits for POLLOUT up to 10 ms, then sleeps 10 ms (a virtio-serial
     /// port reports POLLHUP at once while no host is connected, so poll alone cannot wait).
@@ -87,5 +97,20 @@ public enum Files {
 
     public static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Bool {
         mkdir(path, mode) == 0 || errno == EEXIST
+    }
+
+    /// The names in a directory, without `.` and `..`, in no particular order; nil if it cannot
+    /// be opened (missing, say).
+    public static func entries(_ directory: String) -> [String]? {
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }

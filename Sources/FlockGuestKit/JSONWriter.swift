@@ -2,12 +2,14 @@
 /// responses. Each is built from a few known fields, so a tiny writer that only has to escape
 /// strings correctly is all they need.
 public enum JSONWriter {
-    /// One reply field; the protocol only ever sends strings, integers, nulls and string lists.
+    /// One reply field; the protocol only ever sends strings, integers, nulls, string lists and
+    /// lists of flat objects of those (the clone hooks' results).
     public enum Field {
         case string(String)
         case optionalString(String?)
         case integer(Int64)
         case strings([String])
+        case objects([[(String, Field)]])
     }
 
     public static func object(_ fields: [(String, Field)]) -> String {
@@ -20,6 +22,7 @@ public enum JSONWriter {
             case .optionalString(let s): out += s.map(quote) ?? "null"
             case .integer(let n): out += String(n)
             case .strings(let list): out += "[" + list.map(quote).joined(separator: ",") + "]"
+            case .objects(let list): out += "[" + list.map(object).joined(separator: ",") + "]"
             }
         }
         return out + "}"

@@ -60,17 +60,20 @@ public final class AgentClient: Sendable {
         throw .timeout("waiting for the agent of VM \(vm) to say ready", after: timeout)
     }
 
-    /// Sends the clone's identity and waits for `ack`; an `error` reply is thrown with its message.
-    public func applyIdentity(_ identity: CloneIdentity, timeout: Duration) async throws(QEMUError) -> [String] {
+    /// Sends the clone's identity and waits for `ack`, which comes after the guest's clone hooks
+    /// ran: the wait is `timeout` plus `CloneIdentity.hookTimeBudget`. An `error` reply (a failed
+    /// step or hook) is thrown with its message, escaped.
+    public func applyIdentity(_ identity: CloneIdentity, timeout: Duration) async throws(QEMUError) -> AgentReply {
         try send(line: identity.json)
-        guard let reply = try await receive(type: "ack", until: ContinuousClock.now + timeout, failOnError: true) else {
-            throw .timeout("waiting for the agent of VM \(vm) to acknowledge its identity", after: timeout)
+        let wait = timeout + CloneIdentity.hookTimeBudget
+        guard let reply = try await receive(type: "ack", until: ContinuousClock.now + wait, failOnError: true) else {
+            throw .timeout("waiting for the agent of VM \(vm) to acknowledge its identity", after: wait)
         }
         guard reply.cloneID == identity.cloneID else {
             let acknowledged = reply.cloneID.map { "\"\($0)\"" } ?? "none"
             throw .agent(vm, "acknowledged clone id \(acknowledged), expected \(identity.cloneID)")
         }
-        return reply.applied ?? []
+        return reply
     }
 
     /// A liveness check: `ping` with a sequence number, answered by `pong` with the same number.
@@ -104,7 +107,7 @@ public final class AgentClient: Sendable {
             while let message = queued.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
                 if message.type == type { return message }
                 if failOnError && message.type == "error" {
-                    throw .agent(vm, message.message ?? "unspecified error")
+                    throw .agent(vm, message.failure)
                 }
             }
             // Poll in short slices so a cancelled task or a passed deadline is noticed promptly.

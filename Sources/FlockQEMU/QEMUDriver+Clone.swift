@@ -178,7 +178,9 @@ extension QEMUDriver {
         }
     }
 
-    /// hello → ready, then identity → ack: the clone is ready only after the ack.
+    /// hello → ready, then identity → ack: the clone is ready only after the ack, which the agent
+    /// sends once the identity is applied and the guest's clone hooks passed. A failed hook is an
+    /// `error` reply, thrown like any other agent error, so the clone is discarded.
     ///
     /// A restored guest occasionally never hears the first connection's hellos (its port still
     /// reflects the snapshot's connection), so a connection that gets no `ready` within a third of
@@ -204,7 +206,10 @@ extension QEMUDriver {
         }
         let identity = CloneIdentity.fresh(
             cloneID: record.name, generation: generation, network: try bridgeIdentityNetwork(record))
-        _ = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
+        let ack = try await agent.applyIdentity(identity, timeout: configuration.agentTimeout)
+        if let hooks = ack.hooksSummary {
+            configuration.logger.info("clone \(record.name) ran its clone hooks: \(hooks)")
+        }
     }
 
     /// The last lines QEMU wrote to its log, for error messages.

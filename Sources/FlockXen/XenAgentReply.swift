@@ -25,7 +25,7 @@ enum XenAgentReply: Sendable, Hashable {
             }
             self = .acknowledged(applied: reply.applied ?? [])
         case "error":
-            self = .failed(reply.message ?? "unspecified error")
+            self = .failed(reply.failure)
         default:
             self = .pending
         }

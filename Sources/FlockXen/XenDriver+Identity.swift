@@ -20,9 +20,12 @@ extension XenDriver {
         }
     }
 
-    /// Polls the guest's reply key until the agent acknowledges `identity` (or says why not).
+    /// Polls the guest's reply key until the agent acknowledges `identity` (or says why not, a
+    /// failed clone hook included). The agent acks after its clone hooks ran, so the wait is
+    /// `timeout` plus `CloneIdentity.hookTimeBudget`.
     func waitForAck(domid: UInt32, identity: CloneIdentity, timeout: Duration) async throws(XenError) -> [String] {
-        let deadline = ContinuousClock.now + timeout
+        let wait = timeout + CloneIdentity.hookTimeBudget
+        let deadline = ContinuousClock.now + wait
         let path = XenIdentityKeys.ack(domid)
         while true {
             let value = try await xen.run { xen in xen.read(path) }
@@ -34,7 +37,7 @@ extension XenDriver {
             guard ContinuousClock.now < deadline else {
                 throw .timeout(
                     "waiting for the agent of domain \(identity.cloneID) to acknowledge its identity at \(path)",
-                    after: timeout)
+                    after: wait)
             }
             try? await Task.sleep(for: XenIdentityKeys.pollInterval)
         }

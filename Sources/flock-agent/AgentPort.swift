@@ -17,13 +17,7 @@ struct AgentPort {
     static func discover() -> String? {
         let link = "/dev/virtio-ports/" + portName
         if access(link, F_OK) == 0 { return link }
-        guard let dir = opendir("/sys/class/virtio-ports") else { return nil }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard name.hasPrefix("vport") else { continue }
+        for name in Files.entries("/sys/class/virtio-ports") ?? [] where name.hasPrefix("vport") {
             if Files.readTrimmed("/sys/class/virtio-ports/\(name)/name") == portName { return "/dev/" + name }
         }
         return nil

@@ -4,11 +4,27 @@ import Glibc
 /// Applies a validated identity to the running guest, in the order the protocol fixes:
 /// entropy first (so nothing after it, including the app, draws from the parent's RNG state),
 /// then the clock, the hostname, the network, and last the identity file the app reads.
+///
+/// The same agent runs in the busybox image and in a systemd distribution (Debian): each step
+/// uses what the guest has (iproute2's `ip` or busybox's, `/etc/hostname` when there is one, a
+/// running time daemon) and falls back to the plain system call otherwise.
+///
+/// `/etc/machine-id` is left alone, on purpose: a clone keeps its parent's. The id is read once
+/// and kept by the processes that use it, so rewriting the file under a running system changes
+/// nothing for them and splits the machine in two: systemd (PID 1) and every `sd_id128_get_machine`
+/// caller cache it, journald keeps writing under `/var/log/journal/<old id>/` with the old
+/// `_MACHINE_ID`, dbus-daemon answers with the id it read at start, and networkd's DHCP DUID and
+/// IPv6 addresses derived from it stay the parent's. systemd only supports setting it before it
+/// is first read, at first boot (`systemd-machine-id-setup`, machine-id(5)), which a restored
+/// clone is long past. An application that needs a per-clone id uses `FLOCK_CLONE_ID` (see
+/// `CloneHooks`); what must differ per machine regardless (SSH host keys, say) a clone hook regenerates.
 enum IdentityApplier {
     /// `_IOW('R', 0x03, int[2])` and `_IO('R', 0x07)` from <linux/random.h>.
     static let rndAddEntropy: UInt = 0x4008_5203
     static let rndReseedCRNG: UInt = 0x5207
-    static let busybox = "/bin/busybox"
+    static let hostnameFile = "/etc/hostname"
+    /// The time daemons Debian ships, restarted after the clock step when they run.
+    static let timeDaemons = ["systemd-timesyncd.service", "chrony.service"]
 
     /// Returns the names of the steps applied, or the first failure.
     static func apply(_ request: IdentityRequest) -> Result<[String], ValidationError> {
@@ -17,18 +33,11 @@ enum IdentityApplier {
         applied.append("entropy")
         if let failure = setClock(request.timeUnixNs) { return .failure(ValidationError("clock: " + failure)) }
         applied.append("clock")
-        let nameBytes = Array(request.hostname.utf8)
-        let hostnameResult = nameBytes.withUnsafeBufferPointer { buffer -> Int32 in
-            buffer.baseAddress.map { base in
-                base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { sethostname($0, buffer.count) }
-            } ?? -1
-        }
-        guard hostnameResult == 0 else {
-            return .failure(ValidationError("hostname: sethostname failed (\(GuestHost.errnoText()))"))
-        }
+        tellTimeDaemons()
+        if let failure = setHostname(request.hostname) { return .failure(failure) }
         applied.append("hostname")
         if let network = request.network {
-            if let failure = configure(network) { return .failure(ValidationError("network: " + failure)) }
+            if let failure = NetworkSetup.configure(network) { return .failure(ValidationError("network: " + failure)) }
             applied.append("network")
         }
         let file = IdentityFile(cloneID: request.cloneID, generation: request.generation, hostname: request.hostname)
@@ -64,41 +73,34 @@ enum IdentityApplier {
         return clock_settime(CLOCK_REALTIME, &spec) == 0 ? nil : "clock_settime failed (\(GuestHost.errnoText()))"
     }
 
-    /// Bridge mode: the MAC first (the link must be down to change it), then a clean address
-    /// and the default route. Tried a few times: a Xen clone's netfront reconnects to its new
-    /// backend right after the restore, and takes the new MAC from it; while it does, `ip link`
-    /// on the device can fail.
-    private static func configure(_ network: IdentityRequest.Network) -> String? {
-        var failure: String?
-        for attempt in 1...10 {
-            failure = configureOnce(network)
-            guard let reason = failure else { return nil }
-            Log.info("network configuration attempt \(attempt) failed: \(reason)")
-            usleep(300_000)
+    /// Under systemd, restarts the time daemon that runs (timesyncd or chrony): after the step,
+    /// its drift and offset estimates are the parent's and wrong. `--no-block` queues the restart
+    /// without waiting for it. Best effort, logged: the clock is already right.
+    private static func tellTimeDaemons() {
+        guard access("/run/systemd/system", F_OK) == 0, Tool.exists("systemctl") else { return }
+        for unit in timeDaemons where Tool.run("systemctl", ["is-active", "--quiet", unit]) == nil {
+            if let failure = Tool.run("systemctl", ["--no-block", "restart", unit]) {
+                Log.info("could not restart \(unit) after the clock step: \(failure)")
+            } else {
+                Log.info("restarted \(unit) after the clock step")
+            }
         }
-        return failure
     }
 
-    private static func configureOnce(_ network: IdentityRequest.Network) -> String? {
-        let device = "eth0"
-        let currentMAC = Files.readTrimmed("/sys/class/net/\(device)/address")?.lowercased()
-        var commands: [[String]] = []
-        if currentMAC != network.mac {
-            commands.append(["ip", "link", "set", "dev", device, "down"])
-            commands.append(["ip", "link", "set", "dev", device, "address", network.mac])
+    /// `sethostname`, then `/etc/hostname` when the image has one we may write (a read-only root
+    /// is left as it is): that is what `hostnamectl` would do, without needing D-Bus and
+    /// systemd-hostnamed, which read the file afresh.
+    private static func setHostname(_ name: String) -> ValidationError? {
+        let nameBytes = Array(name.utf8)
+        let result = nameBytes.withUnsafeBufferPointer { buffer -> Int32 in
+            buffer.baseAddress.map { base in
+                base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { sethostname($0, buffer.count) }
+            } ?? -1
         }
-        commands.append(["ip", "addr", "flush", "dev", device])
-        commands.append(["ip", "addr", "add", "\(network.address)/\(network.prefix)", "dev", device])
-        commands.append(["ip", "link", "set", "dev", device, "up"])
-        commands.append(["ip", "route", "replace", "default", "via", network.gateway, "dev", device])
-        for command in commands {
-            if let failure = Spawn.run(busybox, command) { return failure }
-        }
-        // Neighbours (a bridge, or QEMU's user-mode stack) still map our address to the old
-        // MAC; an unsolicited ARP updates them now instead of whenever we next ARP ourselves.
-        // Best effort: the address is configured either way.
-        if let failure = Spawn.run(busybox, ["arping", "-U", "-c", "1", "-w", "1", "-I", device, network.address]) {
-            Log.info("gratuitous ARP failed: \(failure)")
+        guard result == 0 else { return ValidationError("hostname: sethostname failed (\(GuestHost.errnoText()))") }
+        guard access(hostnameFile, W_OK) == 0, Files.readTrimmed(hostnameFile) != name else { return nil }
+        guard Files.overwrite(hostnameFile, nameBytes + [0x0A]) else {
+            return ValidationError("hostname: cannot write \(hostnameFile) (\(GuestHost.errnoText()))")
         }
         return nil
     }

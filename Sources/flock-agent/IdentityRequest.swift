@@ -56,16 +56,16 @@ struct IdentityRequest {
     }
 
     private static func parseNetwork(_ value: JSONValue) -> Result<Network, ValidationError> {
-        guard let mac = value["mac"]?.stringValue, isValidMAC(mac) else {
+        guard let mac = value["mac"]?.stringValue, NetworkAddress.mac(mac) != nil else {
             return .failure(ValidationError("network.mac must look like 52:54:00:12:34:56"))
         }
-        guard let address = value["address"]?.stringValue, isValidIPv4(address) else {
+        guard let address = value["address"]?.stringValue, NetworkAddress.ipv4(address) != nil else {
             return .failure(ValidationError("network.address must be a dotted IPv4 address"))
         }
         guard let prefix = value["prefix"]?.int64Value, (1...32).contains(prefix) else {
             return .failure(ValidationError("network.prefix must be an integer from 1 to 32"))
         }
-        guard let gateway = value["gateway"]?.stringValue, isValidIPv4(gateway) else {
+        guard let gateway = value["gateway"]?.stringValue, NetworkAddress.ipv4(gateway) != nil else {
             return .failure(ValidationError("network.gateway must be a dotted IPv4 address"))
         }
         return .success(Network(mac: mac.lowercased(), address: address, prefix: Int(prefix), gateway: gateway))
@@ -77,17 +77,6 @@ struct IdentityRequest {
             return false
         }
         return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
-    }
-
-    static func isValidMAC(_ mac: String) -> Bool {
-        let parts = mac.split(separator: ":", omittingEmptySubsequences: false)
-        return parts.count == 6 && parts.allSatisfy { $0.utf8.count == 2 && UInt8($0, radix: 16) != nil }
-    }
-
-    static func isValidIPv4(_ address: String) -> Bool {
-        let parts = address.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4
-            && parts.allSatisfy { (1...3).contains($0.utf8.count) && $0.utf8.allSatisfy(isDigit) && UInt8($0) != nil }
     }
 
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }

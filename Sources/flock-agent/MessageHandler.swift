@@ -1,4 +1,5 @@
 import FlockGuestKit
+import Glibc
 
 /// Turns one request line into exactly one reply line. Pure dispatch: the side effects live in
 /// `IdentityApplier` and `GuestState`, which keeps every malformed-input path a plain return.
@@ -37,12 +38,7 @@ enum MessageHandler {
                 Log.info(
                     "identity applied: \(request.cloneID) generation \(request.generation) [\(applied.joined(separator: ","))]"
                 )
-                return JSONWriter.object([
-                    ("type", .string("ack")),
-                    ("clone_id", .string(request.cloneID)),
-                    ("hostname", .string(request.hostname)),
-                    ("applied", .strings(applied)),
-                ])
+                return hooksReply(for: request, applied: applied)
             case .failure(let error):
                 Log.info("identity failed: \(error.message)")
                 return errorReply(error.message)
@@ -50,6 +46,61 @@ enum MessageHandler {
         default:
             return errorReply("unknown type \(clip(type))")
         }
+    }
+
+    /// At most this many bytes in a reply: it must fit one xenstore value (4096 bytes, its key
+    /// included) on Xen. Only a failed hook's output can make it longer; it is cut to fit.
+    static let maxReplyBytes = 3072
+
+    /// Runs the clone hooks for an applied identity. All passed (or there are none): `ack`, as
+    /// before hooks existed plus their `hooks` list. One failed: `error`, whose message names it
+    /// and its status (so that a host that does not know hooks fails the clone too); its output
+    /// is in its `hooks` entry, once.
+    private static func hooksReply(for request: IdentityRequest, applied: [String]) -> String {
+        let environment = CloneHooks.environment(
+            cloneID: request.cloneID, generation: request.generation, hostname: request.hostname,
+            network: request.network.map { ($0.mac, $0.address, $0.prefix, $0.gateway) })
+        var results = CloneHooks.run(environment: environment)
+        for result in results {
+            Log.info("clone hook \(result.name): \(result.outcome.description) in \(result.milliseconds) ms")
+        }
+        guard let failed = results.last, !failed.outcome.succeeded else {
+            return JSONWriter.object([
+                ("type", .string("ack")),
+                ("clone_id", .string(request.cloneID)),
+                ("hostname", .string(request.hostname)),
+                ("applied", .strings(applied)),
+                ("hooks", .objects(results.map(hookFields))),
+            ])
+        }
+        while true {
+            let reply = JSONWriter.object([
+                ("type", .string("error")),
+                ("message", .string("clone hook \(failed.name) failed (\(failed.outcome.description))")),
+                ("clone_id", .string(request.cloneID)),
+                ("hooks", .objects(results.map(hookFields))),
+            ])
+            let output = results[results.count - 1].output
+            guard reply.utf8.count > maxReplyBytes, !output.isEmpty else { return reply }
+            results[results.count - 1].output = String(
+                decoding: output.utf8.suffix(output.utf8.count / 2), as: UTF8.self)
+        }
+    }
+
+    /// `{"name","status","exit_status" or "signal","ms"}`, plus `output` when the hook failed.
+    private static func hookFields(_ result: CloneHooks.Result) -> [(String, JSONWriter.Field)] {
+        var fields: [(String, JSONWriter.Field)] = [
+            ("name", .string(result.name)), ("status", .string(result.outcome.description)),
+        ]
+        switch result.outcome {
+        case .exited(let code): fields.append(("exit_status", .integer(Int64(code))))
+        case .signaled(let signal): fields.append(("signal", .integer(Int64(signal))))
+        case .timedOut: fields.append(("signal", .integer(Int64(SIGKILL))))
+        case .notStarted: break
+        }
+        fields.append(("ms", .integer(Int64(result.milliseconds))))
+        if !result.outcome.succeeded { fields.append(("output", .string(result.output))) }
+        return fields
     }
 
     static func errorReply(_ message: String) -> String {

@@ -9,7 +9,7 @@ enum Spawn {
         defer { argv.forEach { free($0) } }
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv + [nil]
         var pid: pid_t = 0
-        // The child's chatter (arping's report, say) would clutter the console; errors still go
+        // The child's chatter (ip's notices, say) would clutter the console; errors still go
         // to stderr, which is the console.
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

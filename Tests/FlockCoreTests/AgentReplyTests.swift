@@ -26,4 +26,22 @@ import Testing
             #expect(AgentReply.parse(Data(text.utf8)) == nil, "\(text)")
         }
     }
+
+    @Test func hookResultsAreReadAndAFailedHooksTextIsEscaped() throws {
+        let ack = try #require(
+            AgentReply.parse(
+                Data(
+                    #"{"type":"ack","clone_id":"c1","applied":[],"hooks":[{"name":"10-ok","status":"exit 0","exit_status":0,"ms":12}]}"#
+                        .utf8)))
+        #expect(ack.hooks == [AgentReply.Hook(name: "10-ok", status: "exit 0", exitStatus: 0, milliseconds: 12)])
+        #expect(ack.hooksSummary == "10-ok (exit 0)")
+        let error = try #require(
+            AgentReply.parse(
+                Data(
+                    #"{"type":"error","message":"clone hook 20-fail failed (exit 3)","hooks":[{"name":"20-fail","status":"exit 3","exit_status":3,"output":"bad\u001b[2J\n"}]}"#
+                        .utf8)))
+        #expect(error.failure == #"clone hook 20-fail failed (exit 3); output: bad\u001b[2J\u000a"#)
+        #expect(error.hooks?.last?.output == "bad\u{1b}[2J\n", "the parsed output itself stays as the guest wrote it")
+        #expect(AgentReply.parse(Data(#"{"type":"error"}"#.utf8))?.failure == "unspecified error")
+    }
 }

@@ -41,8 +41,9 @@ import Testing
         let ready = try await agent.waitReady(requireApp: true, timeout: .seconds(5))
         #expect(ready.appUp && ready.cloneID == nil && ready.hostname == "g")
         let identity = CloneIdentity.fresh(cloneID: "flock-web-x1", generation: 4)
-        let applied = try await agent.applyIdentity(identity, timeout: .seconds(5))
-        #expect(applied == ["entropy", "clock", "hostname"])
+        let ack = try await agent.applyIdentity(identity, timeout: .seconds(5))
+        #expect(ack.applied == ["entropy", "clock", "hostname"])
+        #expect(ack.hooks == nil, "an agent without hooks reports none")
         try await agent.ping(seq: 7, timeout: .seconds(5))
         let sent = received.withLock { $0 }
         let identityLine = try #require(sent.first { $0.contains("\"identity\"") })
@@ -71,6 +72,30 @@ import Testing
         }
         #expect(error?.message.contains("sethostname: EPERM") == true)
         #expect(error?.message.contains("flock-web-x2") == true)
+    }
+
+    @Test func aFailedCloneHookIsThrownWithItsOutputEscaped() async throws {
+        let directory = try tmpfsScratch("agenthook")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try FakeSocketServer(directory: directory) { fd in
+            while let line = FakeSocketServer.readLine(fd) {
+                if line.contains("identity") {
+                    FakeSocketServer.write(
+                        fd,
+                        #"{"type":"error","message":"clone hook 20-fail failed (exit 3)","clone_id":"flock-web-x4","hooks":[{"name":"20-fail","status":"exit 3","exit_status":3,"output":"refused\u001b[2J\n"}]}"#
+                            + "\n")
+                }
+            }
+        }
+        defer { server.stop() }
+        let agent = try await AgentClient.connect(path: server.path, vm: "flock-web-x4")
+        defer { agent.close() }
+        let error = await #expect(throws: QEMUError.self) {
+            try await agent.applyIdentity(.fresh(cloneID: "flock-web-x4", generation: 1), timeout: .seconds(5))
+        }
+        #expect(
+            error?.message
+                == #"agent of VM flock-web-x4: clone hook 20-fail failed (exit 3); output: refused\u001b[2J\u000a"#)
     }
 
     @Test func aSilentGuestTimesOut() async throws {

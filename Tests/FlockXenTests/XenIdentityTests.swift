@@ -52,6 +52,11 @@ import Testing
             reply(#"{"type":"ack","clone_id":"flock-web-a1","generation":3,"applied":[]}"#)
                 == .acknowledged(applied: []))
         #expect(reply(#"{"type":"error","message":"bad entropy"}"#) == .failed("bad entropy"))
+        #expect(
+            reply(
+                #"{"type":"error","message":"clone hook 20-x failed (exit 3)","hooks":[{"name":"20-x","status":"exit 3","exit_status":3,"output":"no\u001b[2J"}]}"#
+            ) == .failed(#"clone hook 20-x failed (exit 3); output: no\u001b[2J"#),
+            "a failed hook's output is part of the failure, escaped")
     }
 
     @Test func lazyClonesAreRefusedWithWhatTheHostHas() {
