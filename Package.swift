@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FlockPrometheus", targets: ["FlockPrometheus"]),
         .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
         .library(name: "FlockXen", targets: ["FlockXen"]),
+        .library(name: "FlockHosts", targets: ["FlockHosts"]),
         .executable(name: "flockd", targets: ["flockd"]),
         .executable(name: "flockctl", targets: ["flockctl"]),
         .executable(name: "flock-bench", targets: ["flock-bench"]),
@@ -80,6 +81,16 @@ let package = Package(
         .target(
             name: "FlockQEMU",
             dependencies: ["FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Other hypervisor hosts over SSH: `flockctl host serve` (the host's side, its own QEMU
+        // driver) and the client (one persistent ssh session per host, snapshots shipped once).
+        .target(
+            name: "FlockHosts",
+            dependencies: [
+                "FlockCore", "FlockSystem", "FlockQEMU",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
