@@ -148,7 +148,7 @@ let package = Package(
             name: "flockctl",
             dependencies: [
                 "FlockCLI", "FlockCore", "FlockSystem", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU",
-                "FlockXen", "FlockDemo",
+                "FlockXen", "FlockDemo", "FlockHosts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

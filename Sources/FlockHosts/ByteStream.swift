@@ -96,7 +96,12 @@ final class ByteWriter: Sendable {
     private let fd: Int32
     private let lock = NSLock()
 
-    init(fd: Int32) { self.fd = fd }
+    /// A write to a pipe whose reader is gone (ssh exited, the session's sshd died) must fail
+    /// with EPIPE, not kill this process by SIGPIPE; Flock's processes have no use for SIGPIPE.
+    init(fd: Int32) {
+        self.fd = fd
+        signal(SIGPIPE, SIG_IGN)
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(HostError) {
         lock.lock()
