@@ -220,6 +220,12 @@ let package = Package(
                 "FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "FlockTestSupport", "flockd", "flockctl",
             ]
         ),
+        // Hosts over real sshd in network namespaces (private /run and /dev/shm each), the built
+        // flockctl as the remote command and real QEMU on both sides; boots VMs, so run alone.
+        .testTarget(
+            name: "FlockHostsTests",
+            dependencies: ["FlockHosts", "FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+        ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // Runs the built flock-bench; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
         .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench", "FlockTestSupport"]),

@@ -3,6 +3,7 @@ import FlockQEMU
 import FlockSystem
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -103,26 +104,28 @@ public struct HostServer: Sendable {
             return .failure(request.id, "unknown op '\(request.op)' (this host serves \(known))")
         }
         let deadline = Duration.milliseconds(max(request.deadlineMs ?? 600_000, 1))
-        let work = Task { await perform(op, request) }
-        let timer = Task {
-            try? await Task.sleep(for: deadline)
-            return HostAnswer.failure(
-                request.id, "\(op.rawValue) did not finish within its deadline of \(deadline); it may still complete")
+        let answered = Once()
+        return await withCheckedContinuation { continuation in
+            answered.slot.withLock { $0 = continuation }
+            let timer = Task {
+                try? await Task.sleep(for: deadline)
+                guard !Task.isCancelled else { return }
+                answered.slot.withLock { $0.take() }?.resume(
+                    returning: .failure(
+                        request.id,
+                        "\(op.rawValue) did not finish within its deadline of \(deadline); it may still complete"))
+            }
+            Task {
+                let answer = await perform(op, request)
+                timer.cancel()
+                answered.slot.withLock { $0.take() }?.resume(returning: answer)
+            }
         }
-        let first = await Self.first(work, timer)
-        work.cancel()
-        timer.cancel()
-        return first
     }
 
-    private static func first(_ a: Task<HostAnswer, Never>, _ b: Task<HostAnswer, Never>) async -> HostAnswer {
-        await withTaskGroup(of: HostAnswer.self) { group in
-            group.addTask { await a.value }
-            group.addTask { await b.value }
-            let result = await group.next()!
-            group.cancelAll()
-            return result
-        }
+    /// Whichever of the work and its deadline comes first answers; the other finds it taken.
+    private final class Once: Sendable {
+        let slot = Mutex<CheckedContinuation<HostAnswer, Never>?>(nil)
     }
 
     private func perform(_ op: HostProtocol.Op, _ request: HostRequest) async -> HostAnswer {

@@ -87,7 +87,7 @@ extension QEMUDriver {
         try prepareRoot()
         guard let snapshot = importedSnapshot(id),
             var parent = JSONFile.read(VMRecord.self, from: snapshotPaths(id).parentRecord)
-        else { throw .notFound("snapshot \(id) (this host does not hold it)") }
+        else { throw .snapshot("this host does not hold snapshot \(id)") }
         guard parent.pool == pool else { throw .refused("snapshot \(id) is of pool \(parent.pool), not \(pool)") }
         guard snapshot.mode == .lazy, snapshot.disk == nil else {
             throw .refused("snapshot \(id) is not a lazy snapshot without a disk; only those are restored from a shipment")
