@@ -8,37 +8,39 @@ import Foundation
 /// Blocking reads from a pipe (the session's stdin, or ssh's stdout on the client), buffered, for
 /// a stream that mixes JSON lines with raw bytes: `readLine` and `readExactly` share one buffer,
 /// so bytes read past a line are never lost. Callers run it off Swift's cooperative pool.
+///
+/// The buffer is allocated once and read into in place: a transfer moves hundreds of MiB
+/// through it in pipe-sized reads, so nothing per read may allocate or copy more than it got.
 final class ByteReader: @unchecked Sendable {
     private let fd: Int32
-    private var buffer: [UInt8] = []
+    private let storage: UnsafeMutableRawBufferPointer
+    /// Unread bytes are `storage[start..<end]`.
     private var start = 0
+    private var end = 0
     private var atEnd = false
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, capacity: Int = 1 << 20) {
+        self.fd = fd
+        storage = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { storage.deallocate() }
 
     /// The next line without its newline; nil at end of stream. A line longer than `limit` is an
     /// error (a peer that is not speaking the protocol), and what was read of it is skipped.
     func readLine(limit: Int = 16 << 20) throws(HostError) -> [UInt8]? {
-        var scanned = start
+        var line: [UInt8] = []
         while true {
-            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(buffer[start..<newline])
-                start = newline + 1
-                compact()
+            let unread = UnsafeRawBufferPointer(rebasing: storage[start..<end])
+            if let newline = unread.firstIndex(of: UInt8(ascii: "\n")) {
+                line.append(contentsOf: unread[..<newline])
+                start += newline - unread.startIndex + 1
                 return line
             }
-            scanned = buffer.count
-            guard buffer.count - start <= limit else {
-                start = buffer.count
-                throw .protocolViolation("a request line is longer than \(limit) bytes")
-            }
-            let more = atEnd ? false : try fill()
-            if !more {
-                guard start < buffer.count else { return nil }
-                let line = Array(buffer[start...])
-                start = buffer.count
-                return line
-            }
+            line.append(contentsOf: unread)
+            start = end
+            guard line.count <= limit else { throw .protocolViolation("a line is longer than \(limit) bytes") }
+            guard try fill() else { return line.isEmpty ? nil : line }
         }
     }
 
@@ -46,31 +48,25 @@ final class ByteReader: @unchecked Sendable {
     func readExactly(_ count: Int, _ body: (UnsafeRawBufferPointer) throws(HostError) -> Void) throws(HostError) {
         var left = count
         while left > 0 {
-            if start == buffer.count {
-                buffer.removeAll(keepingCapacity: true)
-                start = 0
+            if start == end {
                 guard try fill() else { throw .transfer("the stream ended \(left) bytes before the data did") }
             }
-            let take = min(left, buffer.count - start)
-            let window = buffer[start..<(start + take)]
-            var failure: HostError?
-            window.withUnsafeBytes { raw in
-                do throws(HostError) { try body(raw) } catch { failure = error }
-            }
-            if let failure { throw failure }
+            let take = min(left, end - start)
+            try body(UnsafeRawBufferPointer(rebasing: storage[start..<(start + take)]))
             start += take
             left -= take
         }
-        compact()
     }
 
-    /// Reads once more into the buffer; false at end of stream.
+    /// Reads once more into the buffer (which must be drained); false at end of stream.
     private func fill() throws(HostError) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        start = 0
+        end = 0
+        guard !atEnd else { return false }
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = read(fd, storage.baseAddress, storage.count)
             if count > 0 {
-                buffer.append(contentsOf: chunk[..<count])
+                end = count
                 return true
             }
             if count == 0 {
@@ -79,13 +75,6 @@ final class ByteReader: @unchecked Sendable {
             }
             if errno == EINTR { continue }
             throw .io("read: \(errnoText())")
-        }
-    }
-
-    private func compact() {
-        if start > (1 << 20) || start == buffer.count {
-            buffer.removeFirst(start)
-            start = 0
         }
     }
 }

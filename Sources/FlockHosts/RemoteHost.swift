@@ -2,6 +2,7 @@ import FlockCore
 import FlockQEMU
 import FlockSystem
 import Foundation
+import Synchronization
 
 /// One host as Flock uses it: what it reports, the snapshots it holds, the clones it runs.
 ///
@@ -118,8 +119,10 @@ struct SnapshotShipment {
             throw .disconnected("cannot start ssh to \(target.label): \(error)")
         }
         let child = piped.process
+        let expired = Expired()
         let watchdog = Task {
             try await Task.sleep(for: deadline)
+            expired.flag.withLock { $0 = true }
             child.kill()
         }
         defer {
@@ -139,11 +142,16 @@ struct SnapshotShipment {
             child.kill()
             await child.waitForExit(timeout: .seconds(5))
             let message = (error as? HostError)?.message ?? "\(error)"
-            if watchdog.isCancelled == false, child.terminatingSignal == SIGKILL {
+            if expired.flag.withLock({ $0 }) {
                 throw .timeout("shipping snapshot \(plan.manifest.record.id) to \(target.label) took over \(deadline)")
             }
             throw error as? HostError ?? .transfer(message)
         }
+    }
+
+    /// Set when the deadline killed ssh, to tell that from a failure of its own.
+    private final class Expired: Sendable {
+        let flag = Mutex(false)
     }
 
     /// Blocking: the request line, the host's `ready`/`held`, the data, the final answer.
