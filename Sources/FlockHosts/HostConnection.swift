@@ -76,13 +76,7 @@ public actor HostConnection {
     /// Starts ssh unless a session runs; checks the key and known_hosts first.
     private func connect() async throws(HostError) -> Session {
         if let session { return session }
-        try target.check()
-        let piped: ChildProcess.Piped
-        do {
-            piped = try await ChildProcess.startPiped(target.ssh, target.sshArguments, stderr: logPath, name: "ssh")
-        } catch {
-            throw .disconnected("cannot start ssh to \(target.label): \(error)")
-        }
+        let piped = try await target.startSession(logPath: logPath)
         generation += 1
         let session = Session(
             child: piped.process, writer: ByteWriter(fd: piped.input), input: piped.input, generation: generation)

@@ -37,6 +37,11 @@ public struct RemoteHost: Sendable {
                 "\(target.label) speaks host protocol \(hello.protocolVersion), this Flock \(HostProtocol.version): "
                     + "install the same Flock version on both")
         }
+        guard hello.stateRoot == target.stateRoot else {
+            throw .configuration(
+                "\(target.label) serves the state root \(hello.stateRoot), not \(target.stateRoot) as configured "
+                    + "(does a command= in its authorized_keys pin another?)")
+        }
         return hello
     }
 
@@ -111,13 +116,7 @@ struct SnapshotShipment {
     let logPath: String
 
     func ship(_ plan: SnapshotSender.Plan, deadline: Duration) async throws(HostError) -> (shipped: Bool, bytes: Int) {
-        try target.check()
-        let piped: ChildProcess.Piped
-        do {
-            piped = try await ChildProcess.startPiped(target.ssh, target.sshArguments, stderr: logPath, name: "ssh")
-        } catch {
-            throw .disconnected("cannot start ssh to \(target.label): \(error)")
-        }
+        let piped = try await target.startSession(logPath: logPath)
         let child = piped.process
         let expired = Expired()
         let watchdog = Task {

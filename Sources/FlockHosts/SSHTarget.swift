@@ -58,6 +58,16 @@ public struct SSHTarget: Sendable, Hashable {
         ] + remoteCommand
     }
 
+    /// Checks the set-up, then starts ssh with pipes for the session; its stderr goes to `logPath`.
+    func startSession(logPath: String) async throws(HostError) -> ChildProcess.Piped {
+        try check()
+        do {
+            return try await ChildProcess.startPiped(ssh, sshArguments, stderr: logPath, name: "ssh")
+        } catch {
+            throw .disconnected("cannot start ssh to \(label): \(error)")
+        }
+    }
+
     /// The start-up checks: every problem, so that an operator fixes them in one go.
     public func problems() -> [String] {
         var problems: [String] = []

@@ -77,6 +77,15 @@ extension HostsTests {
 
         let a = RemoteHost(target: try Self.target(hostA, keys: keys), logPath: scratch.path("a.log"))
         let network = NetworkSpec(mode: .bridge, bridge: hostA.bridge, cidr: hostA.vmSubnet, gateway: hostA.vmGateway)
+        // A transfer cut short (its deadline kills ssh mid-stream) leaves no partial file, and is retried.
+        let interrupted = await #expect(throws: HostError.self) {
+            _ = try await a.ensureSnapshot(exported, logPath: scratch.path("a-ship.log"), deadline: .milliseconds(600))
+        }
+        #expect(interrupted?.code == .timeout, "\(interrupted?.message ?? "")")
+        #expect(await eventually(timeout: .seconds(10)) {
+            ((try? await hostA.filesInStateRoot()) ?? ["?"]).allSatisfy { !$0.contains("/incoming/") && !$0.contains("/snapshots/") }
+        })
+        #expect(try await a.holds(exported.record.id) == false)
         let first = try await a.ensureSnapshot(exported, logPath: scratch.path("a-ship.log"))
         #expect(first.shipped)
         #expect(first.bytes >= plan.manifest.dataBytes && first.bytes <= plan.manifest.dataBytes + (1 << 20))
@@ -85,6 +94,8 @@ extension HostsTests {
             String(
                 format: "hosts: shipped %.1f MiB of data (apparent %.1f MiB) in %.2f s", Double(first.bytes) / 1_048_576,
                 Double(apparent) / 1_048_576, first.seconds))
+        let raw = try await rawSSHSeconds(a.target, bytes: first.bytes, from: exported.files[0].path)
+        print(String(format: "hosts: the same bytes through plain ssh … dd of=/dev/null: %.2f s", raw))
         // The host keeps it privately: 0600 files in its own /dev/shm, which this side cannot see.
         #expect(!FileManager.default.fileExists(atPath: hostA.stateRoot + "/snapshots/\(exported.record.id)"))
         let files = try await hostA.filesInStateRoot()
@@ -171,6 +182,27 @@ extension HostsTests {
         await driver.releaseExport(exported.record.id)
         try await driver.destroy(name: "flock-hp-local")
         try await driver.stopParent(name: parent.name)
+    }
+
+    /// The baseline: as many bytes through the same ssh options into `dd of=/dev/null`.
+    private func rawSSHSeconds(_ target: SSHTarget, bytes: Int, from path: String) async throws -> Double {
+        let arguments = Array(target.sshArguments.dropLast(target.remoteCommand.count)) + ["dd", "of=/dev/null", "bs=1M"]
+        let started = ContinuousClock.now
+        let piped = try await ChildProcess.startPiped(target.ssh, arguments, stderr: "/dev/null")
+        let source = open(path, O_RDONLY)
+        defer { close(source) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var left = bytes
+        while left > 0 {
+            let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, min($0.count, left)) }
+            guard count > 0 else { break }
+            _ = buffer.withUnsafeBytes { write(piped.input, $0.baseAddress, count) }
+            left -= count
+        }
+        close(piped.input)
+        await piped.process.waitForExit(timeout: .seconds(60))
+        close(piped.output)
+        return seconds(ContinuousClock.now - started)
     }
 
     private func seconds(_ duration: Duration) -> Double {
