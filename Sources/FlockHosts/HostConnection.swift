@@ -53,10 +53,13 @@ public actor HostConnection {
                 Task {
                     try? await Task.sleep(for: deadline)
                     self.fail(
-                        id, .timeout("\(target.label) did not answer \(op.rawValue) within \(deadline) (request \(id))"))
+                        id, .timeout("\(target.label) did not answer \(op.rawValue) within \(deadline) (request \(id))")
+                    )
                 }
             }
-            guard answer.ok else { throw HostError.remote("\(target.label): \(answer.error ?? "refused, no reason given")") }
+            guard answer.ok else {
+                throw HostError.remote("\(target.label): \(answer.error ?? "refused, no reason given")")
+            }
             return answer
         } catch let error as HostError {
             throw error
@@ -106,7 +109,8 @@ public actor HostConnection {
     private func deliver(_ line: [UInt8], generation: Int) {
         bytesMoved += line.count + 1
         guard let answer = try? HostJSON.decode(HostAnswer.self, from: Data(line)) else {
-            lastError = "\(target.label) sent a line that is not an answer: \(String(decoding: line.prefix(200), as: UTF8.self))"
+            lastError =
+                "\(target.label) sent a line that is not an answer: \(String(decoding: line.prefix(200), as: UTF8.self))"
             return
         }
         guard let id = answer.id else {

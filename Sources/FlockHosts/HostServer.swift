@@ -187,7 +187,9 @@ public struct HostServer: Sendable {
 
     /// Clones from a snapshot held here. Names that already run from that snapshot are returned
     /// as they are (a retried request), so a repeated clone never starts a second VM.
-    private func clone(_ request: HostRequest) async throws(HostError) -> (started: [RemoteVM], failed: [String: String]) {
+    private func clone(
+        _ request: HostRequest
+    ) async throws(HostError) -> (started: [RemoteVM], failed: [String: String]) {
         let id = try required(request.snapshot, "snapshot", for: .clone)
         let pool = try required(request.pool, "pool", for: .clone)
         let names = try required(request.names, "names", for: .clone)
@@ -198,7 +200,8 @@ public struct HostServer: Sendable {
         for name in names {
             if let vm = running.first(where: { $0.name == name }) {
                 guard vm.lineage.snapshot == id else {
-                    throw .remote("a VM named \(name) exists here from another snapshot (\(vm.lineage.snapshot ?? "none"))")
+                    throw .remote(
+                        "a VM named \(name) exists here from another snapshot (\(vm.lineage.snapshot ?? "none"))")
                 }
                 existing.append(RemoteVM(vm))
             } else {

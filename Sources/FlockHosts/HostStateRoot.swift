@@ -40,7 +40,8 @@ struct HostStateRoot: Sendable {
         defer { free(resolved) }
         let real = String(cString: resolved)
         guard real == trimmed else {
-            throw .configuration("state root '\(given)' goes through a symbolic link (it resolves to \(real)); name \(real) itself")
+            throw .configuration(
+                "state root '\(given)' goes through a symbolic link (it resolves to \(real)); name \(real) itself")
         }
         path = real
     }

@@ -31,7 +31,9 @@ public struct RemoteHost: Sendable {
     /// The host's facts; refused when it speaks another protocol version or serves another state root.
     public func hello(deadline: Duration = .seconds(20)) async throws(HostError) -> HostHello {
         let answer = try await connection.request(.hello, deadline: deadline)
-        guard let hello = answer.hello else { throw .protocolViolation("\(target.label) answered hello without its facts") }
+        guard let hello = answer.hello else {
+            throw .protocolViolation("\(target.label) answered hello without its facts")
+        }
         guard hello.protocolVersion == HostProtocol.version else {
             throw .configuration(
                 "\(target.label) speaks host protocol \(hello.protocolVersion), this Flock \(HostProtocol.version): "
@@ -62,7 +64,8 @@ public struct RemoteHost: Sendable {
         let started = ContinuousClock.now
         let before = await connection.bytesMoved
         if try await holds(exported.record.id) {
-            return Transfer(shipped: false, bytes: await connection.bytesMoved - before, seconds: seconds(since: started))
+            return Transfer(
+                shipped: false, bytes: await connection.bytesMoved - before, seconds: seconds(since: started))
         }
         let plan = try await Self.plan(exported)
         let moved = try await SnapshotShipment(target: target, logPath: logPath).ship(plan, deadline: deadline)
@@ -168,11 +171,13 @@ struct SnapshotShipment {
             guard let line = try reader.readLine() else {
                 let said = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 throw .disconnected(
-                    "shipping snapshot \(plan.manifest.record.id): \(target.explain(sshError: String(said.suffix(2000))))")
+                    "shipping snapshot \(plan.manifest.record.id): \(target.explain(sshError: String(said.suffix(2000))))"
+                )
             }
             moved += line.count + 1
             guard let answer = try? HostJSON.decode(HostAnswer.self, from: Data(line)) else {
-                throw .protocolViolation("\(target.label) answered a transfer with: \(String(decoding: line.prefix(200), as: UTF8.self))")
+                throw .protocolViolation(
+                    "\(target.label) answered a transfer with: \(String(decoding: line.prefix(200), as: UTF8.self))")
             }
             guard answer.ok else { throw .remote("\(target.label): \(answer.error ?? "refused the snapshot")") }
             return answer

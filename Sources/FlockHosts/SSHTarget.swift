@@ -51,7 +51,8 @@ public struct SSHTarget: Sendable, Hashable {
     /// ssh's arguments; never a shell string on this side.
     public var sshArguments: [String] {
         [
-            "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(knownHostsFile)",
+            "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
+            "UserKnownHostsFile=\(knownHostsFile)",
             "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-i", identityFile,
             "-o", "ServerAliveInterval=\(serverAliveInterval)", "-o", "ServerAliveCountMax=3",
             "-o", "ConnectTimeout=\(connectTimeout)", "-F", "/dev/null", "-p", "\(port)", "\(user)@\(host)",
@@ -129,7 +130,8 @@ public struct SSHTarget: Sendable, Hashable {
                 + "(Flock never turns StrictHostKeyChecking off) [ssh: \(tail)]"
         }
         if text.contains("Permission denied") {
-            return "\(label) refused the key \(identityFile) (is its public key in the host's authorized_keys?) [ssh: \(tail)]"
+            return
+                "\(label) refused the key \(identityFile) (is its public key in the host's authorized_keys?) [ssh: \(tail)]"
         }
         return tail.isEmpty ? "ssh to \(label) ended" : "ssh to \(label): \(tail)"
     }

@@ -77,7 +77,9 @@ struct SnapshotReceiver {
         if driver.importedSnapshot(record.id) != nil { return (true, []) }
         var skip: Set<String> = []
         for file in manifest.files where Self.bootFiles.contains(file.name) {
-            if let sha = file.sha256, FileManager.default.fileExists(atPath: root.bootFile(sha)) { skip.insert(file.name) }
+            if let sha = file.sha256, FileManager.default.fileExists(atPath: root.bootFile(sha)) {
+                skip.insert(file.name)
+            }
         }
         let needed = manifest.files.filter { !skip.contains($0.name) }.reduce(0) { $0 + $1.dataBytes }
         var space = statvfs()
@@ -85,7 +87,8 @@ struct SnapshotReceiver {
             let free = Int(space.f_bavail) * Int(space.f_frsize)
             guard free > needed + (64 << 20) else {
                 throw .remote(
-                    "no room for snapshot \(record.id): it needs \(needed >> 20) MiB, \(root.path) has \(free >> 20) MiB free")
+                    "no room for snapshot \(record.id): it needs \(needed >> 20) MiB, \(root.path) has \(free >> 20) MiB free"
+                )
             }
         }
         return (false, skip)

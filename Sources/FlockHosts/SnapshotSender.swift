@@ -30,7 +30,8 @@ enum SnapshotSender {
             guard let path else { continue }
             let (size, extents) = try SparseFile.extents(of: path)
             files.append(
-                SnapshotManifest.File(name: name, size: size, sha256: try SparseFile.sha256(of: path), extents: extents))
+                SnapshotManifest.File(name: name, size: size, sha256: try SparseFile.sha256(of: path), extents: extents)
+            )
             paths[name] = path
         }
         return Plan(

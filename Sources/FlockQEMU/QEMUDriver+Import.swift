@@ -29,7 +29,8 @@ extension QEMUDriver {
         try prepareRoot()
         guard let parent = record(named: name), parent.role == .parent else { throw .notFound(name) }
         guard parent.spec.disk == nil else {
-            throw .refused("parent \(name) has a disk; snapshots with a disk layer cannot be shipped to other hosts yet")
+            throw .refused(
+                "parent \(name) has a disk; snapshots with a disk layer cannot be shipped to other hosts yet")
         }
         let snapshot = try await pinnedSnapshot(of: parent, mode: .lazy)
         let paths = snapshotPaths(snapshot.id)
@@ -90,7 +91,8 @@ extension QEMUDriver {
         else { throw .snapshot("this host does not hold snapshot \(id)") }
         guard parent.pool == pool else { throw .refused("snapshot \(id) is of pool \(parent.pool), not \(pool)") }
         guard snapshot.mode == .lazy, snapshot.disk == nil else {
-            throw .refused("snapshot \(id) is not a lazy snapshot without a disk; only those are restored from a shipment")
+            throw .refused(
+                "snapshot \(id) is not a lazy snapshot without a disk; only those are restored from a shipment")
         }
         guard let recorded = snapshot.compatibility else {
             throw .refused("snapshot \(id) records no QEMU version, machine type or CPU model; take a new one")

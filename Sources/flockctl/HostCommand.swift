@@ -28,7 +28,10 @@ struct HostServe: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("This host's state root (absolute, no symbolic links).", valueName: "dir"))
     var state: String
 
-    @Option(name: .long, help: ArgumentHelp("QEMU's -cpu for this host's VMs (default: host under KVM, max under TCG).", valueName: "model"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "QEMU's -cpu for this host's VMs (default: host under KVM, max under TCG).", valueName: "model"))
     var cpu: String?
 
     @Option(name: .long, help: ArgumentHelp("The QEMU binary.", valueName: "path"))

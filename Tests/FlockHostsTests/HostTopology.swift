@@ -32,7 +32,10 @@ struct TestKeys {
     }
 
     var publicKey: String {
-        get throws { try String(contentsOfFile: identity + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+        get throws {
+            try String(contentsOfFile: identity + ".pub", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines)
+        }
     }
 }
 
@@ -117,11 +120,14 @@ final class NamespaceHost: @unchecked Sendable {
             "mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/sshd && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec \"$@\""
         sshd = try await ChildProcess.start(
             "ip",
-            ["netns", "exec", namespace, "unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh",
-             "/usr/sbin/sshd", "-D", "-e", "-f", "\(directory)/sshd_config"],
+            [
+                "netns", "exec", namespace, "unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+                "/usr/sbin/sshd", "-D", "-e", "-f", "\(directory)/sshd_config",
+            ],
             stdout: "\(directory)/sshd.log", name: "sshd")
         let up = await eventually(timeout: .seconds(15), every: .milliseconds(100)) {
-            ((try? await tool("ip", ["netns", "exec", self.namespace, "ss", "-ltnH"])) ?? "").contains("\(self.address):22")
+            ((try? await tool("ip", ["netns", "exec", self.namespace, "ss", "-ltnH"])) ?? "").contains(
+                "\(self.address):22")
         }
         guard up else { throw TopologyError("sshd in \(namespace) did not listen: \(sshdLog)") }
     }

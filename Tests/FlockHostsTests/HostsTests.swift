@@ -47,7 +47,8 @@ struct HostsTests {
             let good = RemoteHost(target: try Self.target(host, keys: keys), logPath: scratch.path("good.log"))
             let hello = try await good.hello()
             #expect(hello.stateRoot == host.stateRoot && hello.protocolVersion == HostProtocol.version)
-            #expect(hello.cores > 0 && hello.memAvailableBytes > 0 && hello.machines["q35"]?.hasPrefix("pc-q35-") == true)
+            #expect(
+                hello.cores > 0 && hello.memAvailableBytes > 0 && hello.machines["q35"]?.hasPrefix("pc-q35-") == true)
             await good.close()
 
             var missing = try Self.target(host, keys: keys)
@@ -55,7 +56,9 @@ struct HostsTests {
             let missingError = await #expect(throws: HostError.self) {
                 _ = try await RemoteHost(target: missing, logPath: scratch.path("m.log")).hello()
             }
-            #expect(missingError?.message.contains("\(scratch.path("nope")) for root@\(host.address):22 does not exist") == true)
+            #expect(
+                missingError?.message.contains("\(scratch.path("nope")) for root@\(host.address):22 does not exist")
+                    == true)
 
             let loose = scratch.path("loose_key")
             try FileManager.default.copyItem(atPath: keys.identity, toPath: loose)
@@ -65,7 +68,8 @@ struct HostsTests {
             let looseError = await #expect(throws: HostError.self) {
                 _ = try await RemoteHost(target: looseTarget, logPath: scratch.path("l.log")).hello()
             }
-            #expect(looseError?.message.contains("has mode 644; it must be 0600") == true, "\(looseError?.message ?? "")")
+            #expect(
+                looseError?.message.contains("has mode 644; it must be 0600") == true, "\(looseError?.message ?? "")")
 
             let otherKnown = scratch.path("other_known_hosts")
             _ = try await tool("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", scratch.path("other_host_key")])

@@ -55,7 +55,8 @@ extension HostsTests {
             name: "flock-hp-parent", pool: "hp", kernel: Self.guest + "/vmlinuz", initrd: Self.guest + "/initrd.img",
             append: "console=ttyS0 quiet flock.miss_cost_ms=200 flock.ip=none", memoryMiB: 256, cpus: 1,
             accelerator: .tcg)
-        spec.network = NetworkSpec(mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
+        spec.network = NetworkSpec(
+            mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
         let parent = try await driver.startParent(spec)
         let parentAddress = try #require(parent.address)
         for key in ["k1", "k2", "k3"] {
@@ -65,7 +66,8 @@ extension HostsTests {
 
         // Local lazy clone time, the baseline for the remote one.
         let localStart = ContinuousClock.now
-        let local = try await driver.clone(CloneRequest(pool: "hp", parent: parent.name, mode: .lazy, names: ["flock-hp-local"]))
+        let local = try await driver.clone(
+            CloneRequest(pool: "hp", parent: parent.name, mode: .lazy, names: ["flock-hp-local"]))
         let localSeconds = seconds(ContinuousClock.now - localStart)
         #expect(local.failed.isEmpty, "\(local.failed)")
 
@@ -82,9 +84,12 @@ extension HostsTests {
             _ = try await a.ensureSnapshot(exported, logPath: scratch.path("a-ship.log"), deadline: .milliseconds(600))
         }
         #expect(interrupted?.code == .timeout, "\(interrupted?.message ?? "")")
-        #expect(await eventually(timeout: .seconds(10)) {
-            ((try? await hostA.filesInStateRoot()) ?? ["?"]).allSatisfy { !$0.contains("/incoming/") && !$0.contains("/snapshots/") }
-        })
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                ((try? await hostA.filesInStateRoot()) ?? ["?"]).allSatisfy {
+                    !$0.contains("/incoming/") && !$0.contains("/snapshots/")
+                }
+            })
         #expect(try await a.holds(exported.record.id) == false)
         let first = try await a.ensureSnapshot(exported, logPath: scratch.path("a-ship.log"))
         #expect(first.shipped)
@@ -92,7 +97,8 @@ extension HostsTests {
         #expect(first.bytes < apparent, "only data extents travel: \(first.bytes) of \(apparent)")
         print(
             String(
-                format: "hosts: shipped %.1f MiB of data (apparent %.1f MiB) in %.2f s", Double(first.bytes) / 1_048_576,
+                format: "hosts: shipped %.1f MiB of data (apparent %.1f MiB) in %.2f s",
+                Double(first.bytes) / 1_048_576,
                 Double(apparent) / 1_048_576, first.seconds))
         let raw = try await rawSSHSeconds(a.target, bytes: first.bytes, from: exported.files[0].path)
         print(String(format: "hosts: the same bytes through plain ssh … dd of=/dev/null: %.2f s", raw))
@@ -120,9 +126,12 @@ extension HostsTests {
         #expect(!second.shipped && second.bytes <= 1 << 20 && moved <= 1 << 20, "\(second) \(moved)")
         let a2 = try #require(two.started.first?.address)
         #expect(a2 != a1)
-        #expect(try await PlainHTTP.get(host: a2, port: 8080, "/item/k2", timeout: .seconds(30)).headers["x-cache"] == "hit")
+        #expect(
+            try await PlainHTTP.get(host: a2, port: 8080, "/item/k2", timeout: .seconds(30)).headers["x-cache"] == "hit"
+        )
         // Idempotent by name: the same clone again is the one that runs.
-        let again = try await a.clone(snapshot: exported.record.id, pool: "hp", names: ["flock-hp-a1"], network: network)
+        let again = try await a.clone(
+            snapshot: exported.record.id, pool: "hp", names: ["flock-hp-a1"], network: network)
         #expect(again.started.map(\.address) == [a1])
         #expect(Set(try await a.list().map(\.name)) == ["flock-hp-a1", "flock-hp-a2"])
 
@@ -132,12 +141,18 @@ extension HostsTests {
         let mismatch = await #expect(throws: HostError.self) {
             _ = try await b.ensureSnapshot(exported, logPath: scratch.path("b-ship.log"))
         }
-        #expect(mismatch?.message.contains("CPU model max in the snapshot, qemu64 here") == true, "\(mismatch?.message ?? "")")
+        #expect(
+            mismatch?.message.contains("CPU model max in the snapshot, qemu64 here") == true,
+            "\(mismatch?.message ?? "")")
         #expect(try await b.holds(exported.record.id) == false)
         await b.close()
 
         // The session's sshd dies mid-request: the request fails at once, well within its deadline.
-        let pending = Task { try await a.clone(snapshot: exported.record.id, pool: "hp", names: ["flock-hp-a3"], network: network, deadline: .seconds(60)) }
+        let pending = Task {
+            try await a.clone(
+                snapshot: exported.record.id, pool: "hp", names: ["flock-hp-a3"], network: network,
+                deadline: .seconds(60))
+        }
         try await Task.sleep(for: .milliseconds(300))
         let sessions = hostA.sessionSSHDs()
         #expect(!sessions.isEmpty)
@@ -160,9 +175,10 @@ extension HostsTests {
         #expect(seconds(ContinuousClock.now - cutStart) < 5)
         #expect(cut?.code == .timeout || cut?.code == .disconnected, "\(cut?.message ?? "")")
         try await hostA.setLink(up: true)
-        #expect(await eventuallyRetryingErrors(timeout: .seconds(40), every: .milliseconds(500)) {
-            try await a.hello(deadline: .seconds(3)).stateRoot == hostA.stateRoot
-        })
+        #expect(
+            await eventuallyRetryingErrors(timeout: .seconds(40), every: .milliseconds(500)) {
+                try await a.hello(deadline: .seconds(3)).stateRoot == hostA.stateRoot
+            })
 
         // The clone cut off with its session was still started by the host (the old session
         // finishes what it began): it shows up, and is destroyed like the others.
@@ -171,10 +187,11 @@ extension HostsTests {
         }
         // Clean-up through the protocol; the last clone there takes the snapshot with it.
         for name in ["flock-hp-a1", "flock-hp-a2", "flock-hp-a3"] {
-            #expect(await eventuallyRetryingErrors(timeout: .seconds(60), every: .milliseconds(500)) {
-                try await a.destroy(name)
-                return true
-            })
+            #expect(
+                await eventuallyRetryingErrors(timeout: .seconds(60), every: .milliseconds(500)) {
+                    try await a.destroy(name)
+                    return true
+                })
         }
         #expect(try await a.list().isEmpty)
         #expect(try await a.holds(exported.record.id) == false)
@@ -186,7 +203,8 @@ extension HostsTests {
 
     /// The baseline: as many bytes through the same ssh options into `dd of=/dev/null`.
     private func rawSSHSeconds(_ target: SSHTarget, bytes: Int, from path: String) async throws -> Double {
-        let arguments = Array(target.sshArguments.dropLast(target.remoteCommand.count)) + ["dd", "of=/dev/null", "bs=1M"]
+        let arguments =
+            Array(target.sshArguments.dropLast(target.remoteCommand.count)) + ["dd", "of=/dev/null", "bs=1M"]
         let started = ContinuousClock.now
         let piped = try await ChildProcess.startPiped(target.ssh, arguments, stderr: "/dev/null")
         let source = open(path, O_RDONLY)

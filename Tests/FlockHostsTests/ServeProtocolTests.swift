@@ -15,9 +15,11 @@ extension HostsTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let log = "\(root)-stderr.log"
         defer { try? FileManager.default.removeItem(atPath: log) }
-        let piped = try await ChildProcess.startPiped(try Self.flockctl, ["host", "serve", "--state", root], stderr: log)
+        let piped = try await ChildProcess.startPiped(
+            try Self.flockctl, ["host", "serve", "--state", root], stderr: log)
         let lines = [
-            "garbage", #"{"id":1,"op":"frob"}"#, #"{"id":2,"op":"destroy"}"#, #"{"id":3,"op":"destroy","name":"web-parent"}"#,
+            "garbage", #"{"id":1,"op":"frob"}"#, #"{"id":2,"op":"destroy"}"#,
+            #"{"id":3,"op":"destroy","name":"web-parent"}"#,
             #"{"id":4,"op":"snapshot-has","snapshot":"../../etc"}"#, #"{"id":5,"op":"list"}"#,
             #"{"id":6,"op":"clone","snapshot":"nope","pool":"p","names":["flock-p-a"],"network":{"mode":"user"}}"#,
         ]
