@@ -157,7 +157,7 @@ struct SnapshotShipment {
     }
 
     /// Blocking: the request line, the host's `ready`/`held`, the data, the final answer.
-    private static func exchange(
+    static func exchange(
         _ plan: SnapshotSender.Plan, input: Int32, output: Int32, target: SSHTarget, logPath: String
     ) throws(HostError) -> (Bool, Int) {
         let writer = ByteWriter(fd: input)
