@@ -127,27 +127,32 @@ struct SnapshotShipment {
             expired.flag.withLock { $0 = true }
             child.kill()
         }
-        defer {
-            watchdog.cancel()
-            close(piped.input)
-            close(piped.output)
-        }
+        defer { watchdog.cancel() }
         let target = target
         let logPath = logPath
+        let outcome: Result<(Bool, Int), any Error>
         do {
-            let result = try await BlockingCalls.run { () throws -> (Bool, Int) in
-                try Self.exchange(plan, input: piped.input, output: piped.output, target: target, logPath: logPath)
-            }
+            outcome = .success(
+                try await BlockingCalls.run { () throws -> (Bool, Int) in
+                    try Self.exchange(plan, input: piped.input, output: piped.output, target: target, logPath: logPath)
+                })
+        } catch {
+            outcome = .failure(error)
+        }
+        // End of input ends the host's session, and with it ssh: closed before waiting for it.
+        close(piped.input)
+        close(piped.output)
+        switch outcome {
+        case .success(let result):
             await child.waitForExit(timeout: .seconds(5))
             return result
-        } catch {
+        case .failure(let error):
             child.kill()
             await child.waitForExit(timeout: .seconds(5))
-            let message = (error as? HostError)?.message ?? "\(error)"
             if expired.flag.withLock({ $0 }) {
                 throw .timeout("shipping snapshot \(plan.manifest.record.id) to \(target.label) took over \(deadline)")
             }
-            throw error as? HostError ?? .transfer(message)
+            throw error as? HostError ?? .transfer("\(error)")
         }
     }
 

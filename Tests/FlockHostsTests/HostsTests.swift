@@ -49,6 +49,16 @@ struct HostsTests {
             #expect(hello.stateRoot == host.stateRoot && hello.protocolVersion == HostProtocol.version)
             #expect(
                 hello.cores > 0 && hello.memAvailableBytes > 0 && hello.machines["q35"]?.hasPrefix("pc-q35-") == true)
+            // A snapshot over ssh, no VM: 100 MiB of data in 1 MiB extents plus the pages of a state file.
+            let source = try tmpfsScratch("bad-src")
+            defer { try? FileManager.default.removeItem(atPath: source) }
+            let exported = try await Self.fakeSnapshot(in: source, dataMiB: 100)
+            let shipped = try await good.ensureSnapshot(exported, logPath: scratch.path("ship.log"))
+            #expect(shipped.shipped && shipped.bytes >= 100 << 20 && shipped.bytes < 102 << 20)
+            #expect(try await good.holds(exported.record.id))
+            print(String(format: "hosts: 100 MiB snapshot over ssh (no VM) in %.2f s", shipped.seconds))
+            try await good.releaseSnapshot(exported.record.id)
+            #expect(try await good.holds(exported.record.id) == false)
             await good.close()
 
             var missing = try Self.target(host, keys: keys)

@@ -15,7 +15,7 @@ import Testing
 /// recreated, the content arrives intact, a corrupted stream installs nothing.
 extension HostsTests {
     /// A 256 MiB sparse "memory" file with `dataMiB` of data in 1 MiB extents, and a small "state".
-    private static func fakeSnapshot(in directory: String, dataMiB: Int) async throws -> ExportedSnapshot {
+    static func fakeSnapshot(in directory: String, dataMiB: Int) async throws -> ExportedSnapshot {
         let memory = "\(directory)/memory"
         let state = "\(directory)/state"
         let fd = open(memory, O_WRONLY | O_CREAT, 0o600)
