@@ -46,16 +46,17 @@ public actor HostConnection {
         fill(&request)
         let line = HostJSON.encode(request)
         bytesMoved += line.count + 1
+        // Runs on this actor after the continuation below is registered; cancelled once answered.
+        let timer = Task {
+            try? await Task.sleep(for: deadline)
+            guard !Task.isCancelled else { return }
+            self.fail(id, .timeout("\(target.label) did not answer \(op.rawValue) within \(deadline) (request \(id))"))
+        }
+        defer { timer.cancel() }
         do {
             let answer = try await withCheckedThrowingContinuation { continuation in
                 pending[id] = continuation
                 Task { await self.send(line, on: session, id: id) }
-                Task {
-                    try? await Task.sleep(for: deadline)
-                    self.fail(
-                        id, .timeout("\(target.label) did not answer \(op.rawValue) within \(deadline) (request \(id))")
-                    )
-                }
             }
             guard answer.ok else {
                 throw HostError.remote("\(target.label): \(answer.error ?? "refused, no reason given")")
