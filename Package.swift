@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FlockPrometheus", targets: ["FlockPrometheus"]),
         .library(name: "FlockQEMU", targets: ["FlockQEMU"]),
         .library(name: "FlockXen", targets: ["FlockXen"]),
+        .library(name: "FlockHosts", targets: ["FlockHosts"]),
         .executable(name: "flockd", targets: ["flockd"]),
         .executable(name: "flockctl", targets: ["flockctl"]),
         .executable(name: "flock-bench", targets: ["flock-bench"]),
@@ -81,6 +82,16 @@ let package = Package(
             name: "FlockQEMU",
             dependencies: ["FlockCore", "FlockSystem", .product(name: "Logging", package: "swift-log")]
         ),
+        // Other hypervisor hosts over SSH: `flockctl host serve` (the host's side, its own QEMU
+        // driver) and the client (one persistent ssh session per host, snapshots shipped once).
+        .target(
+            name: "FlockHosts",
+            dependencies: [
+                "FlockCore", "FlockSystem", "FlockQEMU",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .target(
@@ -137,7 +148,7 @@ let package = Package(
             name: "flockctl",
             dependencies: [
                 "FlockCLI", "FlockCore", "FlockSystem", "FlockPolicy", "FlockStore", "FlockHAProxy", "FlockQEMU",
-                "FlockXen", "FlockDemo",
+                "FlockXen", "FlockDemo", "FlockHosts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -208,6 +219,12 @@ let package = Package(
             dependencies: [
                 "FlockXen", "CXenLight", "FlockCore", "FlockDaemon", "FlockTestSupport", "flockd", "flockctl",
             ]
+        ),
+        // Hosts over real sshd in network namespaces (private /run and /dev/shm each), the built
+        // flockctl as the remote command and real QEMU on both sides; boots VMs, so run alone.
+        .testTarget(
+            name: "FlockHostsTests",
+            dependencies: ["FlockHosts", "FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
         ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // The guest kit on the host: clone hooks run as real processes, ARP frames, address parsing.

@@ -15,6 +15,8 @@ packages=(
     wrk             # the load generator of the demo (flockctl demo) and the end-to-end tests
     libxen-dev      # libxl and libxenstore (Xen 4.17) headers and libraries the Xen driver links
     debootstrap     # Deploy/xen/build-dom0.sh makes the Xen harness's dom0 root from Debian packages
+    openssh-client  # Flock reaches its other hypervisor hosts over ssh (FlockHosts)
+    openssh-server  # the hosts tests run sshd in network namespaces, as each host does
 )
 
 missing=()

@@ -8,9 +8,11 @@ bash Deploy/guest/build.sh # the guest image the VM tests boot; cached, so usual
 swift build --build-tests
 # The suites that boot VMs under software emulation each get the machine to themselves: run
 # side by side, TCG guests on two cores slow each other past any sane timeout.
-swift test --skip-build --skip 'GuestImageTests|FlockQEMUTests|FlockEndToEndTests|FlockBenchTests|FlockXenHarnessTests'
+swift test --skip-build --skip 'GuestImageTests|FlockQEMUTests|FlockHostsTests|FlockEndToEndTests|FlockBenchTests|FlockXenHarnessTests'
 swift test --skip-build --filter GuestImageTests
 swift test --skip-build --filter FlockQEMUTests
+# Hosts over real sshd in network namespaces, snapshots shipped to them, clones restored there.
+swift test --skip-build --filter FlockHostsTests
 swift test --skip-build --filter FlockBenchTests # the built flock-bench; the clone smoke boots VMs
 # Real haproxy, QEMU, flockd and wrk together: last, and alone.
 swift test --skip-build --filter FlockEndToEndTests

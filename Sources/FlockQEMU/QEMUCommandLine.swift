@@ -32,17 +32,22 @@ struct QEMUCommandLine {
     var disk: String? = nil
     /// Restore from a migration stream (`-incoming defer`) instead of booting.
     var incoming = false
+    /// QEMU's `-cpu`; nil for the driver's default (`host` under KVM, `max` under TCG).
+    var cpuModel: String? = nil
     /// Detach from the launcher, so VMs outlive the driver process and can be adopted later.
     var daemonize = true
 
     /// The console ring buffer's size (QEMU wants a power of two): the last 64 KiB the guest wrote.
     static let consoleBytes = 65536
 
+    /// The CPU model when none is configured: all the host's features under KVM, all of TCG's.
+    static func defaultCPUModel(_ accelerator: Accelerator) -> String { accelerator == .kvm ? "host" : "max" }
+
     var arguments: [String] {
         var args: [String] = ["-name", "\(name),debug-threads=on"]
         args += ["-machine", "\(spec.machine),memory-backend=mem0"]
         args += ["-accel", accelerator == .kvm ? "kvm" : "tcg"]
-        args += ["-cpu", accelerator == .kvm ? "host" : "max"]
+        args += ["-cpu", cpuModel ?? Self.defaultCPUModel(accelerator)]
         args += ["-m", "\(spec.memoryMiB)M", "-smp", "\(spec.cpus)"]
         switch memory {
         case .shared(let path):

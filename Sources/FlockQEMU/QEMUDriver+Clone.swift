@@ -30,19 +30,7 @@ extension QEMUDriver {
             throw .notFound("\(request.parent) (its QEMU is not running)")
         }
         var batch = CloneBatch(started: [])
-        var names: [String] = []
-        for name in request.names {
-            if !OwnedName.isOwned(name, pool: request.pool) {
-                batch.failed[name] =
-                    "not a Flock name for pool \(request.pool) (expected \(OwnedName.prefix)\(request.pool)-<[a-z0-9]+>)"
-            } else if names.contains(name) || record(named: name) != nil
-                || FileManager.default.fileExists(atPath: paths(name).directory)
-            {
-                batch.failed[name] = "a VM named \(name) already exists"
-            } else {
-                names.append(name)
-            }
-        }
+        let names = admissibleNames(request.names, pool: request.pool, into: &batch)
         guard !names.isEmpty else { return batch }
 
         var snapshot: SnapshotRecord?
@@ -52,8 +40,36 @@ extension QEMUDriver {
         defer { if let snapshot { unpin(snapshot.id) } }
         let generation = snapshot?.generation ?? (record(named: parent.name)?.generation ?? parent.generation)
 
+        await startClones(names, parent: parent, snapshot: snapshot, generation: generation, into: &batch)
+        return batch
+    }
+
+    /// The names a batch may start: Flock names of the pool not yet taken; the others go to
+    /// `batch.failed` with why.
+    func admissibleNames(_ requested: [String], pool: String, into batch: inout CloneBatch) -> [String] {
+        var names: [String] = []
+        for name in requested {
+            if !OwnedName.isOwned(name, pool: pool) {
+                batch.failed[name] =
+                    "not a Flock name for pool \(pool) (expected \(OwnedName.prefix)\(pool)-<[a-z0-9]+>)"
+            } else if names.contains(name) || record(named: name) != nil
+                || FileManager.default.fileExists(atPath: paths(name).directory)
+            {
+                batch.failed[name] = "a VM named \(name) already exists"
+            } else {
+                names.append(name)
+            }
+        }
+        return names
+    }
+
+    /// Starts clones in parallel, restored from `snapshot` or, without one, booted cold; each one
+    /// lands in `batch.started` or, with why, in `batch.failed`.
+    func startClones(
+        _ names: [String], parent: VMRecord, snapshot: SnapshotRecord?, generation: Int, into batch: inout CloneBatch
+    ) async {
         let frozen = snapshot
-        let mode = request.mode
+        let mode = snapshot?.mode ?? .cold
         let results = await withTaskGroup(of: (String, Result<VMRecord, QEMUError>).self) { group in
             for name in names {
                 group.addTask {
@@ -88,7 +104,6 @@ extension QEMUDriver {
             }
         }
         batch.started.sort { $0.name < $1.name }
-        return batch
     }
 
     /// Restores one clone from a snapshot, then hands it its identity.

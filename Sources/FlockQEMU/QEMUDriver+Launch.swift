@@ -104,7 +104,7 @@ extension QEMUDriver {
             for attempt in 1...3 {
                 let commandLine = QEMUCommandLine(
                     name: name, spec: vmSpec, accelerator: accelerator, paths: paths, memory: memory, network: network,
-                    mac: record.mac, disk: record.disk, incoming: incoming)
+                    mac: record.mac, disk: record.disk, incoming: incoming, cpuModel: configuration.cpuModel)
                 // In a network namespace, `ip netns exec` runs QEMU there (it stays there once daemonized).
                 let (executable, arguments) =
                     configuration.networkNamespace.map {

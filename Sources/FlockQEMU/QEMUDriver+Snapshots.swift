@@ -68,6 +68,8 @@ extension QEMUDriver {
     /// streamed live so the pause is only migration's final stop-and-copy.
     func takeSnapshot(of parentName: String, mode: CloneMode) async throws(QEMUError) -> SnapshotRecord {
         guard var parent = record(named: parentName), parent.role == .parent else { throw .notFound(parentName) }
+        // Asked before the pause (once per driver): a snapshot says what a restore must match.
+        let compatibility = await compatibility(machine: parent.spec.machine, accelerator: parent.accelerator)
         let parentPaths = paths(parentName)
         parent.generation += 1
         try JSONFile.write(parent, to: parentPaths.metadata)
@@ -111,7 +113,7 @@ extension QEMUDriver {
                 let pause = try await freezeThroughTemplate(parent: parent, qmp: qmp, events: events, into: paths)
                 let snapshot = SnapshotRecord(
                     id: id, parent: parentName, mode: mode, generation: parent.generation, createdAt: Date(),
-                    pauseMilliseconds: pause, disk: nil)
+                    pauseMilliseconds: pause, disk: nil, compatibility: compatibility)
                 try JSONFile.write(snapshot, to: paths.metadata)
                 let line = String(
                     format: "snapshot %@: parent %@ paused %.1f ms (lazy, live template)", id, parentName, pause)
@@ -147,7 +149,7 @@ extension QEMUDriver {
             let snapshot = SnapshotRecord(
                 id: id, parent: parentName, mode: mode, generation: parent.generation, createdAt: Date(),
                 pauseMilliseconds: pause,
-                disk: frozenDisk)
+                disk: frozenDisk, compatibility: compatibility)
             try JSONFile.write(snapshot, to: paths.metadata)
             let size = (try? FileManager.default.attributesOfItem(atPath: paths.state)[.size] as? Int) ?? 0
             let line = String(
@@ -186,7 +188,7 @@ extension QEMUDriver {
             name: "\(parent.name)-template", spec: spec, accelerator: parent.accelerator, paths: templatePaths,
             memory: .shared(path: snapshot.memory),
             network: .user(hostPort: try Networking.freePort(), guestPort: spec.guestPort),
-            mac: parent.mac, incoming: true)
+            mac: parent.mac, incoming: true, cpuModel: configuration.cpuModel)
         let status = try await runTool(configuration.qemu, commandLine.arguments, log: templatePaths.log)
         guard status == 0, let pid = Self.pid(templatePaths) else {
             throw .snapshot("the template VM did not start (status \(status))\(qemuLogTail(templatePaths))")

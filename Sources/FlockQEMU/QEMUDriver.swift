@@ -22,6 +22,8 @@ public actor QEMUDriver: Hypervisor {
     var compacting: Set<String> = []
     /// The state root's lock, from the first operation that changes VMs; see `prepareRoot()`.
     var rootLock: ExclusiveLock?
+    /// What `qemu --version` and `-machine help` said, asked once per driver.
+    var qemuFacts: QEMUFacts?
 
     public init(configuration: QEMUDriverConfiguration = QEMUDriverConfiguration()) {
         self.configuration = configuration

@@ -25,6 +25,9 @@ public struct QEMUDriverConfiguration: Sendable {
     /// for the driver's own namespace. Keeps a pool's bridge, TAPs and clones off the host's
     /// network (and lets tests build a throwaway network).
     public var networkNamespace: String?
+    /// QEMU's `-cpu` for every VM; nil for `host` under KVM and `max` under TCG. Snapshots record
+    /// it, and a host whose model differs refuses their clones (see `SnapshotCompatibility`).
+    public var cpuModel: String?
     /// Where progress (the parent's pause, clones ready) and warnings (accelerator fallback, a VM
     /// killed after `quit`) go.
     public var logger: Logger
@@ -35,7 +38,7 @@ public struct QEMUDriverConfiguration: Sendable {
         bootTimeout: Duration = .seconds(120),
         migrationTimeout: Duration = .seconds(120), agentTimeout: Duration = .seconds(30),
         lazyFreeze: LazyFreeze = .copyWhilePaused,
-        networkNamespace: String? = nil,
+        networkNamespace: String? = nil, cpuModel: String? = nil,
         logger: Logger = Logger(label: "flock.qemu")
     ) {
         self.stateRoot = stateRoot
@@ -47,6 +50,7 @@ public struct QEMUDriverConfiguration: Sendable {
         self.agentTimeout = agentTimeout
         self.networkNamespace = networkNamespace
         self.lazyFreeze = lazyFreeze
+        self.cpuModel = cpuModel
         self.logger = logger
     }
 

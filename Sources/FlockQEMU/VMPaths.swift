@@ -31,7 +31,16 @@ public struct SnapshotPaths: Sendable, Hashable {
         directory = "\(root)/snapshots/\(id)"
     }
 
+    /// For a snapshot being assembled elsewhere (an import's staging directory).
+    init(directory: String, id: String) {
+        self.id = id
+        self.directory = directory
+    }
+
     public var memory: String { "\(directory)/memory" }
     public var state: String { "\(directory)/state" }
     public var metadata: String { "\(directory)/snapshot.json" }
+    /// An imported snapshot's parent record, as it was on the parent's host: clones there restore
+    /// with its spec and accelerator (see `cloneFromImportedSnapshot`).
+    public var parentRecord: String { "\(directory)/parent.json" }
 }

@@ -56,6 +56,8 @@ public struct SnapshotRecord: Sendable, Hashable, Codable {
     /// The parent's disk layer frozen at the snapshot (clones' overlays sit on it); it stays in
     /// the parent's backing chain, so it lives in the parent's directory.
     public var disk: String?
+    /// What a restore needs to match (QEMU, machine, CPU); nil in snapshots older than the record.
+    public var compatibility: SnapshotCompatibility?
 }
 
 enum JSONFile {

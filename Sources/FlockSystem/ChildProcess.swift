@@ -67,12 +67,73 @@ public final class ChildProcess: Sendable {
             try? output.close()
             throw error
         }
+        return try await launch(
+            path, arguments, environment: environment, workingDirectory: workingDirectory, input: .none,
+            output: output, error: error, ownProcessGroup: ownProcessGroup,
+            name: name ?? URL(fileURLWithPath: executable).lastPathComponent, stdoutPath: stdout,
+            stderrPath: stderr ?? stdout, executable: executable)
+    }
+
+    /// A child whose standard input and output are pipes to this process, for a child that speaks
+    /// a line protocol (an `ssh` session to a Flock host); its standard error goes to a file.
+    public struct Piped: Sendable {
+        public let process: ChildProcess
+        /// The write end of the child's standard input; the caller closes it (EOF for the child).
+        public let input: Int32
+        /// The read end of the child's standard output; the caller closes it.
+        public let output: Int32
+    }
+
+    /// Starts `executable` with pipes for its standard input and output and its standard error
+    /// appended to `stderr`. Both pipe ends returned are close-on-exec, so no other child inherits them.
+    public static func startPiped(
+        _ executable: String, _ arguments: [String], stderr: String, name: String? = nil
+    ) async throws(ChildProcessError) -> Piped {
+        let path = try resolve(executable)
+        var toChild: [Int32] = [0, 0]
+        var fromChild: [Int32] = [0, 0]
+        guard pipe(&toChild) == 0 else { throw .launch(executable, "pipe(): \(errnoText())") }
+        guard pipe(&fromChild) == 0 else {
+            close(toChild[0])
+            close(toChild[1])
+            throw .launch(executable, "pipe(): \(errnoText())")
+        }
+        // Glibc's module does not export pipe2; swift-subprocess closes every other descriptor in
+        // the child anyway, so close-on-exec only guards against other exec paths.
+        for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let error: FileDescriptor
+        do {
+            error = try openLog(stderr, for: executable)
+        } catch {
+            for fd in toChild + fromChild { close(fd) }
+            throw error
+        }
+        do {
+            let child = try await launch(
+                path, arguments, environment: [:], workingDirectory: nil,
+                input: .fileDescriptor(FileDescriptor(rawValue: toChild[0]), closeAfterSpawningProcess: true),
+                output: FileDescriptor(rawValue: fromChild[1]), error: error, ownProcessGroup: false,
+                name: name ?? URL(fileURLWithPath: executable).lastPathComponent, stdoutPath: "/dev/null",
+                stderrPath: stderr, executable: executable)
+            return Piped(process: child, input: toChild[1], output: fromChild[0])
+        } catch {
+            close(toChild[1])
+            close(fromChild[0])
+            throw error
+        }
+    }
+
+    /// Spawns the child in a task of its own that records its exit; see `start`.
+    private static func launch<Input: InputProtocol>(
+        _ path: String, _ arguments: [String], environment: [String: String], workingDirectory: String?,
+        input: Input, output: FileDescriptor, error: FileDescriptor, ownProcessGroup: Bool, name: String,
+        stdoutPath stdout: String, stderrPath: String, executable: String
+    ) async throws(ChildProcessError) -> ChildProcess {
         let options = {
             var options = PlatformOptions()
             if ownProcessGroup { options.processGroupID = 0 }
             return options
         }()
-        let name = name ?? URL(fileURLWithPath: executable).lastPathComponent
         let launched = Launch()
         do {
             return try await withCheckedThrowingContinuation { continuation in
@@ -83,13 +144,13 @@ public final class ChildProcess: Sendable {
                         let result = try await Subprocess.run(
                             .path(FilePath(path)), arguments: Arguments(arguments),
                             environment: merged(environment), workingDirectory: workingDirectory.map { FilePath($0) },
-                            platformOptions: options, input: .none,
+                            platformOptions: options, input: input,
                             output: .fileDescriptor(output, closeAfterSpawningProcess: true),
                             error: .fileDescriptor(error, closeAfterSpawningProcess: true)
                         ) { execution in
                             let child = ChildProcess(
                                 pid: execution.processIdentifier.value, name: name, stdoutPath: stdout,
-                                stderrPath: stderr ?? stdout)
+                                stderrPath: stderrPath)
                             launched.started(child)
                             return child
                         }

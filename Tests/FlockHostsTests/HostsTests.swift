@@ -1,0 +1,111 @@
+import FlockCore
+import FlockQEMU
+import FlockSystem
+import FlockTestSupport
+import Foundation
+import Testing
+
+@testable import FlockHosts
+
+/// Real sshd in network namespaces with private /run and /dev/shm, the built flockctl as the
+/// remote command, real QEMU (TCG) on both sides; see `NamespaceHost`.
+@Suite(.serialized)
+struct HostsTests {
+    static var guest: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path + "/.build-guest"
+    }
+
+    static var flockctl: String {
+        get throws {
+            guard let url = BuiltBinary.url("flockctl") else { throw TopologyError("flockctl is not built") }
+            return url.path
+        }
+    }
+
+    static func target(_ host: NamespaceHost, keys: TestKeys, stateRoot: String? = nil) throws -> SSHTarget {
+        SSHTarget(
+            user: "root", host: host.address, identityFile: keys.identity, knownHostsFile: host.knownHosts,
+            stateRoot: stateRoot ?? host.stateRoot, flockctl: try flockctl, serverAliveInterval: 1, connectTimeout: 5)
+    }
+
+    static func tag() -> String { String(UInt32.random(in: 0...0xfff), radix: 16) }
+
+    /// Missing or loose key files, an unknown host key and a state root with `..` are each
+    /// refused with a message that says what and where.
+    @Test func badConfigurationIsRefusedClearly() async throws {
+        let scratch = try Scratch(prefix: "flock-hosts")
+        let keys = try await TestKeys(directory: scratch.dir.path)
+        let host = try await NamespaceHost(index: 61, tag: Self.tag(), directory: scratch.path("a"))
+        defer { Task { await host.destroy() } }
+        do {
+            try FileManager.default.createDirectory(atPath: host.directory, withIntermediateDirectories: true)
+            try await host.startSSHD(clientKey: try keys.publicKey)
+
+            // The good path first, so the refusals below are about what they change.
+            let good = RemoteHost(target: try Self.target(host, keys: keys), logPath: scratch.path("good.log"))
+            let hello = try await good.hello()
+            #expect(hello.stateRoot == host.stateRoot && hello.protocolVersion == HostProtocol.version)
+            #expect(
+                hello.cores > 0 && hello.memAvailableBytes > 0 && hello.machines["q35"]?.hasPrefix("pc-q35-") == true)
+            // A snapshot over ssh, no VM: 100 MiB of data in 1 MiB extents plus the pages of a state file.
+            let source = try tmpfsScratch("bad-src")
+            defer { try? FileManager.default.removeItem(atPath: source) }
+            let exported = try await Self.fakeSnapshot(in: source, dataMiB: 100)
+            let shipped = try await good.ensureSnapshot(exported, logPath: scratch.path("ship.log"))
+            #expect(shipped.shipped && shipped.bytes >= 100 << 20 && shipped.bytes < 102 << 20)
+            #expect(try await good.holds(exported.record.id))
+            print(String(format: "hosts: 100 MiB snapshot over ssh (no VM) in %.2f s", shipped.seconds))
+            try await good.releaseSnapshot(exported.record.id)
+            #expect(try await good.holds(exported.record.id) == false)
+            await good.close()
+
+            var missing = try Self.target(host, keys: keys)
+            missing.identityFile = scratch.path("nope")
+            let missingError = await #expect(throws: HostError.self) {
+                _ = try await RemoteHost(target: missing, logPath: scratch.path("m.log")).hello()
+            }
+            #expect(
+                missingError?.message.contains("\(scratch.path("nope")) for root@\(host.address):22 does not exist")
+                    == true)
+
+            let loose = scratch.path("loose_key")
+            try FileManager.default.copyItem(atPath: keys.identity, toPath: loose)
+            chmod(loose, 0o644)
+            var looseTarget = try Self.target(host, keys: keys)
+            looseTarget.identityFile = loose
+            let looseError = await #expect(throws: HostError.self) {
+                _ = try await RemoteHost(target: looseTarget, logPath: scratch.path("l.log")).hello()
+            }
+            #expect(
+                looseError?.message.contains("has mode 644; it must be 0600") == true, "\(looseError?.message ?? "")")
+
+            let otherKnown = scratch.path("other_known_hosts")
+            _ = try await tool("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", scratch.path("other_host_key")])
+            let otherLine = try String(contentsOfFile: scratch.path("other_host_key.pub"), encoding: .utf8)
+            try "\(host.address) \(otherLine)".write(toFile: otherKnown, atomically: true, encoding: .utf8)
+            var unknown = try Self.target(host, keys: keys)
+            unknown.knownHostsFile = otherKnown
+            let unknownError = await #expect(throws: HostError.self) {
+                _ = try await RemoteHost(target: unknown, logPath: scratch.path("u.log")).hello(deadline: .seconds(20))
+            }
+            let said = unknownError?.message ?? ""
+            #expect(
+                said.contains("host key of root@\(host.address):22") && said.contains(otherKnown)
+                    && said.contains("never turns StrictHostKeyChecking off"), "\(said)")
+
+            let dotted = RemoteHost(
+                target: try Self.target(host, keys: keys, stateRoot: "/dev/shm/../etc"), logPath: scratch.path("d.log"))
+            let dottedError = await #expect(throws: HostError.self) { _ = try await dotted.hello() }
+            #expect(
+                dottedError?.message.contains("state root '/dev/shm/../etc' must not contain '.' or '..'") == true,
+                "\(dottedError?.message ?? "")")
+            await dotted.close()
+        } catch {
+            await host.destroy()
+            throw error
+        }
+        await host.destroy()
+    }
+}
