@@ -134,6 +134,8 @@ echo "${inputs_hash:0:32}" >"$root/etc/machine-id"
 mkdir -p "$root/var/log/journal"
 chroot "$root" systemctl enable "${enabled[@]}" >&2 || die "systemctl enable failed in the image"
 chroot "$root" systemctl mask "${masked[@]}" >&2 || die "systemctl mask failed in the image"
+# No display: the boot ends at multi-user.target, not graphical.target.
+chroot "$root" systemctl set-default multi-user.target >&2 || die "systemctl set-default failed in the image"
 # Only the serial console gets a getty (from console=ttyS0, by systemd's getty generator).
 rm -f "$root/etc/systemd/system/getty.target.wants/getty@tty1.service"
 printf 'blacklist %s\n' "${blacklisted[@]}" >"$root/etc/modprobe.d/flock-blacklist.conf"
