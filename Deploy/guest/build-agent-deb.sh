@@ -17,8 +17,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here="$repo/Deploy/guest/debian/agent"
 out="$repo/.build-guest"
-force=0
-[[ ${1:-} == "--force" ]] && force=1
 
 log() { echo "agent-deb: $*" >&2; }
 die() {
@@ -26,6 +24,12 @@ die() {
     exit 1
 }
 source "$repo/Deploy/guest/debian-lib.sh"
+force=0
+case $# in
+    0) ;;
+    1) [[ $1 == --force ]] || die "unknown argument '$1' (usage: bash Deploy/guest/build-agent-deb.sh [--force])"; force=1 ;;
+    *) die "too many arguments: $* (usage: bash Deploy/guest/build-agent-deb.sh [--force])" ;;
+esac
 
 for tool in dpkg-deb sha256sum swift flock git; do
     command -v "$tool" >/dev/null || die "'$tool' is missing (bash Deploy/setup.sh installs dpkg-dev; swift must be on PATH)"

@@ -23,8 +23,6 @@ guest="$repo/Deploy/guest"
 overlay="$guest/debian/rootfs"
 initramfs_init="$guest/debian/initramfs-init"
 out="$repo/.build-guest/debian"
-force=0
-[[ ${1:-} == "--force" ]] && force=1
 mirror=${FLOCK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 log() { echo "debian-image: $*" >&2; }
@@ -33,6 +31,12 @@ die() {
     exit 1
 }
 source "$guest/debian-lib.sh"
+force=0
+case $# in
+    0) ;;
+    1) [[ $1 == --force ]] || die "unknown argument '$1' (usage: bash Deploy/guest/build-debian.sh [--force])"; force=1 ;;
+    *) die "too many arguments: $* (usage: bash Deploy/guest/build-debian.sh [--force])" ;;
+esac
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (debootstrap, chroot)"
 for tool in debootstrap chroot mke2fs qemu-img dpkg-deb sha256sum flock swift cpio gzip; do
@@ -92,6 +96,11 @@ if ((force == 0)) && [[ -f "$out/stamp" && -f "$out/rootfs.qcow2" && -f "$out/vm
     log "up to date ($(basename "$agent_deb")); nothing to do"
     exit 0
 fi
+
+# A running VM's overlay is backed by rootfs.qcow2 by name: replacing the file under it would
+# hand its next clone a different disk below the parent's writes.
+users=$(find /proc/[0-9]*/fd -lname "$out/rootfs.qcow2" 2>/dev/null | cut -d/ -f3 | sort -u | tr '\n' ' ' || true)
+[[ -z $users ]] || die "$out/rootfs.qcow2 is in use by pid(s) ${users% } (VMs booted from it); destroy them first"
 
 # 1. The debootstrapped base (minutes, cached).
 debian_debootstrap "$out/base" "$base_hash" "$out/debootstrap.log" bookworm "$mirror" \
