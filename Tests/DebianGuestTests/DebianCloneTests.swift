@@ -31,7 +31,8 @@ struct DebianCloneTests {
         let port = try #require(vm.port)
         let first = try await HTTP.get(port, "/item/\(DebianParent.warmKeys[0])")
         #expect(first.status == 200)
-        print("debian-guest: \(mode) clone-to-serving \(DebianParent.seconds(clock.now - asked)) s (clone to first 200)")
+        print(
+            "debian-guest: \(mode) clone-to-serving \(DebianParent.seconds(clock.now - asked)) s (clone to first 200)")
         return (vm, port, first.headers["x-cache-status"])
     }
 
@@ -44,7 +45,9 @@ struct DebianCloneTests {
 
     /// Destroys a clone and checks nothing of it is left: no QEMU process, no directory, no
     /// snapshot, only the parent's files under the state root; and the image never written.
-    private func destroyAndExpectNothingLeft(_ driver: QEMUDriver, _ vm: VMInfo, _ started: DebianParent.Started)
+    private func destroyAndExpectNothingLeft(
+        _ driver: QEMUDriver, _ vm: VMInfo, _ started: DebianParent.Started
+    )
         async throws
     {
         try await driver.destroy(name: vm.name)
@@ -70,11 +73,14 @@ struct DebianCloneTests {
         // systemd's writes (the journal of the agent, the hook, nginx's reload) land on the
         // clone's own overlay, which sits on the parent's frozen layer.
         let overlay = "\(VMPaths(root: started.root, name: vm.name).directory)/disk.qcow2"
-        let frozen = try #require(await driver.snapshots().first?.disk, "the lazy clone's snapshot records a disk layer")
+        let frozen = try #require(
+            await driver.snapshots().first?.disk, "the lazy clone's snapshot records a disk layer")
         #expect(try await backing(of: overlay) == frozen)
         let before = HostFacts.allocatedBytes(overlay)
         #expect(before > 0)
-        let grew = await eventually(timeout: .seconds(90), every: .seconds(1)) { HostFacts.allocatedBytes(overlay) > before }
+        let grew = await eventually(timeout: .seconds(90), every: .seconds(1)) {
+            HostFacts.allocatedBytes(overlay) > before
+        }
         #expect(grew, "the clone's overlay grows as its systemd writes (\(before) bytes allocated at first)")
         #expect(try await HTTP.get(parentPort, "/healthz").status == 200)
         try await destroyAndExpectNothingLeft(driver, vm, started)

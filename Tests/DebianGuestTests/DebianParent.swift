@@ -61,7 +61,8 @@ actor DebianParent {
             let first = try await HTTP.cacheStatus(port, "/item/\(key)")
             let second = try await HTTP.cacheStatus(port, "/item/\(key)")
             guard first == "MISS", second == "HIT" else {
-                throw Failure(description: "warming /item/\(key): nginx said \(first ?? "nothing") then \(second ?? "nothing")")
+                throw Failure(
+                    description: "warming /item/\(key): nginx said \(first ?? "nothing") then \(second ?? "nothing")")
             }
         }
         return Started(root: root, record: record, imageSHA: imageSHA)
