@@ -229,6 +229,10 @@ let package = Package(
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // The guest kit on the host: clone hooks run as real processes, ARP frames, address parsing.
         .testTarget(name: "FlockGuestKitTests", dependencies: ["FlockGuestKit", "FlockTestSupport"]),
+        // The Debian guest (Deploy/guest/build-debian.sh) cloned in every mode under TCG; boots
+        // VMs, so Deploy/test.sh runs it alone.
+        .testTarget(
+            name: "DebianGuestTests", dependencies: ["FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport"]),
         // Runs the built flock-bench; the clone smoke boots VMs, so Deploy/test.sh runs it alone.
         .testTarget(name: "FlockBenchTests", dependencies: ["flock-bench", "FlockTestSupport"]),
         // The demo's pure parts (wrk's summary, the load script, the summary maths, the chart) and

@@ -14,7 +14,8 @@ packages=(
     iproute2        # bridge-mode VMs: TAP devices, bridges and the tests' network namespaces
     wrk             # the load generator of the demo (flockctl demo) and the end-to-end tests
     libxen-dev      # libxl and libxenstore (Xen 4.17) headers and libraries the Xen driver links
-    debootstrap     # Deploy/xen/build-dom0.sh makes the Xen harness's dom0 root from Debian packages
+    debootstrap     # Deploy/xen/build-dom0.sh and Deploy/guest/build-debian.sh make Debian roots from packages
+    e2fsprogs       # mke2fs -d turns the Debian guest's root tree into an ext4 disk without a loop mount
     openssh-client  # Flock reaches its other hypervisor hosts over ssh (FlockHosts)
     openssh-server  # the hosts tests run sshd in network namespaces, as each host does
 )

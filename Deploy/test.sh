@@ -5,12 +5,14 @@ cd "$(dirname "$0")/.."
 
 bash Deploy/setup.sh
 bash Deploy/guest/build.sh # the guest image the VM tests boot; cached, so usually a no-op
+bash Deploy/guest/build-debian.sh # the Debian guest (systemd, nginx, the agent's .deb); cached likewise
 swift build --build-tests
 # The suites that boot VMs under software emulation each get the machine to themselves: run
 # side by side, TCG guests on two cores slow each other past any sane timeout.
-swift test --skip-build --skip 'GuestImageTests|FlockQEMUTests|FlockHostsTests|FlockEndToEndTests|FlockBenchTests|FlockXenHarnessTests'
+swift test --skip-build --skip 'GuestImageTests|DebianGuestTests|FlockQEMUTests|FlockHostsTests|FlockEndToEndTests|FlockBenchTests|FlockXenHarnessTests'
 swift test --skip-build --filter GuestImageTests
 swift test --skip-build --filter FlockQEMUTests
+swift test --skip-build --filter DebianGuestTests # the Debian guest in every clone mode
 # Hosts over real sshd in network namespaces, snapshots shipped to them, clones restored there.
 swift test --skip-build --filter FlockHostsTests
 swift test --skip-build --filter FlockBenchTests # the built flock-bench; the clone smoke boots VMs

@@ -29,6 +29,7 @@ die() {
     log "error: $*"
     exit 1
 }
+source "$repo/Deploy/guest/debian-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (debootstrap)"
 for tool in apt-get apt-cache dpkg-deb debootstrap cpio sha256sum flock gzip; do
@@ -39,8 +40,7 @@ mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9
 
-candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}'; }
-if [[ -z $(candidate xen-utils-4.17) || $(candidate xen-utils-4.17) == "(none)" ]]; then
+if [[ -z $(debian_candidate xen-utils-4.17) || $(debian_candidate xen-utils-4.17) == "(none)" ]]; then
     log "apt lists missing; running apt-get update"
     apt-get update >&2 || die "apt-get update failed"
 fi
@@ -66,7 +66,7 @@ modules=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-bl
 
 declare -A version=()
 for pkg in "${overlay_pkgs[@]}"; do
-    v=$(candidate "$pkg")
+    v=$(debian_candidate "$pkg")
     [[ -n $v && $v != "(none)" ]] || die "no candidate version for $pkg"
     version[$pkg]=$v
 done
@@ -77,7 +77,9 @@ inputs_hash=$(
         echo "base=$base_hash"
         for pkg in "${overlay_pkgs[@]}"; do echo "$pkg=${version[$pkg]}"; done
         echo "modules=${modules[*]}"
-        for file in build-dom0.sh dom0-init; do echo "$file $(sha256sum <"$here/$file" | cut -d' ' -f1)"; done
+        for file in "$here/build-dom0.sh" "$here/dom0-init" "$repo/Deploy/guest/debian-lib.sh"; do
+            echo "${file#"$repo/"} $(sha256sum <"$file" | cut -d' ' -f1)"
+        done
     } | sha256sum | cut -d' ' -f1
 )
 if ((force == 0)) && [[ -f "$out/stamp" && -f "$out/xen" && -f "$out/vmlinuz" && -f "$out/dom0.cpio" ]] &&
@@ -87,35 +89,12 @@ if ((force == 0)) && [[ -f "$out/stamp" && -f "$out/xen" && -f "$out/vmlinuz" &&
 fi
 
 # 1. The debootstrapped base, kept between builds (it is the slow part: minutes).
+debian_debootstrap "$out/base" "$base_hash" "$out/debootstrap.log" bookworm "$mirror" \
+    --variant=minbase --include="$base_include"
 base="$out/base"
-if [[ ! -f "$base.stamp" || $(cat "$base.stamp") != "$base_hash" ]]; then
-    log "debootstrap bookworm minbase from $mirror (takes a few minutes)"
-    rm -rf "$base" "$base.stamp"
-    debootstrap --variant=minbase --include="$base_include" bookworm "$base" "$mirror" >"$out/debootstrap.log" 2>&1 ||
-        die "debootstrap failed; see $out/debootstrap.log (tail: $(tail -3 "$out/debootstrap.log" | tr '\n' ' '))"
-    echo "$base_hash" >"$base.stamp"
-else
-    log "debootstrap base is up to date"
-fi
 
-# 2. The Xen and kernel packages, downloaded once per version.
+# 2. The Xen and kernel packages, downloaded once per version into .build-xen/debs.
 debs="$out/debs"
-mkdir -p "$debs"
-apt_sandbox=(-o APT::Sandbox::User=root)
-fetch() { # name version -> path of the .deb
-    local name=$1 want=$2 file
-    file=$(find "$debs" -maxdepth 1 -name "${name}_*.deb" -print | while read -r f; do
-        [[ $(dpkg-deb -f "$f" Version) == "$want" ]] && echo "$f"
-    done | head -1)
-    if [[ -z $file ]]; then
-        (cd "$debs" && apt-get "${apt_sandbox[@]}" download "$name=$want" >&2) || die "apt-get download $name=$want failed"
-        file=$(find "$debs" -maxdepth 1 -name "${name}_*.deb" -print | while read -r f; do
-            [[ $(dpkg-deb -f "$f" Version) == "$want" ]] && echo "$f"
-        done | head -1)
-    fi
-    [[ -n $file ]] || die "downloaded $name=$want but cannot find its .deb"
-    echo "$file"
-}
 
 work="$out/work"
 rm -rf "$work"
@@ -124,7 +103,7 @@ root="$work/root"
 log "copying the base"
 cp -a "$base" "$root"
 for pkg in "${overlay_pkgs[@]}"; do
-    deb=$(fetch "$pkg" "${version[$pkg]}")
+    deb=$(debian_fetch "$pkg" "${version[$pkg]}" "$debs")
     # Not dpkg-deb -x: its tar would replace the merged-/usr symlinks (/lib -> usr/lib) with
     # directories, and every binary would lose its dynamic loader.
     dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$root" || die "cannot unpack $deb"
