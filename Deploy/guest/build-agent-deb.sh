@@ -75,7 +75,8 @@ install -D -m 0644 "$here/flock-agent.service" "$tree/lib/systemd/system/flock-a
 install -d -m 0755 "$tree/etc/flock/clone.d"
 install -d -m 0755 "$tree/DEBIAN"
 for script in postinst prerm postrm; do install -m 0755 "$here/$script" "$tree/DEBIAN/$script"; done
-# Depends on busybox: the agent runs /bin/busybox for `ip` and `arping` when it sets an address.
+# Depends on an `ip`: the agent sets a bridge-mode clone's address with iproute2's (busybox's
+# applet where the image has no iproute2); it sends the gratuitous ARP itself.
 cat >"$tree/DEBIAN/control" <<CONTROL
 Package: flock-agent
 Version: $version
@@ -84,7 +85,7 @@ Maintainer: Flock developers <flock@localhost>
 Section: admin
 Priority: optional
 Installed-Size: $(du -sk --exclude=DEBIAN "$tree" | cut -f1)
-Depends: busybox | busybox-static
+Depends: iproute2 | busybox | busybox-static
 Description: Flock guest agent: identity for VMs cloned from a warm snapshot
  Runs in a guest that Flock clones. Over the virtio-serial port org.flock.agent (or xenstore
  under Xen) it answers the host's pings and, after each restore, applies the clone's own

@@ -53,8 +53,8 @@ agent_deb=$(bash "$guest/build-agent-deb.sh" | tail -1)
 
 # Installed by debootstrap from bookworm main, with their maintainer scripts: systemd as PID 1
 # with udev and D-Bus (hostnamectl, networkctl), the cloud kernel and initramfs-tools, nginx,
-# and busybox-static (the agent runs /bin/busybox for ip and arping; static, so the initramfs
-# uses the same binary).
+# iproute2 (the agent's `ip`), and busybox-static (static, so the initramfs below uses it as its
+# shell and tools).
 base_include=systemd,systemd-sysv,udev,dbus,linux-image-cloud-amd64,initramfs-tools,nginx-light,busybox-static,iproute2,kmod
 base_hash=$(echo "bookworm minbase $mirror $base_include" | sha256sum | cut -d' ' -f1)
 
