@@ -228,7 +228,7 @@ let package = Package(
         ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // The guest kit on the host: clone hooks run as real processes, ARP frames, address parsing.
-        .testTarget(name: "FlockGuestKitTests", dependencies: ["FlockGuestKit", "FlockTestSupport"]),
+        .testTarget(name: "FlockGuestKitTests", dependencies: ["FlockGuestKit", "FlockCore", "FlockTestSupport"]),
         // The Debian guest (Deploy/guest/build-debian.sh) cloned in every mode under TCG; boots
         // VMs, so Deploy/test.sh runs it alone.
         .testTarget(
