@@ -107,14 +107,7 @@ extension QEMUDriver {
     }
 
     /// Restores one clone from a snapshot, then hands it its identity.
-    ///
-    /// A restored guest that stays silent (its agent never answers, though the host's messages
-    /// reach its port) is restored once more from the same snapshot. Seen about once in fifty
-    /// eager restores under TCG on a loaded host, with the guest not running at all after `cont`;
-    /// the cause is not found yet, and the same snapshot restores fine the next time.
-    func restoreClone(
-        _ name: String, parent: VMRecord, snapshot: SnapshotRecord, retryingASilentGuest: Bool = true
-    ) async throws(QEMUError) -> VMRecord {
+    func restoreClone(_ name: String, parent: VMRecord, snapshot: SnapshotRecord) async throws(QEMUError) -> VMRecord {
         let snapshotPaths = snapshotPaths(snapshot.id)
         guard FileManager.default.fileExists(atPath: snapshotPaths.state),
             snapshot.mode != .lazy || FileManager.default.fileExists(atPath: snapshotPaths.memory)
@@ -135,7 +128,6 @@ extension QEMUDriver {
             incoming: true, diskBacking: snapshot.disk)
         FaultPoint.reach("clone:started")
         let paths = paths(name)
-        var silent = false
         do throws(QEMUError) {
             let pid = Self.pid(paths) ?? 0
             let qmp = try await QMPClient.connect(
@@ -153,24 +145,14 @@ extension QEMUDriver {
             let bridged = record.spec.network.mode == .bridge
             if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": false]) }
             try await resume(qmp)
-            do throws(QEMUError) {
-                try await handOverIdentity(
-                    record, generation: snapshot.generation, requireApp: false, timeout: configuration.agentTimeout)
-            } catch {
-                silent = error.isTimeout
-                throw error
-            }
+            try await handOverIdentity(
+                record, generation: snapshot.generation, requireApp: false, timeout: configuration.agentTimeout)
             if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": true]) }
             return record
         } catch {
             // QEMU exits when a restore fails; what it printed says why (e.g. a corrupt stream).
             let said = qemuLogTail(paths)
             await discard(name)
-            if silent && retryingASilentGuest {
-                configuration.logger.warning(
-                    "clone \(name) stayed silent after its restore (\(error.message)); restoring it once more")
-                return try await restoreClone(name, parent: parent, snapshot: snapshot, retryingASilentGuest: false)
-            }
             throw .launch(name, "restore from snapshot \(snapshot.id) failed: \(error.message)\(said)")
         }
     }
