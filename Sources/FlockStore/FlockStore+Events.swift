@@ -40,6 +40,8 @@ struct DecisionRecord: StoreRecord {
     /// Stored as JSON text: votes are read back whole, never queried by field.
     var votes: [CheckVote]
     var dryRun: Bool
+    /// JSON text too, or NULL when the policy has no predictive block.
+    var forecast: ForecastNote?
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -57,7 +59,8 @@ struct DecisionRecord: StoreRecord {
             recommendation: recommendation,
             reason: reason,
             votes: votes,
-            dryRun: dryRun
+            dryRun: dryRun,
+            forecast: forecast
         )
     }
 
@@ -111,7 +114,8 @@ extension DecisionRecord {
             recommendation: d.recommendation,
             reason: d.reason,
             votes: d.votes,
-            dryRun: d.dryRun
+            dryRun: d.dryRun,
+            forecast: d.forecast
         )
     }
 }

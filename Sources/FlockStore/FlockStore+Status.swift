@@ -70,6 +70,8 @@ public struct DecisionSummary: Sendable, Hashable, Codable {
     public var to: Int
     public var reason: String
     public var dryRun: Bool
+    /// The predictive block's forecast; `null` when the policy has none.
+    public var forecast: ForecastNote?
 
     public init(_ decision: Decision) {
         time = decision.time
@@ -78,11 +80,24 @@ public struct DecisionSummary: Sendable, Hashable, Codable {
         to = decision.to
         reason = decision.reason
         dryRun = decision.dryRun
+        forecast = decision.forecast
     }
 
     enum CodingKeys: String, CodingKey {
-        case time, action, from, to, reason
+        case time, action, from, to, reason, forecast
         case dryRun = "dry_run"
+    }
+
+    /// `forecast` is written as `null` when absent, so every decision has the same keys.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(time, forKey: .time)
+        try c.encode(action, forKey: .action)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(dryRun, forKey: .dryRun)
+        try c.encode(forecast, forKey: .forecast)
     }
 }
 

@@ -109,6 +109,10 @@ enum Schema {
             try db.create(index: "event_time", on: "event", columns: ["time"])
             try db.create(index: "journal_time", on: "journal", columns: ["time"])
         }
+        // The predictive block's forecast, kept with its decision so `flockctl status` can show it.
+        migrator.registerMigration("v3") { db in
+            try db.alter(table: "decision") { t in t.add(column: "forecast", .text) }
+        }
         return migrator
     }()
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlockCLI
+import FlockCore
 import FlockStore
 import Foundation
 
@@ -25,7 +26,12 @@ struct Status: AsyncParsableCommand {
             print("no pools in \(store.path); 'flockctl policy apply FILE' adds one")
             return
         }
-        var rows = [["POOL", "STATE", "SERVING", "WARMING", "DRAINING", "FAILED", "MANUAL", "POLICY", "LAST DECISION"]]
+        var rows = [
+            [
+                "POOL", "STATE", "SERVING", "WARMING", "DRAINING", "FAILED", "MANUAL", "POLICY", "FORECAST",
+                "LAST DECISION",
+            ]
+        ]
         for pool in statuses {
             let decision = pool.lastDecision.map {
                 "\(clockTime($0.time)) \($0.action.rawValue) \($0.from)→\($0.to)\($0.dryRun ? " (dry run)" : "")"
@@ -33,7 +39,7 @@ struct Status: AsyncParsableCommand {
             rows.append([
                 pool.name, pool.paused ? "paused" : "active", "\(pool.serving)", "\(pool.warming)", "\(pool.draining)",
                 "\(pool.failed)", pool.manualDesired.map { "\($0)" } ?? "-", pool.policyVersion.map { "v\($0)" } ?? "-",
-                decision ?? "none yet",
+                pool.lastDecision?.forecast.map(forecastCell) ?? "-", decision ?? "none yet",
             ])
         }
         print(table(rows), terminator: "")
@@ -41,6 +47,14 @@ struct Status: AsyncParsableCommand {
             if let reason = pool.lastDecision?.reason { print("\(pool.name): \(reason)") }
         }
     }
+}
+
+/// The last forecast in a few characters: the demand `lead` ahead and the count it implies
+/// (`412 in 2m → 5`), or `abstains`; the decision's reason line names the metric and says more.
+private func forecastCell(_ forecast: ForecastNote) -> String {
+    guard let value = forecast.value, let wants = forecast.wants else { return "abstains" }
+    let lead = Duration.seconds(Int64(forecast.leadSeconds.rounded())).flockText
+    return "\(String(format: "%.4g", value)) in \(lead) → \(wants)"
 }
 
 /// JSON as the daemon's API writes it: sorted keys, ISO 8601 times.

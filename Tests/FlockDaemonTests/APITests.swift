@@ -73,6 +73,10 @@ import Testing
             // every test in the process, so other pools' forecasts may be listed too.)
             let lines = metrics.text.split(separator: "\n").filter { $0.hasPrefix("flock_forecast{") }
             #expect(lines.contains("flock_forecast{pool=\"web\",metric=\"sessions\"} nan"), "\(lines)")
+            let status = try await HTTP.request("GET", port: port, "/v1/pools/web")
+            let forecast = (status.json?["last_decision"] as? [String: Any])?["forecast"] as? [String: Any]
+            #expect(forecast?["check"] as? String == "load")
+            #expect((forecast?["abstained"] as? String)?.isEmpty == false, "\(String(describing: forecast))")
         }
     }
 

@@ -45,7 +45,7 @@ import Testing
         let table = try await flockctl(["status"])
         #expect(table.status == 0)
         let row = table.stdout.split(separator: "\n")[1].split(separator: " ", omittingEmptySubsequences: true)
-        #expect(Array(row.prefix(8)) == ["web", "active", "1", "1", "1", "0", "-", "v1"])
+        #expect(Array(row.prefix(9)) == ["web", "active", "1", "1", "1", "0", "-", "v1", "-"])
         #expect(table.stdout.contains("scale_out 1→2"))
         #expect(table.stdout.contains("web: scale out 1 → 2: load wants 2"))
 
@@ -58,6 +58,45 @@ import Testing
         #expect(pool["draining"] as? Int == 1)
         #expect(pool["paused"] as? Bool == false)
         #expect((pool["last_decision"] as? [String: Any])?["action"] as? String == "scale_out")
+        #expect((pool["last_decision"] as? [String: Any])?["forecast"] is NSNull, "no predictive block: null")
+    }
+
+    @Test func statusShowsTheLastForecast() async throws {
+        try await applyWeb()
+        let store = try FlockStore(path: db)
+        let forecast = ForecastNote(
+            check: "load", metric: .sessions, leadSeconds: 119.6, value: 412.25, wants: 5, abstained: nil,
+            detail: "forecast sessions 412.25 in 2m → would want 5 (forecast_only)")
+        try store.record(
+            Decision(
+                pool: "web", time: Date(), action: .hold, from: 1, to: 1, recommendation: 1,
+                reason: "hold at 1: load holds; \(forecast.detail)", votes: [], dryRun: false, forecast: forecast))
+
+        let table = try await flockctl(["status"])
+        #expect(table.status == 0)
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines[0].contains("FORECAST"))
+        #expect(lines[1].contains("412.2 in 2m → 5"), "\(table.stdout)")
+
+        let json = try await flockctl(["status", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let pool = try #require((object?["pools"] as? [[String: Any]])?.first)
+        let shown = try #require((pool["last_decision"] as? [String: Any])?["forecast"] as? [String: Any])
+        #expect(shown["check"] as? String == "load")
+        #expect(shown["metric"] as? String == "sessions")
+        #expect(shown["value"] as? Double == 412.25)
+        #expect(shown["wants"] as? Int == 5)
+        #expect(shown["lead_s"] as? Double == 119.6)
+        #expect(shown["announce"] == nil, "the engine's event flag is not part of the API")
+
+        try store.record(
+            Decision(
+                pool: "web", time: Date().addingTimeInterval(1), action: .hold, from: 1, to: 1, recommendation: 1,
+                reason: "hold", votes: [], dryRun: false,
+                forecast: ForecastNote(
+                    check: "load", metric: .sessions, leadSeconds: 120, value: nil, wants: nil,
+                    abstained: "less than one season of history", detail: "forecast of sessions abstains")))
+        #expect(try await flockctl(["status"]).stdout.split(separator: "\n")[1].contains("abstains"))
     }
 
     @Test func pauseResumeAndScaleWriteTheStore() async throws {

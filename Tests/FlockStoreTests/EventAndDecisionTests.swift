@@ -80,7 +80,10 @@ import Testing
             recommendation: 5,
             reason: "cpu",
             votes: votes,
-            dryRun: true
+            dryRun: true,
+            forecast: ForecastNote(
+                check: "cpu", metric: .sessions, leadSeconds: 130.5, value: 812.125, wants: 5, abstained: nil,
+                detail: "forecast sessions 812.13 in 130500ms → wants 5")
         )
         let otherPool = Decision(
             pool: "api",

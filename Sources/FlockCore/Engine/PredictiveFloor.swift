@@ -1,6 +1,7 @@
 import Foundation
 
-/// What the predictive block said in one decision.
+/// What the predictive block said in one decision. Stored with the decision and shown by
+/// `flockctl status` and `/v1/pools` under `last_decision.forecast`, in these JSON keys.
 public struct ForecastNote: Sendable, Hashable, Codable {
     public var check: String
     /// The demand metric that was forecast: the check's backend total.
@@ -12,10 +13,30 @@ public struct ForecastNote: Sendable, Hashable, Codable {
     public var wants: Int?
     /// Why the forecast abstained.
     public var abstained: String?
-    /// The first abstention after a forecast (or the first evaluation): worth one event, not one per tick.
-    public var announce: Bool
+    /// The first abstention after a forecast (or the first evaluation): worth one event, not one
+    /// per tick. Only the engine's: not stored, so a note read back never announces again.
+    public var announce = false
     /// One line for the decision's reason.
     public var detail: String
+
+    public init(
+        check: String, metric: MetricName, leadSeconds: Double, value: Double?, wants: Int?, abstained: String?,
+        announce: Bool = false, detail: String
+    ) {
+        self.check = check
+        self.metric = metric
+        self.leadSeconds = leadSeconds
+        self.value = value
+        self.wants = wants
+        self.abstained = abstained
+        self.announce = announce
+        self.detail = detail
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case check, metric, value, wants, abstained, detail
+        case leadSeconds = "lead_s"
+    }
 }
 
 extension DecisionEngine {
