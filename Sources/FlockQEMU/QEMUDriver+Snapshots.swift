@@ -65,13 +65,11 @@ extension QEMUDriver {
 
     /// Pauses the parent once and writes a snapshot: for `lazy`, a frozen copy of its RAM file
     /// plus its device state (`x-ignore-shared`); for `eager`, its whole RAM and device state,
-    /// streamed live so the pause is only migration's final stop-and-copy (where RAM may move
-    /// live: `migratesRAMLive`; else the parent stops first).
+    /// streamed live so the pause is only migration's final stop-and-copy.
     func takeSnapshot(of parentName: String, mode: CloneMode) async throws(QEMUError) -> SnapshotRecord {
         guard var parent = record(named: parentName), parent.role == .parent else { throw .notFound(parentName) }
         // Asked before the pause (once per driver): a snapshot says what a restore must match.
         let compatibility = await compatibility(machine: parent.spec.machine, accelerator: parent.accelerator)
-        let live = await migratesRAMLive(parent.accelerator)
         let parentPaths = paths(parentName)
         parent.generation += 1
         try JSONFile.write(parent, to: parentPaths.metadata)
@@ -112,8 +110,7 @@ extension QEMUDriver {
             var copied = 0
             var frozenDisk: String?
             if mode == .lazy && configuration.lazyFreeze == .liveTemplate && parent.disk == nil {
-                let pause = try await freezeThroughTemplate(
-                    parent: parent, qmp: qmp, events: events, into: paths, live: live)
+                let pause = try await freezeThroughTemplate(parent: parent, qmp: qmp, events: events, into: paths)
                 let snapshot = SnapshotRecord(
                     id: id, parent: parentName, mode: mode, generation: parent.generation, createdAt: Date(),
                     pauseMilliseconds: pause, disk: nil, compatibility: compatibility)
@@ -128,8 +125,6 @@ extension QEMUDriver {
                 FaultPoint.reach("snapshot:paused")
                 copied = try FrozenCopy.copy(from: parentPaths.memory, to: paths.memory)
                 frozenDisk = try await freezeDisk(of: &parent, qmp: qmp)
-            } else if !live {
-                try await qmp.execute("stop")
             }
             try await qmp.execute("migrate", arguments: ["uri": .string("exec:cat > \(paths.state)")])
             if mode == .eager && parent.disk != nil {
@@ -173,10 +168,9 @@ extension QEMUDriver {
 
     /// Freezes the parent's RAM with a template VM: the parent live-migrates into a paused QEMU
     /// whose RAM is the snapshot's memory file (`share=on`), then the template writes its device
-    /// state with `x-ignore-shared` and quits. Returns the parent's pause in milliseconds. Where
-    /// RAM may not move `live`, the parent is stopped first and pauses for the whole copy.
+    /// state with `x-ignore-shared` and quits. Returns the parent's pause in milliseconds.
     private func freezeThroughTemplate(
-        parent: VMRecord, qmp: QMPClient, events: AsyncStream<QMPEvent>, into snapshot: SnapshotPaths, live: Bool
+        parent: VMRecord, qmp: QMPClient, events: AsyncStream<QMPEvent>, into snapshot: SnapshotPaths
     ) async throws(QEMUError) -> Double {
         let templatePaths = VMPaths(directory: "\(snapshot.directory)/template")
         do {
@@ -214,7 +208,6 @@ extension QEMUDriver {
         try await qmp.execute(
             "migrate-set-capabilities",
             arguments: ["capabilities": [["capability": "x-ignore-shared", "state": false]]])
-        if !live { try await qmp.execute("stop") }
         try await qmp.execute("migrate", arguments: ["uri": .string("unix:\(channel)")])
         do {
             try await waitForMigration(qmp, what: "live freeze of \(parent.name)")

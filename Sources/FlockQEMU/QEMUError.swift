@@ -8,7 +8,7 @@ import Foundation
 public struct QEMUError: Error, Sendable, Hashable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
         case connect, timeout, disconnected, protocolViolation, command
-        case invalidSpec, launch, agent, snapshot, notFound, refused, io
+        case invalidSpec, launch, silentRestore, agent, snapshot, notFound, refused, io
     }
 
     private let code: Code
@@ -57,6 +57,12 @@ public struct QEMUError: Error, Sendable, Hashable, CustomStringConvertible {
         QEMUError(.launch, "VM \(vm) did not start: \(reason)")
     }
 
+    /// A clone restored from a snapshot whose QEMU or agent then never answered in time. Said like
+    /// `launch`; kept apart because a new snapshot cures it (`retryFailedClones`).
+    public static func silentRestore(_ vm: String, _ reason: String) -> QEMUError {
+        QEMUError(.silentRestore, "VM \(vm) did not start: \(reason)")
+    }
+
     /// The in-guest agent failed or answered with an error.
     public static func agent(_ vm: String, _ reason: String) -> QEMUError {
         QEMUError(.agent, "agent of VM \(vm): \(reason)")
@@ -87,7 +93,8 @@ public struct QEMUError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isDisconnected: Bool { code == .disconnected }
     public var isCommandError: Bool { code == .command }
     public var isInvalidSpec: Bool { code == .invalidSpec }
-    public var isLaunch: Bool { code == .launch }
+    public var isLaunch: Bool { code == .launch || code == .silentRestore }
+    public var isSilentRestore: Bool { code == .silentRestore }
     public var isSnapshot: Bool { code == .snapshot }
     public var isRefused: Bool { code == .refused }
     public var isNotFound: Bool { code == .notFound }

@@ -41,19 +41,6 @@ public struct QEMUFacts: Sendable, Hashable, Codable {
     /// Machine types by name, each mapped to what it is an alias of (itself when not an alias).
     public var machines: [String: String]
 
-    /// Whether this QEMU records every page a TCG guest writes while its RAM is migrated live.
-    ///
-    /// Before 9.0 it does not: when it clears a RAM block's dirty bitmap on the fast path it
-    /// leaves the TCG TLB's write fast path in place, so later writes land unrecorded and the copy
-    /// is silently inconsistent (fixed by QEMU commit 03bfc2188f, "physmem: Fix migration dirty
-    /// bitmap coherency with TCG memory access"). Clones of such a copy hang or crash: seen here
-    /// as restored guests that never answer, a few in a hundred eager snapshots, always every
-    /// clone of the one bad snapshot. KVM tracks writes in the kernel and is not affected.
-    public var tracksTCGWritesDuringMigration: Bool {
-        guard let major = version.split(separator: ".").first.flatMap({ Int($0) }) else { return false }
-        return major >= 9
-    }
-
     /// The versioned machine type behind `name` (`q35` → `pc-q35-7.2`); `name` when unknown.
     public func resolvedMachine(_ name: String) -> String { machines[name] ?? name }
 
@@ -89,15 +76,6 @@ extension QEMUDriver {
             machines: QEMUFacts.parseMachines(machines?.standardOutput ?? ""))
         if version?.status == 0 { qemuFacts = facts }
         return facts
-    }
-
-    /// Whether a running guest's RAM may be migrated live (an eager snapshot's precopy, a live
-    /// template freeze): always under KVM; under TCG only where QEMU tracks TCG writes
-    /// (`QEMUFacts.tracksTCGWritesDuringMigration`). Otherwise the guest is stopped before its RAM
-    /// moves, and the parent's pause covers the whole copy.
-    func migratesRAMLive(_ accelerator: Accelerator) async -> Bool {
-        guard accelerator == .tcg else { return true }
-        return await facts().tracksTCGWritesDuringMigration
     }
 
     /// What a snapshot of a VM with this machine type and accelerator records, on this host.

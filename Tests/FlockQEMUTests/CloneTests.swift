@@ -82,6 +82,45 @@ extension RealVMs {
             try await destroyAll(driver)
         }
 
+        /// A clone whose restore stays silent (here its QEMU is SIGSTOPped once the driver connects
+        /// to its agent, after `cont`) is restored once more, from a snapshot taken for it: the batch still starts both
+        /// clones warm, the sibling from the first snapshot, and the silent QEMU is gone.
+        @Test func aSilentRestoreIsRetriedFromANewSnapshot() async throws {
+            let (driver, parent, root) = try await setUp()
+            let parentPort = try #require(parent.port)
+            _ = try await HTTP.get("127.0.0.1", parentPort, "/item/rt1")
+            let victim = name("rta")
+            let victimPaths = VMPaths(root: root, name: victim)
+            let stopper = Task { () -> pid_t? in
+                for _ in 0..<2000 {
+                    if unixSocketEnds(victimPaths.agentSocket) >= 2, let pid = QEMUDriver.pid(victimPaths),
+                        ProcessTable.isOurs(pid, marker: victimPaths.qmpSocket)
+                    {
+                        kill(pid, SIGSTOP)
+                        return pid
+                    }
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+                return nil
+            }
+            let batch = try await driver.clone(
+                CloneRequest(pool: Self.pool, parent: parent.name, mode: .lazy, names: [victim, name("rtb")]))
+            let stopped = try #require(await stopper.value, "the test never saw the clone's QEMU to stop it")
+            #expect(batch.failed.isEmpty, "\(batch.failed)")
+            #expect(!ProcessTable.isAlive(stopped), "the silent QEMU must be killed")
+            let clones = Dictionary(uniqueKeysWithValues: batch.started.map { ($0.name, $0) })
+            let retried = try #require(clones[victim]?.lineage)
+            let sibling = try #require(clones[name("rtb")]?.lineage)
+            #expect(retried.generation > sibling.generation, "\(retried) was not restored from a new snapshot")
+            for vm in batch.started {
+                let port = try #require(vm.port)
+                #expect(try await HTTP.get("127.0.0.1", port, "/item/rt1").headers["x-cache"] == "hit")
+                #expect(try await HTTP.json("127.0.0.1", port, "/identity")["clone_id"] as? String == vm.name)
+            }
+            try await destroyAll(driver)
+            #expect(await driver.snapshots().isEmpty, "both snapshots go with their last clones")
+        }
+
         @Test func aLiveTemplateFreezeAlsoGivesWarmLazyClones() async throws {
             let (_, parent, root) = try await setUp()
             var configuration = SharedParent.configuration(root)
@@ -302,4 +341,11 @@ extension RealVMs.CloneTests {
         #expect(refused?.isConflict == true)
         try await hypervisor.destroy(name: name("neverexisted"))  // gone already: a no-op
     }
+}
+
+/// How many sockets the kernel lists under a Unix socket path: the listener, plus one per
+/// accepted connection (`/proc/net/unix`).
+private func unixSocketEnds(_ path: String) -> Int {
+    guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return 0 }
+    return table.split(separator: "\n").filter { $0.hasSuffix(" " + path) }.count
 }

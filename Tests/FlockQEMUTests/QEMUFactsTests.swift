@@ -19,14 +19,4 @@ import Testing
         #expect(facts.resolvedMachine("pc-q35-7.2") == "pc-q35-7.2")
         #expect(facts.resolvedMachine("virt") == "virt")
     }
-
-    /// QEMU before 9.0 loses TCG guests' writes during a live migration (commit 03bfc2188f), so
-    /// the driver stops a TCG guest before moving its RAM there; 9.0 and later, and a version it
-    /// cannot read, are judged by the same rule.
-    @Test(arguments: [
-        ("7.2.22", false), ("8.2.2", false), ("9.0.0", true), ("10.1.50", true), ("unknown", false),
-    ])
-    func onlyQEMU9AndLaterTrackTCGWritesDuringMigration(version: String, tracks: Bool) {
-        #expect(QEMUFacts(version: version, machines: [:]).tracksTCGWritesDuringMigration == tracks)
-    }
 }
