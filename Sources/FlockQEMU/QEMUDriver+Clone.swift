@@ -17,7 +17,13 @@ extension QEMUDriver {
 
     /// Forks clones of a running parent: one snapshot (one pause) for the batch, clones
     /// restored in parallel, each ready only once its agent acknowledged its new identity.
+    /// Standbys (`request.standby`) are restored the same way and left paused, without one.
     public func cloneBatch(_ request: CloneRequest) async throws(QEMUError) -> CloneBatch {
+        if request.standby && request.mode != .lazy {
+            throw .refused(
+                "standby clones must be lazy (their memory mapped from the snapshot, untouched until activated), not \(request.mode.rawValue)"
+            )
+        }
         try prepareRoot()
         guard let parent = record(named: request.parent), parent.role == .parent else {
             throw .notFound(request.parent)
@@ -40,7 +46,8 @@ extension QEMUDriver {
         defer { if let snapshot { unpin(snapshot.id) } }
         let generation = snapshot?.generation ?? (record(named: parent.name)?.generation ?? parent.generation)
 
-        await startClones(names, parent: parent, snapshot: snapshot, generation: generation, into: &batch)
+        await startClones(
+            names, parent: parent, snapshot: snapshot, generation: generation, standby: request.standby, into: &batch)
         return batch
     }
 
@@ -64,9 +71,10 @@ extension QEMUDriver {
     }
 
     /// Starts clones in parallel, restored from `snapshot` or, without one, booted cold; each one
-    /// lands in `batch.started` or, with why, in `batch.failed`.
+    /// lands in `batch.started` or, with why, in `batch.failed`. Standbys need a snapshot.
     func startClones(
-        _ names: [String], parent: VMRecord, snapshot: SnapshotRecord?, generation: Int, into batch: inout CloneBatch
+        _ names: [String], parent: VMRecord, snapshot: SnapshotRecord?, generation: Int, standby: Bool = false,
+        into batch: inout CloneBatch
     ) async {
         let frozen = snapshot
         let mode = snapshot?.mode ?? .cold
@@ -77,13 +85,14 @@ extension QEMUDriver {
                         let started = ContinuousClock.now
                         let record: VMRecord
                         if let frozen {
-                            record = try await self.restoreClone(name, parent: parent, snapshot: frozen)
+                            record = try await self.restoreClone(
+                                name, parent: parent, snapshot: frozen, standby: standby)
                         } else {
                             record = try await self.bootClone(name, parent: parent, generation: generation)
                         }
                         let elapsed = ContinuousClock.now - started
                         self.configuration.logger.info(
-                            "clone \(name) (\(mode.rawValue)) ready in \(elapsed.formatted(.units(allowed: [.milliseconds])))"
+                            "\(standby ? "standby" : "clone") \(name) (\(mode.rawValue)) ready in \(elapsed.formatted(.units(allowed: [.milliseconds])))"
                         )
                         return (name, .success(record))
                     } catch {
@@ -98,7 +107,8 @@ extension QEMUDriver {
         for (name, result) in results {
             switch result {
             case .success(let record):
-                batch.started.append(VMStatusReport(record: record, pid: nil, status: .running).info)
+                let status: VMInfo.Status = record.standby == nil ? .running : .paused
+                batch.started.append(VMStatusReport(record: record, pid: nil, status: status).info)
             case .failure(let error):
                 batch.failed[name] = error.message
             }
@@ -106,8 +116,11 @@ extension QEMUDriver {
         batch.started.sort { $0.name < $1.name }
     }
 
-    /// Restores one clone from a snapshot, then hands it its identity.
-    func restoreClone(_ name: String, parent: VMRecord, snapshot: SnapshotRecord) async throws(QEMUError) -> VMRecord {
+    /// Restores one clone from a snapshot, then hands it its identity; a standby is left paused
+    /// right after the restore, its record saying so.
+    func restoreClone(
+        _ name: String, parent: VMRecord, snapshot: SnapshotRecord, standby: Bool = false
+    ) async throws(QEMUError) -> VMRecord {
         let snapshotPaths = snapshotPaths(snapshot.id)
         guard FileManager.default.fileExists(atPath: snapshotPaths.state),
             snapshot.mode != .lazy || FileManager.default.fileExists(atPath: snapshotPaths.memory)
@@ -144,6 +157,14 @@ extension QEMUDriver {
             // until the agent has applied its own, so it never answers for the parent.
             let bridged = record.spec.network.mode == .bridge
             if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": false]) }
+            if standby {
+                var waiting = record
+                // To the second, as vm.json keeps dates: the record returned is the one listed.
+                waiting.standby = VMInfo.Standby(
+                    createdAt: Date().wholeSeconds, frozenAt: snapshot.createdAt.wholeSeconds)
+                try JSONFile.write(waiting, to: paths.metadata)
+                return waiting
+            }
             try await resume(qmp)
             try await handOverIdentity(
                 record, generation: snapshot.generation, requireApp: false, timeout: configuration.agentTimeout)
