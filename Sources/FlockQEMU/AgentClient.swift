@@ -44,12 +44,9 @@ public final class AgentClient: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last: Ready?
         while ContinuousClock.now < deadline {
-            try send(["type": "hello"])
+            try sendHello()
             let slice = min(interval, deadline - ContinuousClock.now)
-            if let message = try await receive(type: "ready", until: ContinuousClock.now + slice) {
-                let ready = Ready(
-                    hostname: message.hostname ?? "", bootID: message.bootID ?? "", cloneID: message.cloneID,
-                    generation: message.generation ?? 0, appUp: message.app == "up")
+            if let ready = try await receiveReady(timeout: slice) {
                 last = ready
                 if ready.appUp || !requireApp { return ready }
             }
@@ -60,11 +57,35 @@ public final class AgentClient: Sendable {
         throw .timeout("waiting for the agent of VM \(vm) to say ready", after: timeout)
     }
 
+    /// Sends one `hello` without waiting for the answer: activating a standby queues it, and the
+    /// identity, before the guest runs, so that the guest finds both as soon as it wakes.
+    public func sendHello() throws(QEMUError) {
+        try send(["type": "hello"])
+    }
+
+    /// The `ready` that answers a hello already sent; nil if none came within `timeout`.
+    public func receiveReady(timeout: Duration) async throws(QEMUError) -> Ready? {
+        guard let message = try await receive(type: "ready", until: ContinuousClock.now + timeout) else { return nil }
+        return Ready(
+            hostname: message.hostname ?? "", bootID: message.bootID ?? "", cloneID: message.cloneID,
+            generation: message.generation ?? 0, appUp: message.app == "up")
+    }
+
     /// Sends the clone's identity and waits for `ack`, which comes after the guest's clone hooks
     /// ran: the wait is `timeout` plus `CloneIdentity.hookTimeBudget`. An `error` reply (a failed
     /// step or hook) is thrown with its message, escaped.
     public func applyIdentity(_ identity: CloneIdentity, timeout: Duration) async throws(QEMUError) -> AgentReply {
+        try sendIdentity(identity)
+        return try await acknowledgement(of: identity, timeout: timeout)
+    }
+
+    /// Sends an identity without waiting; `acknowledgement(of:timeout:)` waits for its `ack`.
+    public func sendIdentity(_ identity: CloneIdentity) throws(QEMUError) {
         try send(line: identity.json)
+    }
+
+    /// The `ack` of an identity already sent, as `applyIdentity(_:timeout:)` waits for it.
+    public func acknowledgement(of identity: CloneIdentity, timeout: Duration) async throws(QEMUError) -> AgentReply {
         let wait = timeout + CloneIdentity.hookTimeBudget
         guard let reply = try await receive(type: "ack", until: ContinuousClock.now + wait, failOnError: true) else {
             throw .timeout("waiting for the agent of VM \(vm) to acknowledge its identity", after: wait)

@@ -17,7 +17,13 @@ extension QEMUDriver {
 
     /// Forks clones of a running parent: one snapshot (one pause) for the batch, clones
     /// restored in parallel, each ready only once its agent acknowledged its new identity.
+    /// Standbys (`request.standby`) are restored the same way and left paused, without one.
     public func cloneBatch(_ request: CloneRequest) async throws(QEMUError) -> CloneBatch {
+        if request.standby && request.mode != .lazy {
+            throw .refused(
+                "standby clones must be lazy (their memory mapped from the snapshot, untouched until activated), not \(request.mode.rawValue)"
+            )
+        }
         try prepareRoot()
         guard let parent = record(named: request.parent), parent.role == .parent else {
             throw .notFound(request.parent)
@@ -40,8 +46,11 @@ extension QEMUDriver {
         defer { if let snapshot { unpin(snapshot.id) } }
         let generation = snapshot?.generation ?? (record(named: parent.name)?.generation ?? parent.generation)
 
-        let silent = await startClones(names, parent: parent, snapshot: snapshot, generation: generation, into: &batch)
-        if let snapshot { await retrySilentClones(silent, of: parent, from: snapshot, into: &batch) }
+        let silent = await startClones(
+            names, parent: parent, snapshot: snapshot, generation: generation, standby: request.standby, into: &batch)
+        if let snapshot {
+            await retrySilentClones(silent, of: parent, from: snapshot, standby: request.standby, into: &batch)
+        }
         return batch
     }
 
@@ -57,7 +66,8 @@ extension QEMUDriver {
     /// retry costs the parent one more pause and happens once per batch; what still fails is
     /// reported with both errors, and a new snapshot that cannot be taken leaves the first standing.
     func retrySilentClones(
-        _ failed: [String], of parent: VMRecord, from snapshot: SnapshotRecord, into batch: inout CloneBatch
+        _ failed: [String], of parent: VMRecord, from snapshot: SnapshotRecord, standby: Bool,
+        into batch: inout CloneBatch
     ) async {
         guard !failed.isEmpty else { return }
         let first = batch.failed
@@ -75,7 +85,8 @@ extension QEMUDriver {
         pins[fresh.id, default: 0] += 1
         defer { unpin(fresh.id) }
         for name in failed { batch.failed[name] = nil }
-        await startClones(failed, parent: parent, snapshot: fresh, generation: fresh.generation, into: &batch)
+        await startClones(
+            failed, parent: parent, snapshot: fresh, generation: fresh.generation, standby: standby, into: &batch)
         for name in failed {
             if let again = batch.failed[name], let before = first[name] {
                 batch.failed[name] = "\(before); from a new snapshot \(fresh.id) too: \(again)"
@@ -103,11 +114,12 @@ extension QEMUDriver {
     }
 
     /// Starts clones in parallel, restored from `snapshot` or, without one, booted cold; each one
-    /// lands in `batch.started` or, with why, in `batch.failed`. Returns the names whose restore
-    /// stayed silent (`QEMUError.isSilentRestore`).
+    /// lands in `batch.started` or, with why, in `batch.failed`. Standbys need a snapshot. Returns
+    /// the names whose restore stayed silent (`QEMUError.isSilentRestore`).
     @discardableResult
     func startClones(
-        _ names: [String], parent: VMRecord, snapshot: SnapshotRecord?, generation: Int, into batch: inout CloneBatch
+        _ names: [String], parent: VMRecord, snapshot: SnapshotRecord?, generation: Int, standby: Bool = false,
+        into batch: inout CloneBatch
     ) async -> [String] {
         let frozen = snapshot
         let mode = snapshot?.mode ?? .cold
@@ -118,13 +130,14 @@ extension QEMUDriver {
                         let started = ContinuousClock.now
                         let record: VMRecord
                         if let frozen {
-                            record = try await self.restoreClone(name, parent: parent, snapshot: frozen)
+                            record = try await self.restoreClone(
+                                name, parent: parent, snapshot: frozen, standby: standby)
                         } else {
                             record = try await self.bootClone(name, parent: parent, generation: generation)
                         }
                         let elapsed = ContinuousClock.now - started
                         self.configuration.logger.info(
-                            "clone \(name) (\(mode.rawValue)) ready in \(elapsed.formatted(.units(allowed: [.milliseconds])))"
+                            "\(standby ? "standby" : "clone") \(name) (\(mode.rawValue)) ready in \(elapsed.formatted(.units(allowed: [.milliseconds])))"
                         )
                         return (name, .success(record))
                     } catch {
@@ -140,7 +153,8 @@ extension QEMUDriver {
         for (name, result) in results {
             switch result {
             case .success(let record):
-                batch.started.append(VMStatusReport(record: record, pid: nil, status: .running).info)
+                let status: VMInfo.Status = record.standby == nil ? .running : .paused
+                batch.started.append(VMStatusReport(record: record, pid: nil, status: status).info)
             case .failure(let error):
                 batch.failed[name] = error.message
                 if error.isSilentRestore { silent.append(name) }
@@ -150,8 +164,11 @@ extension QEMUDriver {
         return silent.sorted()
     }
 
-    /// Restores one clone from a snapshot, then hands it its identity.
-    func restoreClone(_ name: String, parent: VMRecord, snapshot: SnapshotRecord) async throws(QEMUError) -> VMRecord {
+    /// Restores one clone from a snapshot, then hands it its identity; a standby is left paused
+    /// right after the restore, its record saying so.
+    func restoreClone(
+        _ name: String, parent: VMRecord, snapshot: SnapshotRecord, standby: Bool = false
+    ) async throws(QEMUError) -> VMRecord {
         let snapshotPaths = snapshotPaths(snapshot.id)
         guard FileManager.default.fileExists(atPath: snapshotPaths.state),
             snapshot.mode != .lazy || FileManager.default.fileExists(atPath: snapshotPaths.memory)
@@ -188,6 +205,14 @@ extension QEMUDriver {
             // until the agent has applied its own, so it never answers for the parent.
             let bridged = record.spec.network.mode == .bridge
             if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": false]) }
+            if standby {
+                var waiting = record
+                // To the second, as vm.json keeps dates: the record returned is the one listed.
+                waiting.standby = VMInfo.Standby(
+                    createdAt: Date().wholeSeconds, frozenAt: snapshot.createdAt.wholeSeconds)
+                try JSONFile.write(waiting, to: paths.metadata)
+                return waiting
+            }
             try await resume(qmp)
             try await handOverIdentity(
                 record, generation: snapshot.generation, requireApp: false, timeout: configuration.agentTimeout)

@@ -24,6 +24,8 @@ public actor QEMUDriver: Hypervisor {
     var rootLock: ExclusiveLock?
     /// What `qemu --version` and `-machine help` said, asked once per driver.
     var qemuFacts: QEMUFacts?
+    /// Standbys being activated right now, so that two callers cannot both start one.
+    var activating: Set<String> = []
 
     public init(configuration: QEMUDriverConfiguration = QEMUDriverConfiguration()) {
         self.configuration = configuration
@@ -75,7 +77,9 @@ public actor QEMUDriver: Hypervisor {
 
     // MARK: - listing
 
-    /// Every VM under the state root, parents included, with whether its QEMU still runs.
+    /// Every VM under the state root, parents included, with whether its QEMU still runs. A
+    /// standby whose QEMU runs is `paused` (its vCPUs never ran); any VM whose QEMU is gone is
+    /// `stopped`.
     public func list() -> [VMStatusReport] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/vms")) ?? []
         return names.sorted().compactMap { name in
@@ -85,7 +89,8 @@ public actor QEMUDriver: Hypervisor {
             }
             let pid = Self.pid(paths)
             let alive = pid.map { ProcessTable.isOurs($0, marker: paths.qmpSocket) } ?? false
-            return VMStatusReport(record: record, pid: alive ? pid : nil, status: alive ? .running : .stopped)
+            let status: VMInfo.Status = alive ? (record.standby == nil ? .running : .paused) : .stopped
+            return VMStatusReport(record: record, pid: alive ? pid : nil, status: status)
         }
     }
 
@@ -99,7 +104,7 @@ public actor QEMUDriver: Hypervisor {
         list().filter { OwnedName.isFlockName($0.record.name) }.map(\.info)
     }
 
-    /// Takes over VMs left by an earlier driver: running ones are kept (their QMP must answer),
+    /// Takes over VMs left by an earlier driver: running ones, standbys too, are kept (their QMP must answer),
     /// clones whose QEMU is gone are cleaned up, and unused snapshots are deleted.
     ///
     /// Returns the VMs that run, parents included.
@@ -108,7 +113,7 @@ public actor QEMUDriver: Hypervisor {
         var adopted: [VMStatusReport] = []
         for report in list() {
             let paths = paths(report.record.name)
-            if report.status == .running {
+            if report.status != .stopped {
                 do {
                     var adoptedReport = report
                     if report.record.role == .parent {

@@ -23,6 +23,9 @@ public struct VMRecord: Sendable, Hashable, Codable {
     /// For parents: how many snapshots have been taken, the next clone generation.
     public var generation: Int
     public var createdAt: Date
+    /// Set while the VM is a standby: restored and paused, its identity not yet given (see
+    /// `QEMUDriver.activateStandby`); nil for parents, clones, and standbys once activated.
+    public var standby: VMInfo.Standby?
 
     /// `host:port` of the app, for people and the balancer.
     public var httpAddress: String? {
@@ -40,7 +43,7 @@ public struct VMStatusReport: Sendable, Hashable {
     public var info: VMInfo {
         VMInfo(
             name: record.name, pool: record.pool, status: status, lineage: record.lineage, address: record.address,
-            mac: record.mac, port: record.port)
+            mac: record.mac, port: record.port, standby: record.standby)
     }
 }
 
@@ -58,6 +61,11 @@ public struct SnapshotRecord: Sendable, Hashable, Codable {
     public var disk: String?
     /// What a restore needs to match (QEMU, machine, CPU); nil in snapshots older than the record.
     public var compatibility: SnapshotCompatibility?
+}
+
+extension Date {
+    /// This date without its fraction of a second, as `JSONFile` writes dates (ISO 8601).
+    var wholeSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
 }
 
 enum JSONFile {

@@ -1,4 +1,5 @@
 import FlockCore
+import Foundation
 
 /// A `Hypervisor` whose VMs are records in memory, for unit tests of the controller logic.
 public actor InMemoryHypervisor: Hypervisor {
@@ -8,13 +9,17 @@ public actor InMemoryHypervisor: Hypervisor {
     private var failing: Set<String> = []
     private var failAll = false
     private var pausedParents: Set<String> = []
+    private let now: @Sendable () -> Date
 
-    /// - Parameter parents: running parent VMs, by name, with their pool.
-    public init(parents: [String: String]) {
+    /// - Parameters:
+    ///   - parents: running parent VMs, by name, with their pool.
+    ///   - now: the clock standbys are stamped with, so tests of a maximum age control time.
+    public init(parents: [String: String], now: @escaping @Sendable () -> Date = { Date() }) {
         self.parents = parents
+        self.now = now
     }
 
-    /// Makes the next clone with this name fail, as a broken guest would.
+    /// Makes the next clone or activation with this name fail, as a broken guest would.
     public func failNextClone(named name: String) {
         failing.insert(name)
     }
@@ -28,8 +33,12 @@ public actor InMemoryHypervisor: Hypervisor {
         guard parents[request.parent] == request.pool else {
             throw FlockError.notFound("no running parent \(request.parent) in pool \(request.pool)")
         }
+        if request.standby && request.mode != .lazy {
+            throw FlockError.conflict("standby clones must be lazy, not \(request.mode.rawValue)")
+        }
         let generation = generations[request.parent, default: 0] + 1
         generations[request.parent] = generation
+        let created = now()
         var batch = CloneBatch(started: [])
         for (index, name) in request.names.enumerated() {
             if failAll || failing.remove(name) != nil || vms[name] != nil {
@@ -38,14 +47,30 @@ public actor InMemoryHypervisor: Hypervisor {
             }
             let snapshot = request.mode == .cold ? nil : "\(request.parent)@\(generation)"
             let vm = VMInfo(
-                name: name, pool: request.pool, status: .running,
+                name: name, pool: request.pool, status: request.standby ? .paused : .running,
                 lineage: .init(parent: request.parent, snapshot: snapshot, generation: generation, mode: request.mode),
-                address: "10.0.\(generation % 256).\(index + 2)"
+                address: "10.0.\(generation % 256).\(index + 2)",
+                standby: request.standby ? VMInfo.Standby(createdAt: created, frozenAt: created) : nil
             )
             vms[name] = vm
             batch.started.append(vm)
         }
         return batch
+    }
+
+    public func activate(name: String) async throws -> VMInfo {
+        guard var vm = vms[name] else { throw FlockError.notFound("no VM named \(name)") }
+        guard vm.standby != nil else {
+            throw FlockError.conflict("\(name) is not a standby; only standbys can be activated")
+        }
+        if failAll || failing.remove(name) != nil {
+            vms[name] = nil
+            throw FlockError.unavailable("\(name) did not acknowledge its identity (injected failure); destroyed it")
+        }
+        vm.standby = nil
+        vm.status = .running
+        vms[name] = vm
+        return vm
     }
 
     public func destroy(name: String) async throws {

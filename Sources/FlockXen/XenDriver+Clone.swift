@@ -14,6 +14,17 @@ extension XenDriver {
         }
     }
 
+    /// The `Hypervisor` entry point. This driver makes no standbys, so every domain it knows is
+    /// refused (`FlockError.conflict`) and any other name is `FlockError.notFound`.
+    public func activate(name: String) async throws -> VMInfo {
+        do throws(XenError) {
+            guard try await report(named: name) != nil else { throw .notFound(name) }
+            throw .refused("\(name) is not a standby: the Xen driver makes no standby clones")
+        } catch {
+            throw error.asFlockError
+        }
+    }
+
     /// Clones a running parent. `eager`: one checkpoint of the parent's memory (`xl save -c`
     /// semantics: the parent is suspended, saved and resumed in place), each clone restored from
     /// it with its own name, UUID and MAC. `cold`: each clone boots from the parent's spec.
@@ -21,6 +32,9 @@ extension XenDriver {
     /// host has. A clone counts as started once its agent acknowledged its identity; one that
     /// does not is destroyed and reported in `failed`.
     public func cloneBatch(_ request: CloneRequest) async throws(XenError) -> CloneBatch {
+        if request.standby {
+            throw .unsupported("the Xen driver makes no standby clones: they need lazy clones (Xen VM forking)")
+        }
         if request.mode == .lazy { throw try await forkSupport().lazyError }
         try prepareRoot()
         let reports = try await list()

@@ -174,6 +174,75 @@ import Testing
     }
 }
 
+/// Standbys in the in-memory driver behave as the QEMU driver's do, so the controller can be
+/// tested against them.
+@Suite struct InMemoryStandbyTests {
+    static let made = Date(timeIntervalSince1970: 2_000_000)
+
+    static func request(_ names: [String], mode: CloneMode = .lazy) -> CloneRequest {
+        CloneRequest(pool: "web", parent: "web-parent", mode: mode, names: names, standby: true)
+    }
+
+    @Test func standbysArePausedStampedAndListed() async throws {
+        let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"]) { Self.made }
+        let batch = try await hypervisor.clone(Self.request(["flock-web-s1", "flock-web-s2"]))
+        #expect(batch.failed.isEmpty)
+        #expect(batch.started.map(\.status) == [.paused, .paused])
+        #expect(batch.started.allSatisfy { $0.standby == VMInfo.Standby(createdAt: Self.made, frozenAt: Self.made) })
+        #expect(batch.started.allSatisfy { $0.lineage.mode == .lazy && $0.lineage.snapshot != nil })
+        #expect(try await hypervisor.ownedVMs() == batch.started)
+    }
+
+    @Test func activationMakesAStandbyAnOrdinaryRunningClone() async throws {
+        let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"]) { Self.made }
+        let waiting = try #require(try await hypervisor.clone(Self.request(["flock-web-s1"])).started.first)
+        let active = try await hypervisor.activate(name: "flock-web-s1")
+        #expect(active.status == .running && active.standby == nil)
+        #expect(active.lineage == waiting.lineage && active.address == waiting.address)
+        #expect(try await hypervisor.ownedVMs() == [active])
+        let again = await #expect(throws: FlockError.self) { _ = try await hypervisor.activate(name: "flock-web-s1") }
+        #expect(again?.isConflict == true)
+    }
+
+    @Test func unknownNamesAndOrdinaryClonesAreRefused() async throws {
+        let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
+        _ = try await hypervisor.clone(
+            CloneRequest(pool: "web", parent: "web-parent", mode: .lazy, names: ["flock-web-c1"]))
+        let unknown = await #expect(throws: FlockError.self) { _ = try await hypervisor.activate(name: "flock-web-x") }
+        #expect(unknown?.isNotFound == true)
+        let clone = await #expect(throws: FlockError.self) { _ = try await hypervisor.activate(name: "flock-web-c1") }
+        #expect(clone?.isConflict == true)
+        #expect(try await hypervisor.ownedVMs().map(\.status) == [.running])
+    }
+
+    @Test(arguments: [CloneMode.eager, .cold])
+    func onlyLazyClonesCanBeStandbys(mode: CloneMode) async throws {
+        let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
+        let error = await #expect(throws: FlockError.self) {
+            _ = try await hypervisor.clone(Self.request(["flock-web-s1"], mode: mode))
+        }
+        #expect(error?.isConflict == true)
+        #expect(try await hypervisor.ownedVMs().isEmpty)
+    }
+
+    @Test func aFailedActivationDestroysTheStandby() async throws {
+        let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
+        _ = try await hypervisor.clone(Self.request(["flock-web-s1", "flock-web-s2"]))
+        await hypervisor.failNextClone(named: "flock-web-s1")
+        await #expect(throws: FlockError.self) { _ = try await hypervisor.activate(name: "flock-web-s1") }
+        #expect(try await hypervisor.ownedVMs().map(\.name) == ["flock-web-s2"])
+        #expect(try await hypervisor.activate(name: "flock-web-s2").status == .running)
+    }
+
+    @Test func destroyRemovesAStandby() async throws {
+        let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
+        _ = try await hypervisor.clone(Self.request(["flock-web-s1"]))
+        try await hypervisor.destroy(name: "flock-web-s1")
+        #expect(try await hypervisor.ownedVMs().isEmpty)
+        await #expect(throws: FlockError.self) { _ = try await hypervisor.activate(name: "flock-web-s1") }
+    }
+}
+
 @Suite struct InMemoryMetricsSourceTests {
     static let now = Date(timeIntervalSince1970: 1_000_000)
 
