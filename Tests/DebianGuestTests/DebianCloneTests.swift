@@ -11,9 +11,13 @@ import Testing
 /// off-the-shelf parts: nginx's `X-Cache-Status` ($upstream_cache_status), not Flock's code.
 @Suite(.serialized)
 struct DebianCloneTests {
+    /// The driver's log, where it records the clone hooks each agent's ack reported.
+    private let log = Locked<[String]>([])
+
     private func setUp() async throws -> (QEMUDriver, DebianParent.Started, Int) {
         let started = try await DebianParent.shared.get()
-        let driver = QEMUDriver(configuration: DebianParent.configuration(started.root))
+        let driver = QEMUDriver(
+            configuration: DebianParent.configuration(started.root) { [log] line in log.withLock { $0.append(line) } })
         return (driver, started, try #require(started.record.port))
     }
 
@@ -36,11 +40,15 @@ struct DebianCloneTests {
         return (vm, port, first.headers["x-cache-status"])
     }
 
-    /// The clone took the identity the agent acknowledged: its hostname and clone id.
+    /// The clone took the identity the agent acknowledged: its hostname and clone id; and the
+    /// image's clone hook (`/etc/flock/clone.d/50-nginx-reload`, from the image) ran and passed,
+    /// as the agent's ack told the driver.
     private func expectIdentity(_ vm: VMInfo, port: Int) async throws {
         let identity = try await HTTP.json(port, "/identity")
         #expect(identity["hostname"] as? String == vm.name)
         #expect(identity["clone_id"] as? String == vm.name)
+        let hooks = log.withLock { $0 }.filter { $0.hasPrefix("clone \(vm.name) ran its clone hooks:") }
+        #expect(hooks == ["clone \(vm.name) ran its clone hooks: 50-nginx-reload (exit 0)"], "\(hooks)")
     }
 
     /// Destroys a clone and checks nothing of it is left: no QEMU process, no directory, no

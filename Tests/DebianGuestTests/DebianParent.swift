@@ -68,11 +68,14 @@ actor DebianParent {
         return Started(root: root, record: record, imageSHA: imageSHA)
     }
 
-    /// A boot timeout well above the ~40 s a loaded two-core machine needs under TCG.
-    static func configuration(_ root: String) -> QEMUDriverConfiguration {
+    /// A boot timeout well above the ~40 s a loaded two-core machine needs under TCG; the driver's
+    /// log lines go to `log`.
+    static func configuration(
+        _ root: String, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) -> QEMUDriverConfiguration {
         QEMUDriverConfiguration(
             stateRoot: root, snapshotMaxAge: .zero, quitTimeout: .seconds(3), bootTimeout: .seconds(300),
-            logger: LineLogHandler.logger(label: "test") { _ in })
+            logger: LineLogHandler.logger(label: "test", log))
     }
 
     static func seconds(_ duration: Duration) -> String {
