@@ -15,8 +15,9 @@ struct Demo: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the autoscaling demo: HAProxy, a warm parent VM, flockd and a wrk load step (~1x → 4x → 1x).",
         discussion: """
-            Needs haproxy, wrk and QEMU (bash Deploy/setup.sh), the guest image (bash Deploy/guest/build.sh) \
-            and the built flockd (swift build --product flockd). Takes about three minutes under TCG. \
+            Needs haproxy, wrk and QEMU (bash Deploy/setup.sh), the guest image (bash Deploy/guest/build.sh, \
+            or Deploy/guest/build-debian.sh for --guest debian) and the built flockd (swift build --product flockd). \
+            Takes about three minutes under TCG (about five and a half on the Debian guest). \
             Exit 0 when clones served traffic, 1 when something failed (e.g. no clone ever served), 130 on Ctrl-C.
             """
     )
@@ -41,8 +42,13 @@ struct Demo: AsyncParsableCommand {
     @Flag(help: "Keep the work directory (logs, configs, the store) instead of removing it.")
     var keep = false
 
-    @Option(name: .customLong("parent-spec"), help: ArgumentHelp("The parent VM spec.", valueName: "file"))
-    var parentSpec: String = "Deploy/guest/parent.yaml"
+    @Option(help: "The guest image: busybox (quick) or debian (systemd, nginx's cache; build-debian.sh).")
+    var guest = DemoGuest.busybox
+
+    @Option(
+        name: .customLong("parent-spec"),
+        help: ArgumentHelp("The parent VM spec (default: the --guest image's).", valueName: "file"))
+    var parentSpec: String?
 
     @Option(help: ArgumentHelp("The flockd binary (default: next to this flockctl, else in PATH).", valueName: "path"))
     var flockd: String?
@@ -75,7 +81,8 @@ struct Demo: AsyncParsableCommand {
         let setup: DemoSetup.Setup
         do {
             setup = try DemoSetup.prepare(
-                workdir: workdir, parentSpec: { try VMSpecFile.load(parentSpec) }, flockd: flockd, policy: policy)
+                workdir: workdir, parentSpec: { try VMSpecFile.load(parentSpec ?? guest.spec) }, flockd: flockd,
+                policy: policy)
         } catch let error as DemoError {
             throw CLIFailure("error: \(error)")
         }
@@ -93,6 +100,18 @@ struct Demo: AsyncParsableCommand {
             Foundation.exit(130)
         case .failed(let error):
             throw CLIFailure("demo: failed: \(error)")
+        }
+    }
+}
+
+/// The images the demo knows, by the parent spec each one is booted from.
+enum DemoGuest: String, CaseIterable, ExpressibleByArgument {
+    case busybox, debian
+
+    var spec: String {
+        switch self {
+        case .busybox: "Deploy/guest/parent.yaml"
+        case .debian: "Deploy/guest/debian.yaml"
         }
     }
 }

@@ -36,6 +36,17 @@ struct UsageTests {
         #expect(!FileManager.default.fileExists(atPath: sandbox.fallbackDB), "a usage error must not open the store")
     }
 
+    @Test("demo --guest names the images it knows, and refuses others before starting anything")
+    func demoGuest() async throws {
+        let sandbox = try Scratch()
+        let help = try await sandbox.run(["demo", "--help"])
+        #expect(help.status == 0, "\(help)")
+        #expect(help.stdout.contains("--guest <guest>"), "\(help)")
+        let bad = try await sandbox.run(["demo", "--guest", "ubuntu"])
+        expectUsageError(bad, command: "flockctl demo")
+        for word in ["ubuntu", "busybox", "debian"] { #expect(bad.stderr.contains(word), "\(bad)") }
+    }
+
     @Test("--help lists both command groups")
     func help() async throws {
         let sandbox = try Scratch()
