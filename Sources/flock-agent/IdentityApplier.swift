@@ -89,7 +89,8 @@ enum IdentityApplier {
 
     /// `sethostname`, then `/etc/hostname` when the image has one we may write (a read-only root
     /// is left as it is): that is what `hostnamectl` would do, without needing D-Bus and
-    /// systemd-hostnamed, which read the file afresh.
+    /// systemd-hostnamed, which read the file afresh. Then Debian's `127.0.1.1` line of
+    /// `/etc/hosts`, if the image has one (`HostsFile`).
     private static func setHostname(_ name: String) -> ValidationError? {
         let nameBytes = Array(name.utf8)
         let result = nameBytes.withUnsafeBufferPointer { buffer -> Int32 in
@@ -98,9 +99,16 @@ enum IdentityApplier {
             } ?? -1
         }
         guard result == 0 else { return ValidationError("hostname: sethostname failed (\(GuestHost.errnoText()))") }
-        guard access(hostnameFile, W_OK) == 0, Files.readTrimmed(hostnameFile) != name else { return nil }
-        guard Files.overwrite(hostnameFile, nameBytes + [0x0A]) else {
+        if access(hostnameFile, W_OK) == 0, Files.readTrimmed(hostnameFile) != name,
+            !Files.overwrite(hostnameFile, nameBytes + [0x0A])
+        {
             return ValidationError("hostname: cannot write \(hostnameFile) (\(GuestHost.errnoText()))")
+        }
+        if access(HostsFile.path, W_OK) == 0, let bytes = Files.read(HostsFile.path),
+            let renamed = HostsFile.renaming(String(decoding: bytes, as: UTF8.self), to: name),
+            !Files.overwrite(HostsFile.path, Array(renamed.utf8))
+        {
+            return ValidationError("hostname: cannot write \(HostsFile.path) (\(GuestHost.errnoText()))")
         }
         return nil
     }
