@@ -91,18 +91,7 @@ extension RealVMs {
             _ = try await HTTP.get("127.0.0.1", parentPort, "/item/rt1")
             let victim = name("rta")
             let victimPaths = VMPaths(root: root, name: victim)
-            let stopper = Task { () -> pid_t? in
-                for _ in 0..<2000 {
-                    if unixSocketEnds(victimPaths.agentSocket) >= 2, let pid = QEMUDriver.pid(victimPaths),
-                        ProcessTable.isOurs(pid, marker: victimPaths.qmpSocket)
-                    {
-                        kill(pid, SIGSTOP)
-                        return pid
-                    }
-                    try? await Task.sleep(for: .milliseconds(2))
-                }
-                return nil
-            }
+            let stopper = signalClone(victimPaths, SIGSTOP) { unixSocketEnds(victimPaths.agentSocket) >= 2 }
             let batch = try await driver.clone(
                 CloneRequest(pool: Self.pool, parent: parent.name, mode: .lazy, names: [victim, name("rtb")]))
             let stopped = try #require(await stopper.value, "the test never saw the clone's QEMU to stop it")
@@ -277,19 +266,10 @@ extension RealVMs {
             let (driver, parent, root) = try await setUp()
             let victim = name("kla")
             let victimPaths = VMPaths(root: root, name: victim)
-            let killer = Task {
-                for _ in 0..<2000 {
-                    if let pid = QEMUDriver.pid(victimPaths), ProcessTable.isOurs(pid, marker: victimPaths.qmpSocket) {
-                        kill(pid, SIGKILL)
-                        return true
-                    }
-                    try? await Task.sleep(for: .milliseconds(2))
-                }
-                return false
-            }
+            let killer = signalClone(victimPaths, SIGKILL)
             let batch = try await driver.clone(
                 CloneRequest(pool: Self.pool, parent: parent.name, mode: .lazy, names: [victim, name("klb")]))
-            #expect(await killer.value, "the test never saw the clone's QEMU to kill it")
+            #expect(await killer.value != nil, "the test never saw the clone's QEMU to kill it")
             #expect(batch.failed[victim] != nil, "killed clone must be reported: \(batch)")
             #expect(batch.started.map(\.name) == [name("klb")])
             #expect(!FileManager.default.fileExists(atPath: victimPaths.directory))
@@ -348,4 +328,21 @@ extension RealVMs.CloneTests {
 private func unixSocketEnds(_ path: String) -> Int {
     guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return 0 }
     return table.split(separator: "\n").filter { $0.hasSuffix(" " + path) }.count
+}
+
+/// Sends `signal` to a clone's QEMU as soon as it runs and `when` holds (polled every 2 ms, for
+/// at most 4 s); the task's value is the pid signalled, nil if it never was.
+private func signalClone(
+    _ paths: VMPaths, _ signal: Int32, when: @escaping @Sendable () -> Bool = { true }
+) -> Task<pid_t?, Never> {
+    Task {
+        for _ in 0..<2000 {
+            if when(), let pid = QEMUDriver.pid(paths), ProcessTable.isOurs(pid, marker: paths.qmpSocket) {
+                kill(pid, signal)
+                return pid
+            }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return nil
+    }
 }
