@@ -86,7 +86,10 @@ extension RealVMs {
         /// to its agent, after `cont`) is restored once more, from a snapshot taken for it: the batch still starts both
         /// clones warm, the sibling from the first snapshot, and the silent QEMU is gone.
         @Test func aSilentRestoreIsRetriedFromANewSnapshot() async throws {
-            let (driver, parent, root) = try await setUp()
+            let (_, parent, root) = try await setUp()
+            var configuration = SharedParent.configuration(root)
+            configuration.agentTimeout = .seconds(12)  // not 30: the stopped clone waits it out in full
+            let driver = QEMUDriver(configuration: configuration)
             let parentPort = try #require(parent.port)
             _ = try await HTTP.get("127.0.0.1", parentPort, "/item/rt1")
             let victim = name("rta")
