@@ -19,6 +19,9 @@ public struct BenchPeakReport: Sendable {
         var timeToPeak: Double?
         /// From the first 200 to the peak: what warming the caches took once the stack served.
         var warmUp: Double?
+        var ready: Double
+        /// The later of the peak and the driver's ready: at peak with its own identity.
+        var peakAndReady: Double?
         var unreached: Int
         var misses: Int
         var served: Int
@@ -33,6 +36,9 @@ public struct BenchPeakReport: Sendable {
             firstOK: BenchMath.median(runs.map(\.firstOK)), timeToPeak: peaks.isEmpty ? nil : BenchMath.median(peaks),
             warmUp: peaks.isEmpty
                 ? nil : BenchMath.median(runs.compactMap { run in run.timeToPeak.map { $0 - run.firstOK } }),
+            ready: BenchMath.median(runs.map(\.ready)),
+            peakAndReady: peaks.isEmpty
+                ? nil : BenchMath.median(runs.compactMap { run in run.timeToPeak.map { max($0, run.ready) } }),
             unreached: runs.count - peaks.count, misses: runs.map(\.trace.misses).reduce(0, +),
             served: runs.map(\.trace.served.count).reduce(0, +), failed: runs.map(\.trace.failed).reduce(0, +))
     }
@@ -42,6 +48,7 @@ public struct BenchPeakReport: Sendable {
         return [
             "cold_vs_lazy_time_to_peak": BenchMath.ratio(cold?.timeToPeak, lazy?.timeToPeak),
             "cold_vs_lazy_time_to_first_200": BenchMath.ratio(cold?.firstOK, lazy?.firstOK),
+            "cold_vs_lazy_time_to_peak_and_ready": BenchMath.ratio(cold?.peakAndReady, lazy?.peakAndReady),
         ]
     }
 
@@ -62,7 +69,8 @@ public struct BenchPeakReport: Sendable {
             guard let r = result(mode) else { continue }
             let each = samples.filter { $0.mode == mode }.map { seconds($0.timeToPeak) }.joined(separator: ", ")
             rows.append([
-                mode.rawValue, seconds(r.firstOK), seconds(r.timeToPeak), seconds(r.warmUp), each, "\(r.unreached)",
+                mode.rawValue, seconds(r.firstOK), seconds(r.timeToPeak), seconds(r.warmUp), seconds(r.ready),
+                seconds(r.peakAndReady), each, "\(r.unreached)",
                 "\(r.misses)",
                 "\(r.served)", "\(r.failed)",
             ])
@@ -92,6 +100,8 @@ public struct BenchPeakReport: Sendable {
                     "time_to_first_200_s": BenchMath.round2(r.firstOK),
                     "time_to_peak_s": BenchJSON.orNull(r.timeToPeak.map(BenchMath.round2)),
                     "first_200_to_peak_s": BenchJSON.orNull(r.warmUp.map(BenchMath.round2)),
+                    "ready_s": BenchMath.round2(r.ready),
+                    "time_to_peak_and_ready_s": BenchJSON.orNull(r.peakAndReady.map(BenchMath.round2)),
                     "time_to_first_200_s_each": runs.map { BenchMath.round2($0.firstOK) },
                     "time_to_peak_s_each": runs.map { BenchJSON.orNull($0.timeToPeak.map(BenchMath.round2)) },
                     "unreached_rounds": r.unreached,

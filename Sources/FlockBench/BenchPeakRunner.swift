@@ -10,6 +10,10 @@ struct PeakInstanceSample: Sendable {
     var firstOK: Double
     /// Seconds from the request to the peak, or nil if it did not stay at peak in time.
     var timeToPeak: Double?
+    /// Seconds from the request to the driver returning the instance: its agent applied the
+    /// identity and ran the clone hooks, when Flock would register it with the balancer. A
+    /// restored clone answers HTTP before that (as the parent it was), so `firstOK` can be earlier.
+    var ready: Double
     var trace: BenchLoadTrace
     /// Requests served in each second since the request.
     var curve: [Int] { BenchPeakCriterion.curve(served: trace.served, end: trace.end) }
@@ -138,16 +142,17 @@ public final class BenchPeakRunner: Sendable {
         let request = CloneRequest(pool: spec.pool, parent: spec.name, mode: mode, names: [name])
         let finished = BenchFlag()
         let asked = ContinuousClock.now
-        let batchTask = Task { [driver] () throws -> CloneBatch in
+        let batchTask = Task { [driver] () throws -> (CloneBatch, Double) in
             defer { finished.set() }
-            return try await driver.cloneBatch(request)
+            let batch = try await driver.cloneBatch(request)
+            return (batch, BenchMath.milliseconds(ContinuousClock.now - asked) / 1000)
         }
         // A Ctrl-C cancels the run: the batch task is not a child, so it is cancelled by hand.
         return try await withTaskCancellationHandler {
             let first = await BenchFirstOK(stateRoot: driver.configuration.stateRoot)
                 .wait(name, since: asked, startFinished: finished, limit: maxWait)
             guard let first else {
-                let batch = try await batchTask.value
+                let (batch, _) = try await batchTask.value
                 let reasons = batch.failed.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
                 throw BenchHTTP.Failure(
                     description: "the \(mode.rawValue) instance of round \(round + 1) never answered /healthz "
@@ -157,11 +162,17 @@ public final class BenchPeakRunner: Sendable {
             let trace = await BenchPacedLoad(mix: mix).run(first.host, first.port, origin: asked, limit: maxWait) {
                 criterion.timeToPeak(served: $0.served, start: start, end: $0.end) != nil
             }
-            let batch = try await batchTask.value
+            let (batch, ready) = try await batchTask.value
             for vm in batch.started { try await driver.destroy(name: vm.name) }
+            guard batch.failed.isEmpty else {
+                throw BenchHTTP.Failure(
+                    description: "the \(mode.rawValue) instance of round \(round + 1) served, but its start failed: "
+                        + batch.failed.map { "\($0.key): \($0.value)" }.joined(separator: "; "))
+            }
             return PeakInstanceSample(
                 mode: mode, round: round, firstOK: start,
-                timeToPeak: criterion.timeToPeak(served: trace.served, start: start, end: trace.end), trace: trace)
+                timeToPeak: criterion.timeToPeak(served: trace.served, start: start, end: trace.end), ready: ready,
+                trace: trace)
         } onCancel: {
             batchTask.cancel()
         }

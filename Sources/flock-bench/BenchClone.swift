@@ -30,33 +30,14 @@ struct BenchClone: AsyncParsableCommand {
     @Option(name: .long, help: "Clones per mode in each batch (one parent pause per batch).")
     var count = 4
 
-    @Option(name: .long, help: ArgumentHelp("Guest memory, e.g. 512M or 1G.", valueName: "size"))
-    var memory = "512M"
-
     @Option(name: .long, help: "Rounds; each runs every mode once, in a rotating order.")
     var rounds = 1
 
     @Option(name: .long, help: "Keys the parent warms before cloning.")
     var keys = 3
 
-    @Option(name: .long, help: "CPU a cache miss costs in the guest (flock.miss_cost_ms), so a cold cache shows.")
-    var missCostMs = 200
-
     @Option(name: .long, help: ArgumentHelp("The parent's VM spec.", valueName: "spec"))
     var spec = "Deploy/guest/parent.yaml"
-
-    @Option(name: .long, help: "Override the spec's accelerator: kvm, tcg or auto.")
-    var accelerator: Accelerator?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "State directory (tmpfs); default: a new directory under /dev/shm, deleted at the end.",
-            valueName: "dir"))
-    var state: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write the results as JSON to this file.", valueName: "file"))
-    var json: String?
 
     @Option(
         name: .long,
@@ -65,31 +46,19 @@ struct BenchClone: AsyncParsableCommand {
     )
     var lazyFreeze: LazyFreeze = .copyWhilePaused
 
-    @Flag(
-        name: .long, help: "Print the driver's log (pauses, per-clone ready times), stamped, to find where time goes.")
-    var verbose = false
+    @OptionGroup var vm: BenchVMOptions
 
     func validate() throws {
         guard (1...32).contains(count) else { throw ValidationError("--count must be 1...32") }
         guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1...20") }
         guard (1...50).contains(keys) else { throw ValidationError("--keys must be 1...50") }
-        guard (1...60000).contains(missCostMs) else { throw ValidationError("--miss-cost-ms must be 1...60000") }
-        guard memoryMiB != nil else { throw ValidationError("--memory must look like 512M or 1G (64M...16G)") }
     }
 
-    var memoryMiB: Int? { BenchVMRun.mebibytes(memory) }
-
     func run() async throws {
-        var parentSpec = try VMSpecFile.load(spec)
-        parentSpec.name = "bench-parent"
-        parentSpec.pool = "bench"
-        parentSpec.memoryMiB = memoryMiB ?? parentSpec.memoryMiB
-        parentSpec.append = BenchVMRun.withMissCost(parentSpec.append, missCostMs)
-        if let accelerator { parentSpec.accelerator = accelerator }
-
-        let (root, ownRoot) = try BenchVMRun.stateRoot(state)
+        let parentSpec = try vm.parentSpec(spec)
+        let (root, ownRoot) = try BenchVMRun.stateRoot(vm.state)
         let driver = BenchVMRun.driver(
-            root: root, label: "flock-bench.clone", verbose: verbose, lazyFreeze: lazyFreeze)
+            root: root, label: "flock-bench.clone", verbose: vm.verbose, lazyFreeze: lazyFreeze)
         let runner = BenchCloneRunner(
             driver: driver, spec: parentSpec, modes: modes.modes, count: count, rounds: rounds, keys: keys,
             progress: { if isatty(2) == 1 { printError("… \($0)") } })
@@ -100,9 +69,9 @@ struct BenchClone: AsyncParsableCommand {
         }
 
         print(report.table(), terminator: "")
-        if let json {
+        if let json = vm.json {
             var object = report.json(memoryMiB: parentSpec.memoryMiB)
-            object["miss_cost_ms"] = missCostMs
+            object["miss_cost_ms"] = vm.missCostMs
             object["lazy_freeze"] = lazyFreeze.rawValue
             object["command"] = BenchJSON.commandLine
             try BenchJSON.write(object, to: json)

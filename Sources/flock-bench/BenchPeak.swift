@@ -31,10 +31,7 @@ struct BenchPeak: AsyncParsableCommand {
     var rounds = 3
 
     @Option(name: .long, help: "Objects in the mix, equally popular; the parent warms them all.")
-    var keys = 200
-
-    @Option(name: .long, help: "CPU a cache miss costs the origin in the guest (flock.miss_cost_ms).")
-    var missCostMs = 200
+    var keys = 300
 
     @Option(name: .long, help: "Clients of the mix, each paced at --interval-ms.")
     var clients = 4
@@ -57,36 +54,18 @@ struct BenchPeak: AsyncParsableCommand {
         help: ArgumentHelp("An instance's limit, from its request to holding the peak.", valueName: "duration"))
     var maxWait = DurationArgument(.seconds(240))
 
-    @Option(name: .long, help: ArgumentHelp("Guest memory, e.g. 512M or 1G.", valueName: "size"))
-    var memory = "512M"
-
     @Option(name: .long, help: ArgumentHelp("The parent's VM spec.", valueName: "spec"))
     var spec = "Deploy/guest/debian.yaml"
-
-    @Option(name: .long, help: "Override the spec's accelerator: kvm, tcg or auto.")
-    var accelerator: Accelerator?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "State directory (tmpfs); default: a new directory under /dev/shm, deleted at the end.",
-            valueName: "dir"))
-    var state: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write the results as JSON to this file.", valueName: "file"))
-    var json: String?
 
     @Option(
         name: .long, help: ArgumentHelp("Draw every instance's requests per second as SVG.", valueName: "file.svg"))
     var chart: String?
 
-    @Flag(name: .long, help: "Print the driver's log, stamped, to find where time goes.")
-    var verbose = false
+    @OptionGroup var vm: BenchVMOptions
 
     func validate() throws {
         guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1...20") }
         guard (1...10_000).contains(keys) else { throw ValidationError("--keys must be 1...10000") }
-        guard (1...60000).contains(missCostMs) else { throw ValidationError("--miss-cost-ms must be 1...60000") }
         guard (1...64).contains(clients) else { throw ValidationError("--clients must be 1...64") }
         guard (1...10_000).contains(intervalMs) else { throw ValidationError("--interval-ms must be 1...10000") }
         for (flag, value, range) in [
@@ -99,26 +78,17 @@ struct BenchPeak: AsyncParsableCommand {
                         + "like 3s or 2m; got '\(value.text)'")
             }
         }
-        guard BenchVMRun.mebibytes(memory) != nil else {
-            throw ValidationError("--memory must look like 512M or 1G (64M...16G)")
-        }
         if let chart, !chart.hasSuffix(".svg") { throw ValidationError("--chart writes SVG: give a FILE.svg") }
     }
 
     static func seconds(_ value: DurationArgument) -> Double { BenchMath.milliseconds(value.duration) / 1000 }
 
     func run() async throws {
-        var parentSpec = try VMSpecFile.load(spec)
-        parentSpec.name = "bench-parent"
-        parentSpec.pool = "bench"
-        parentSpec.memoryMiB = BenchVMRun.mebibytes(memory) ?? parentSpec.memoryMiB
-        parentSpec.append = BenchVMRun.withMissCost(parentSpec.append, missCostMs)
-        if let accelerator { parentSpec.accelerator = accelerator }
-
-        let (root, ownRoot) = try BenchVMRun.stateRoot(state)
+        let parentSpec = try vm.parentSpec(spec)
+        let (root, ownRoot) = try BenchVMRun.stateRoot(vm.state)
         // systemd under TCG boots in about 25 s, over a minute on a busy two-core host.
         let driver = BenchVMRun.driver(
-            root: root, label: "flock-bench.peak", verbose: verbose, bootTimeout: .seconds(300))
+            root: root, label: "flock-bench.peak", verbose: vm.verbose, bootTimeout: .seconds(300))
         let runner = BenchPeakRunner(
             driver: driver, spec: parentSpec,
             mix: BenchRequestMix(keys: keys, clients: clients, interval: .milliseconds(intervalMs)), rounds: rounds,
@@ -138,9 +108,9 @@ struct BenchPeak: AsyncParsableCommand {
                 title: "flock-bench peak: requests served per second, cold boot vs lazy clone (\(rounds) rounds)")
             try svg.write(toFile: chart, atomically: true, encoding: .utf8)
         }
-        if let json {
+        if let json = vm.json {
             var object = report.json()
-            object["miss_cost_ms"] = missCostMs
+            object["miss_cost_ms"] = vm.missCostMs
             object["memory_mb"] = parentSpec.memoryMiB
             object["command"] = BenchJSON.commandLine
             try BenchJSON.write(object, to: json)

@@ -1,5 +1,7 @@
+import ArgumentParser
 import FlockBench
 import FlockCLI
+import FlockCore
 import FlockDemo
 import FlockQEMU
 import Foundation
@@ -81,5 +83,51 @@ enum BenchVMRun {
             throw CLIFailure("error: cannot create a state directory under \(base)")
         }
         return (String(cString: made), true)
+    }
+}
+
+/// The options of the benches that boot their own parent (`clone`, `peak`), with the same
+/// meaning in both.
+struct BenchVMOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Guest memory, e.g. 512M or 1G.", valueName: "size"))
+    var memory = "512M"
+
+    @Option(name: .long, help: "CPU a cache miss costs in the guest (flock.miss_cost_ms), so a cold cache shows.")
+    var missCostMs = 200
+
+    @Option(name: .long, help: "Override the spec's accelerator: kvm, tcg or auto.")
+    var accelerator: Accelerator?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "State directory (tmpfs); default: a new directory under /dev/shm, deleted at the end.",
+            valueName: "dir"))
+    var state: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the results as JSON to this file.", valueName: "file"))
+    var json: String?
+
+    @Flag(
+        name: .long, help: "Print the driver's log (pauses, per-clone ready times), stamped, to find where time goes.")
+    var verbose = false
+
+    func validate() throws {
+        guard (1...60000).contains(missCostMs) else { throw ValidationError("--miss-cost-ms must be 1...60000") }
+        guard BenchVMRun.mebibytes(memory) != nil else {
+            throw ValidationError("--memory must look like 512M or 1G (64M...16G)")
+        }
+    }
+
+    /// The parent's spec from the file at `path`, named for the bench (`bench-parent` in pool
+    /// `bench`), with the memory, the miss cost and the accelerator given here.
+    func parentSpec(_ path: String) throws -> VMSpec {
+        var spec = try VMSpecFile.load(path)
+        spec.name = "bench-parent"
+        spec.pool = "bench"
+        spec.memoryMiB = BenchVMRun.mebibytes(memory) ?? spec.memoryMiB
+        spec.append = BenchVMRun.withMissCost(spec.append, missCostMs)
+        if let accelerator { spec.accelerator = accelerator }
+        return spec
     }
 }
