@@ -63,7 +63,10 @@ public struct BenchPeakReport: Sendable {
     public func table() -> String {
         func seconds(_ value: Double?) -> String { value.map { String(format: "%.1f s", $0) } ?? "-" }
         var rows = [
-            ["MODE", "FIRST_200", "TIME_TO_PEAK", "WARM_UP", "EACH_ROUND", "UNREACHED", "MISSES", "SERVED", "FAILED"]
+            [
+                "MODE", "FIRST_200", "TIME_TO_PEAK", "WARM_UP", "READY", "PEAK_AND_READY", "EACH_ROUND", "UNREACHED",
+                "MISSES", "SERVED", "FAILED",
+            ]
         ]
         for mode in BenchPeakRunner.modes {
             guard let r = result(mode) else { continue }

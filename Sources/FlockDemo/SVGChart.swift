@@ -51,8 +51,11 @@ public enum SVGChart {
         curves: [(label: String, series: String, perSecond: [Int])], peak: Double, threshold: Double, title: String
     ) -> String {
         let highest = max(curves.flatMap(\.perSecond).max().map(Double.init) ?? 1, peak, 1)
+        // Some room above the peak, in quarters of its order of magnitude (100/s: up to 125).
+        let unit = niceCeiling(highest) / 4
         var canvas = Canvas(
-            maxT: Double(max(curves.map(\.perSecond.count).max() ?? 1, 1)), maxLeft: niceCeiling(highest * 1.1),
+            maxT: Double(max(curves.map(\.perSecond.count).max() ?? 1, 1)),
+            maxLeft: (highest * 1.15 / unit).rounded(.up) * unit,
             maxServing: 1, title: title)
         canvas.frame(
             step: nil, leftLabel: "requests served per second", leftColor: "#333",
@@ -72,7 +75,8 @@ public enum SVGChart {
             (String(format: "warm parent %.0f/s", peak), "#888", false),
             (String(format: "at peak: %.0f/s", threshold), "#888", true),
         ]
-        canvas.legend(legend)
+        // Bottom right: by then every curve is at the top, and a cold one still at zero on the left.
+        canvas.legend(legend, x: canvas.plotW - 190)
         return canvas.finish()
     }
 
@@ -157,12 +161,13 @@ public enum SVGChart {
         }
 
         /// Entries from the bottom left up: label, colour, dashed.
-        mutating func legend(_ entries: [(String, String, Bool)]) {
+        /// `x`: the entries' left edge, offset from the plot's (default: its left).
+        mutating func legend(_ entries: [(String, String, Bool)], x offset: Double = 10) {
             for (i, entry) in entries.enumerated() {
                 let y = top + plotH - 14 - 16 * Double(entries.count - 1 - i)
                 svg +=
-                    "<line x1=\"\(f(left + 10))\" y1=\"\(f(y))\" x2=\"\(f(left + 30))\" y2=\"\(f(y))\" stroke=\"\(entry.1)\" stroke-width=\"2\"\(entry.2 ? " stroke-dasharray=\"5 4\"" : "")/>\n"
-                svg += text(left + 35, y + 4, entry.0)
+                    "<line x1=\"\(f(left + offset))\" y1=\"\(f(y))\" x2=\"\(f(left + offset + 20))\" y2=\"\(f(y))\" stroke=\"\(entry.1)\" stroke-width=\"2\"\(entry.2 ? " stroke-dasharray=\"5 4\"" : "")/>\n"
+                svg += text(left + offset + 25, y + 4, entry.0)
             }
         }
 
