@@ -15,7 +15,7 @@ swift test --skip-build --filter FlockQEMUTests
 swift test --skip-build --filter DebianGuestTests # the Debian guest in every clone mode
 # Hosts over real sshd in network namespaces, snapshots shipped to them, clones restored there.
 swift test --skip-build --filter FlockHostsTests
-swift test --skip-build --filter FlockBenchTests # the built flock-bench; the clone smoke boots VMs
+swift test --skip-build --filter FlockBenchTests # the built flock-bench; the clone and peak smokes boot VMs
 # Real haproxy, QEMU, flockd and wrk together: last, and alone.
 swift test --skip-build --filter FlockEndToEndTests
 # Xen 4.17 and a Debian dom0 under QEMU, the xl proof then the FlockXen proof inside it

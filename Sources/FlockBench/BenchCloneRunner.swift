@@ -1,7 +1,6 @@
 import FlockCore
 import FlockQEMU
 import Foundation
-import Synchronization
 
 /// What one batch of one mode measured.
 struct CloneBatchSample: Sendable {
@@ -106,6 +105,7 @@ public final class BenchCloneRunner: Sendable {
         let names = (0..<count).map { OwnedName.make(pool: spec.pool, suffix: "\(mode.rawValue)\(round)n\($0)") }
         let request = CloneRequest(pool: spec.pool, parent: parent.name, mode: mode, names: names)
         let finished = BenchFlag()
+        let probe = BenchFirstOK(stateRoot: driver.configuration.stateRoot)
         let started = ContinuousClock.now
         let batchTask = Task { [driver] () throws -> (CloneBatch, Double) in
             defer { finished.set() }
@@ -114,7 +114,7 @@ public final class BenchCloneRunner: Sendable {
         }
         let firsts = await withTaskGroup(of: Double?.self) { group in
             for name in names {
-                group.addTask { await self.firstOK(name, since: started, batchFinished: finished) }
+                group.addTask { await probe.wait(name, since: started, startFinished: finished)?.ms }
             }
             var values: [Double] = []
             for await value in group { if let value { values.append(value) } }
@@ -176,94 +176,6 @@ public final class BenchCloneRunner: Sendable {
         return (pause, usage.map { Double($0.pssKiB) / 1024 }, host)
     }
 
-    /// Polls the clone's `/healthz` from the moment its QEMU has a port until it answers 200;
-    /// the milliseconds since the request, or nil if the batch ended without the clone.
-    ///
-    /// A new attempt starts every 50 ms while fewer than four are open, each given up after
-    /// 250 ms (3 s once the clone has had 20 s), and the first 200 of any wins. One patient
-    /// attempt at a time would be wrong: a connection opened while a restored clone is still
-    /// paused waits for the SYN retransmission (1 s, then 2 s), which would be timed instead of
-    /// the clone. Many attempts would be wrong too: a TCG guest busy with probes restores slower.
-    private func firstOK(
-        _ name: String, since started: ContinuousClock.Instant, batchFinished: BenchFlag
-    ) async
-        -> Double?
-    {
-        let deadline = started + .seconds(300)
-        var endpoint: (String, Int)?
-        while endpoint == nil {
-            if let record = recordOnDisk(name), let host = record.address, let port = record.port {
-                endpoint = (host, port)
-            } else if batchFinished.isSet || ContinuousClock.now > deadline || Task.isCancelled {
-                return nil
-            } else {
-                try? await Task.sleep(for: .milliseconds(10))
-            }
-        }
-        guard let (host, port) = endpoint else { return nil }
-        let first = BenchFirstAnswer()
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            if let elapsed = first.value { return elapsed }
-            if first.begin(limit: 4) {
-                let patience: Duration = ContinuousClock.now - started < .seconds(20) ? .milliseconds(250) : .seconds(3)
-                Task.detached {
-                    let response = try? await BenchHTTP.get(host, port, "/healthz", timeout: patience)
-                    first.end(ok: response?.status == 200, at: BenchMath.milliseconds(ContinuousClock.now - started))
-                }
-            }
-            if batchFinished.isSet, recordOnDisk(name) == nil { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return first.value
-    }
-
-    /// The VM's record read straight from its directory, not through the driver: the driver is
-    /// an actor busy launching the batch, and waiting for it would delay every poll alike.
-    private func recordOnDisk(_ name: String) -> VMRecord? {
-        let path = "\(driver.configuration.stateRoot)/vms/\(name)/vm.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try? decoder.decode(VMRecord.self, from: data)
-    }
-
     /// Stops every clone and the parent; errors are ignored (the reaper kills what is left).
-    public func cleanUp() async {
-        for report in await driver.list() where report.record.role == .clone {
-            try? await driver.destroy(name: report.record.name)
-        }
-        for report in await driver.list() where report.record.role == .parent {
-            try? await driver.stopParent(name: report.record.name)
-        }
-    }
-}
-
-/// A one-way flag shared between the batch task and the pollers.
-final class BenchFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
-}
-
-/// The first successful attempt's time among overlapping health probes, and how many are open.
-final class BenchFirstAnswer: Sendable {
-    private let state = Mutex<(value: Double?, open: Int)>((nil, 0))
-
-    var value: Double? { state.withLock { $0.value } }
-
-    /// Counts a new attempt in, unless `limit` are already open.
-    func begin(limit: Int) -> Bool {
-        state.withLock {
-            guard $0.open < limit else { return false }
-            $0.open += 1
-            return true
-        }
-    }
-
-    func end(ok: Bool, at elapsed: Double) {
-        state.withLock {
-            $0.open -= 1
-            if ok, $0.value == nil { $0.value = elapsed }
-        }
-    }
+    public func cleanUp() async { await driver.stopEveryVM() }
 }

@@ -1,3 +1,4 @@
+import FlockQEMU
 import Foundation
 
 #if canImport(Glibc)
@@ -67,4 +68,17 @@ public enum BenchReaper {
         if removeRoot { try? FileManager.default.removeItem(atPath: root) }
     }
 
+}
+
+extension QEMUDriver {
+    /// The benches' orderly clean-up: destroys every clone, then stops every parent; errors are
+    /// ignored, since `BenchReaper` kills whatever is left.
+    func stopEveryVM() async {
+        for report in await list() where report.record.role == .clone {
+            try? await destroy(name: report.record.name)
+        }
+        for report in await list() where report.record.role == .parent {
+            try? await stopParent(name: report.record.name)
+        }
+    }
 }

@@ -10,7 +10,7 @@ public enum SVGChart {
             maxT: max(samples.map(\.t).max() ?? 1, stepEnd, 1),
             maxLeft: niceCeiling(max(samples.map(\.requestRate).max() ?? 1, 1)),
             maxServing: Double(max(samples.map(\.serving).max() ?? 1, 1) + 1), title: title)
-        canvas.frame(stepStart: stepStart, stepEnd: stepEnd, leftLabel: "requests/s", leftColor: rateColor)
+        canvas.frame(step: (stepStart, stepEnd), leftLabel: "requests/s", leftColor: rateColor)
         canvas.polyline(samples.map { ($0.t, $0.requestRate) }, color: rateColor, width: 1.5)
         canvas.staircase(samples.map { ($0.t, $0.serving) }, color: servingColor)
         canvas.legend([("requests/s (HAProxy)", rateColor, false), ("serving instances (flockd)", servingColor, false)])
@@ -28,7 +28,7 @@ public enum SVGChart {
         var canvas = Canvas(
             maxT: max(all.map(\.t).max() ?? 1, stepEnd, 1), maxLeft: niceCeiling(highest),
             maxServing: Double(max(all.map(\.serving).max() ?? 1, 1) + 1), title: title)
-        canvas.frame(stepStart: stepStart, stepEnd: stepEnd, leftLabel: "p99 latency, ms", leftColor: "#333")
+        canvas.frame(step: (stepStart, stepEnd), leftLabel: "p99 latency, ms", leftColor: "#333")
         if let targetMs {
             canvas.polyline([(0, targetMs), (canvas.maxT, targetMs)], color: "#888", width: 1, dashed: true)
         }
@@ -41,6 +41,42 @@ public enum SVGChart {
         }
         if let targetMs { legend.append((String(format: "target %.0f ms", targetMs), "#888", true)) }
         canvas.legend(legend)
+        return canvas.finish()
+    }
+
+    /// `bench peak`: requests served per second by each instance since it was asked for, one
+    /// line per run, coloured by series (cold, lazy), with the warm parent's rate and the
+    /// threshold of "at peak" as grey lines.
+    public static func renderThroughput(
+        curves: [(label: String, series: String, perSecond: [Int])], peak: Double, threshold: Double, title: String
+    ) -> String {
+        let highest = max(curves.flatMap(\.perSecond).max().map(Double.init) ?? 1, peak, 1)
+        // Some room above the peak, in quarters of its order of magnitude (100/s: up to 125).
+        let unit = niceCeiling(highest) / 4
+        var canvas = Canvas(
+            maxT: Double(max(curves.map(\.perSecond.count).max() ?? 1, 1)),
+            maxLeft: (highest * 1.15 / unit).rounded(.up) * unit,
+            maxServing: 1, title: title)
+        canvas.frame(
+            step: nil, leftLabel: "requests served per second", leftColor: "#333",
+            timeLabel: "seconds since the instance was asked for", servingAxis: false)
+        canvas.polyline([(0, peak), (canvas.maxT, peak)], color: "#888", width: 1)
+        canvas.polyline([(0, threshold), (canvas.maxT, threshold)], color: "#888", width: 1, dashed: true)
+        var series: [String] = []
+        for curve in curves where !series.contains(curve.series) { series.append(curve.series) }
+        for curve in curves {
+            let color = palette[(series.firstIndex(of: curve.series) ?? 0) % palette.count]
+            // Each second's count drawn at the second's end: the requests served by then.
+            let points = curve.perSecond.enumerated().map { (Double($0.offset + 1), Double($0.element)) }
+            canvas.polyline([(0, 0)] + points, color: color, width: 1.5)
+        }
+        var legend = series.enumerated().map { ($0.element, palette[$0.offset % palette.count], false) }
+        legend += [
+            (String(format: "warm parent %.0f/s", peak), "#888", false),
+            (String(format: "at peak: %.0f/s", threshold), "#888", true),
+        ]
+        // Bottom right: by then every curve is at the top, and a cold one still at zero on the left.
+        canvas.legend(legend, x: canvas.plotW - 190)
         return canvas.finish()
     }
 
@@ -73,13 +109,19 @@ public enum SVGChart {
         func yLeft(_ v: Double) -> Double { top + plotH * (1 - min(v, maxLeft) / maxLeft) }
         func yServing(_ s: Double) -> Double { top + plotH * (1 - s / maxServing) }
 
-        /// The shaded step, the axes with their ticks and labels.
-        mutating func frame(stepStart: Double, stepEnd: Double, leftLabel: String, leftColor: String) {
-            svg += """
-                <rect x="\(f(x(stepStart)))" y="\(f(top))" width="\(f(max(0, x(stepEnd) - x(stepStart))))" height="\(f(plotH))" fill="#fde9c8"/>
-                <text x="\(f((x(stepStart) + x(stepEnd)) / 2))" y="\(f(top + 14))" text-anchor="middle" fill="#a06000">load step</text>
+        /// The shaded step (if any), the axes with their ticks and labels; the right axis counts
+        /// serving instances unless `servingAxis` is false.
+        mutating func frame(
+            step: (start: Double, end: Double)?, leftLabel: String, leftColor: String,
+            timeLabel: String = "seconds since the load started", servingAxis: Bool = true
+        ) {
+            if let step {
+                svg += """
+                    <rect x="\(f(x(step.start)))" y="\(f(top))" width="\(f(max(0, x(step.end) - x(step.start))))" height="\(f(plotH))" fill="#fde9c8"/>
+                    <text x="\(f((x(step.start) + x(step.end)) / 2))" y="\(f(top + 14))" text-anchor="middle" fill="#a06000">load step</text>
 
-                """
+                    """
+            }
             svg += line(left, top + plotH, left + plotW, top + plotH) + line(left, top, left, top + plotH)
             svg += line(left + plotW, top, left + plotW, top + plotH)
             for i in 0...5 {
@@ -89,12 +131,13 @@ public enum SVGChart {
                 let v = maxLeft * Double(i) / 5
                 svg += text(left - 6, yLeft(v) + 4, "\(Int(v.rounded()))", anchor: "end", color: leftColor)
             }
+            svg += text(left + plotW / 2, height - 10, timeLabel, anchor: "middle")
+            svg +=
+                "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" fill=\"\(leftColor)\">\(escape(leftLabel))</text>\n"
+            guard servingAxis else { return }
             for s in 0...Int(maxServing) {
                 svg += text(left + plotW + 6, yServing(Double(s)) + 4, "\(s)", color: SVGChart.servingColor)
             }
-            svg += text(left + plotW / 2, height - 10, "seconds since the load started", anchor: "middle")
-            svg +=
-                "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" fill=\"\(leftColor)\">\(escape(leftLabel))</text>\n"
             svg +=
                 "<text transform=\"translate(\(f(width - 14)) \(f(top + plotH / 2))) rotate(90)\" text-anchor=\"middle\" fill=\"\(SVGChart.servingColor)\">serving instances</text>\n"
         }
@@ -118,12 +161,13 @@ public enum SVGChart {
         }
 
         /// Entries from the bottom left up: label, colour, dashed.
-        mutating func legend(_ entries: [(String, String, Bool)]) {
+        /// `x`: the entries' left edge, offset from the plot's (default: its left).
+        mutating func legend(_ entries: [(String, String, Bool)], x offset: Double = 10) {
             for (i, entry) in entries.enumerated() {
                 let y = top + plotH - 14 - 16 * Double(entries.count - 1 - i)
                 svg +=
-                    "<line x1=\"\(f(left + 10))\" y1=\"\(f(y))\" x2=\"\(f(left + 30))\" y2=\"\(f(y))\" stroke=\"\(entry.1)\" stroke-width=\"2\"\(entry.2 ? " stroke-dasharray=\"5 4\"" : "")/>\n"
-                svg += text(left + 35, y + 4, entry.0)
+                    "<line x1=\"\(f(left + offset))\" y1=\"\(f(y))\" x2=\"\(f(left + offset + 20))\" y2=\"\(f(y))\" stroke=\"\(entry.1)\" stroke-width=\"2\"\(entry.2 ? " stroke-dasharray=\"5 4\"" : "")/>\n"
+                svg += text(left + offset + 25, y + 4, entry.0)
             }
         }
 

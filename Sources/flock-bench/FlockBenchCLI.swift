@@ -11,8 +11,9 @@ import FlockCLI
 struct FlockBenchCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flock-bench",
-        abstract: "Measure clone modes side by side, the reaction to a load step, and the controller at scale.",
-        subcommands: [BenchClone.self, BenchScaleOut.self, BenchController.self]
+        abstract:
+            "Measure clone modes side by side, time to peak, the reaction to a load step, and the controller at scale.",
+        subcommands: [BenchClone.self, BenchPeak.self, BenchScaleOut.self, BenchController.self]
     )
 
     static func main() async { await runCommandLine() }

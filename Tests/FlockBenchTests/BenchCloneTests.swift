@@ -64,11 +64,11 @@ import Testing
         // Every VM the bench started is gone: no VM directory, no QEMU naming the state root.
         let left = (try? FileManager.default.contentsOfDirectory(atPath: "\(state)/vms")) ?? []
         #expect(left.isEmpty, "left behind: \(left)")
-        #expect(qemuProcesses(mentioning: state).isEmpty)
+        #expect(Self.processes(mentioning: state).isEmpty)
     }
 
     /// Pids whose command line mentions `marker`.
-    private func qemuProcesses(mentioning marker: String) -> [String] {
+    static func processes(mentioning marker: String) -> [String] {
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return pids.filter { pid in
             guard pid.allSatisfy(\.isNumber), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")

@@ -191,4 +191,20 @@ import Testing
         #expect(svg.contains("cold: p99 latency") && svg.contains("lazy: serving instances"))
         #expect(svg.contains("target 100 ms"))
     }
+
+    @Test func throughputChartColoursCurvesBySeriesWithoutAStepOrServingAxis() {
+        let curves: [(label: String, series: String, perSecond: [Int])] = [
+            ("cold, round 1", "cold", [0, 0, 10, 60, 100]), ("lazy, round 1", "lazy", [90, 100]),
+            ("cold, round 2", "cold", [0, 20, 100]),
+        ]
+        let svg = SVGChart.renderThroughput(curves: curves, peak: 100, threshold: 90, title: "peak <1>")
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n") && svg.contains("peak &lt;1&gt;"))
+        // Three curves and the parent's and the threshold's lines.
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 5)
+        // Both cold rounds share the first colour; the legend names each series once.
+        #expect(svg.components(separatedBy: "stroke=\"\(SVGChart.palette[0])\" stroke-width=\"1.5\"").count - 1 == 2)
+        #expect(svg.components(separatedBy: ">cold<").count - 1 == 1 && svg.contains(">lazy<"))
+        #expect(svg.contains("warm parent 100/s") && svg.contains("at peak: 90/s"))
+        #expect(!svg.contains("load step") && !svg.contains("serving instances"))
+    }
 }
