@@ -4,13 +4,23 @@ import Foundation
 
 /// What one batch of one mode measured.
 struct CloneBatchSample: Sendable {
-    var mode: CloneMode
+    var mode: BenchCloneMode
     /// The parent's pause as the driver's snapshot step measured it; nil for cold (no pause).
+    /// For standbys, the pause of the snapshot they were restored from: what each refresh of
+    /// the standbys costs the parent.
     var pauseMs: Double?
-    /// Per clone: from the clone request to its first HTTP 200 on `/healthz`.
+    /// Per clone: from the decision (the clone request, or the activation of the standbys) to
+    /// its first HTTP 200 on `/healthz`.
     var firstOKMs: [Double]
-    /// From the clone request to `cloneBatch` returning: every clone acknowledged its identity.
+    /// Per clone: from the decision to its agent's ack. A batch returns once every clone
+    /// acknowledged, so for cold, eager and lazy each clone counts the batch's time; each
+    /// standby is activated on its own and counts its own.
+    var ackMs: [Double]
+    /// From the decision to the last ack: `cloneBatch` returning, or the last activation.
     var batchReadyMs: Double
+    /// Per clone: from the decision to serving, the later of its ack and its first 200: no
+    /// balancer sends traffic to a clone before its ack, however early its app answers.
+    var servingMs: [Double]
     /// Per clone and warmed key: the latency of the first request for that key, and if it hit.
     var warmMs: [Double]
     var warmHits: Int
@@ -21,6 +31,8 @@ struct CloneBatchSample: Sendable {
     /// as the clones' requests, so the ratio compares the VMs, not the moments.
     var parentMs: [Double]
     var pssMiB: [Double]
+    /// Standbys only: PSS of each standby's QEMU while it waits, before the decision.
+    var idlePssMiB: [Double] = []
     /// What the batch costs the host: every clone's private pages plus the snapshot's files
     /// (tmpfs, so RAM), counted once however many clones map them.
     var hostMiB: Double
@@ -30,14 +42,14 @@ struct CloneBatchSample: Sendable {
 public final class BenchCloneRunner: Sendable {
     let driver: QEMUDriver
     let spec: VMSpec
-    let modes: [CloneMode]
+    let modes: [BenchCloneMode]
     let count: Int
     let rounds: Int
     let keys: [String]
     let progress: @Sendable (String) -> Void
 
     public init(
-        driver: QEMUDriver, spec: VMSpec, modes: [CloneMode], count: Int, rounds: Int, keys: Int,
+        driver: QEMUDriver, spec: VMSpec, modes: [BenchCloneMode], count: Int, rounds: Int, keys: Int,
         progress: @escaping @Sendable (String) -> Void
     ) {
         self.driver = driver
@@ -58,7 +70,7 @@ public final class BenchCloneRunner: Sendable {
         // instead of 73 ms at 512 MiB). So when both run, eager gets a parent of its own, warmed
         // alike, and the lazy pause stays what a lazy-only pool sees.
         var eagerParent = parent
-        if modes.contains(.eager) && modes.contains(.lazy) {
+        if modes.contains(.eager) && (modes.contains(.lazy) || modes.contains(.standby)) {
             var eagerSpec = spec
             eagerSpec.name = spec.name + "-eager"
             progress("booting a second parent for eager clones")
@@ -99,29 +111,34 @@ public final class BenchCloneRunner: Sendable {
         return (parent, warm)
     }
 
-    /// One batch: clone, time each clone's first 200 while the batch runs, request the warmed
-    /// keys, read memory, destroy.
-    private func measure(_ mode: CloneMode, round: Int, parent: VMRecord) async throws -> CloneBatchSample {
+    /// One batch: clone (standbys: restore them, read their idle memory, then activate them),
+    /// time each clone's first 200 while the batch runs, request the warmed keys, read memory,
+    /// destroy.
+    private func measure(_ mode: BenchCloneMode, round: Int, parent: VMRecord) async throws -> CloneBatchSample {
         let names = (0..<count).map { OwnedName.make(pool: spec.pool, suffix: "\(mode.rawValue)\(round)n\($0)") }
-        let request = CloneRequest(pool: spec.pool, parent: parent.name, mode: mode, names: names)
+        let request = CloneRequest(
+            pool: spec.pool, parent: parent.name, mode: mode.cloneMode, names: names, standby: mode == .standby)
+        let idlePss = mode == .standby ? try await restoreStandbys(request) : []
         let finished = BenchFlag()
         let probe = BenchFirstOK(stateRoot: driver.configuration.stateRoot)
         let started = ContinuousClock.now
-        let batchTask = Task { [driver] () throws -> (CloneBatch, Double) in
+        let batchTask = Task { [driver] () throws -> (CloneBatch, [String: Double]) in
             defer { finished.set() }
+            if mode == .standby { return await self.activate(names, since: started) }
             let batch = try await driver.cloneBatch(request)
-            return (batch, BenchMath.milliseconds(ContinuousClock.now - started))
+            let ready = BenchMath.milliseconds(ContinuousClock.now - started)
+            return (batch, Dictionary(uniqueKeysWithValues: batch.started.map { ($0.name, ready) }))
         }
-        let firsts = await withTaskGroup(of: Double?.self) { group in
+        let firsts = await withTaskGroup(of: (String, Double?).self) { group in
             for name in names {
-                group.addTask { await probe.wait(name, since: started, startFinished: finished)?.ms }
+                group.addTask { (name, await probe.wait(name, since: started, startFinished: finished)?.ms) }
             }
-            var values: [Double] = []
-            for await value in group { if let value { values.append(value) } }
+            var values: [String: Double] = [:]
+            for await (name, value) in group { values[name] = value }
             return values
         }
         // A Ctrl-C cancels the run: the batch task is not a child, so it is cancelled by hand.
-        let (batch, readyMs) = try await withTaskCancellationHandler {
+        let (batch, acks) = try await withTaskCancellationHandler {
             try await batchTask.value
         } onCancel: {
             batchTask.cancel()
@@ -153,16 +170,66 @@ public final class BenchCloneRunner: Sendable {
                 repeated.append(try await BenchHTTP.get(host, port, "/item/\(key)", timeout: .seconds(60)).milliseconds)
             }
         }
-        let sample = await memory(of: batch, mode: mode)
+        let sample = await memory(of: batch)
         for vm in batch.started { try await driver.destroy(name: vm.name) }
         return CloneBatchSample(
-            mode: mode, pauseMs: sample.pause, firstOKMs: firsts, batchReadyMs: readyMs, warmMs: warm, warmHits: hits,
+            mode: mode, pauseMs: sample.pause, firstOKMs: Array(firsts.values), ackMs: Array(acks.values),
+            batchReadyMs: acks.values.max() ?? 0,
+            servingMs: firsts.map { name, first in max(first, acks[name] ?? first) }, warmMs: warm, warmHits: hits,
             repeatMs: repeated, parentMs: parentMs,
-            pssMiB: sample.pss, hostMiB: sample.host)
+            pssMiB: sample.pss, idlePssMiB: idlePss, hostMiB: sample.host)
+    }
+
+    /// Restores the standbys of `request` (one fresh snapshot: a refresh) and returns each one's
+    /// PSS as it waits. Any standby that did not restore fails the run.
+    private func restoreStandbys(_ request: CloneRequest) async throws -> [Double] {
+        let batch = try await driver.cloneBatch(request)
+        guard batch.failed.isEmpty else {
+            let reasons = batch.failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+            throw BenchHTTP.Failure(description: "standby batch: \(reasons.joined(separator: "; "))")
+        }
+        let names = Set(request.names)
+        return await driver.list().filter { names.contains($0.record.name) }
+            .compactMap { $0.pid.flatMap(ProcessMemory.read) }.map { Double($0.pssKiB) / 1024 }
+    }
+
+    /// Activates the standbys all at once, as a scale-out would; each one's milliseconds from
+    /// `started` to its ack, by name. A failed activation lands in the batch's `failed`.
+    private func activate(
+        _ names: [String], since started: ContinuousClock.Instant
+    ) async -> (CloneBatch, [String: Double]) {
+        let results = await withTaskGroup(of: (String, Result<VMInfo, any Error>, Double).self) { group in
+            for name in names {
+                group.addTask { [driver] in
+                    let result: Result<VMInfo, any Error>
+                    do {
+                        result = .success(try await driver.activate(name: name))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    return (name, result, BenchMath.milliseconds(ContinuousClock.now - started))
+                }
+            }
+            var results: [(String, Result<VMInfo, any Error>, Double)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }
+        }
+        var batch = CloneBatch(started: [])
+        var acks: [String: Double] = [:]
+        for (name, result, elapsed) in results {
+            switch result {
+            case .success(let vm):
+                batch.started.append(vm)
+                acks[name] = elapsed
+            case .failure(let error):
+                batch.failed[name] = "\(error)"
+            }
+        }
+        return (batch, acks)
     }
 
     /// PSS of each clone's QEMU, host memory for the batch, and the parent's pause for it.
-    private func memory(of batch: CloneBatch, mode: CloneMode) async -> (pause: Double?, pss: [Double], host: Double) {
+    private func memory(of batch: CloneBatch) async -> (pause: Double?, pss: [Double], host: Double) {
         let names = Set(batch.started.map(\.name))
         let reports = await driver.list().filter { names.contains($0.record.name) }
         let usage = reports.compactMap { $0.pid.flatMap(ProcessMemory.read) }

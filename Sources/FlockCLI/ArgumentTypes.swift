@@ -25,24 +25,29 @@ public struct DurationArgument: ExpressibleByArgument, Sendable {
 }
 
 /// `--modes cold,eager,lazy`: the modes in the order given, each once; an unknown word (or no
-/// word) rejects the whole list.
-public struct CloneModes: ExpressibleByArgument, Sendable {
-    public let modes: [CloneMode]
+/// word) rejects the whole list. Generic so that a command with modes of its own (the clone
+/// bench's `standby`) parses them alike.
+public struct ModeList<Mode>: ExpressibleByArgument, Sendable
+where Mode: RawRepresentable<String> & Hashable & Sendable {
+    public let modes: [Mode]
 
     public init?(argument: String) {
-        var modes: [CloneMode] = []
+        var modes: [Mode] = []
         for word in argument.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            guard let mode = CloneMode(rawValue: word) else { return nil }
+            guard let mode = Mode(rawValue: word) else { return nil }
             if !modes.contains(mode) { modes.append(mode) }
         }
         guard !modes.isEmpty else { return nil }
         self.modes = modes
     }
 
-    public init(_ modes: [CloneMode]) { self.modes = modes }
+    public init(_ modes: [Mode]) { self.modes = modes }
 
     public var defaultValueDescription: String { modes.map(\.rawValue).joined(separator: ",") }
 }
+
+/// The clone modes of the core, as `--modes` lists them.
+public typealias CloneModes = ModeList<CloneMode>
 
 extension CloneMode: ExpressibleByArgument {}
 extension LazyFreeze: ExpressibleByArgument {}

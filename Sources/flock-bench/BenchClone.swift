@@ -6,7 +6,8 @@ import FlockDemo
 import FlockQEMU
 import Foundation
 
-/// `flock-bench clone`: cold boot, eager and lazy clones of one warm parent, side by side.
+/// `flock-bench clone`: cold boot, eager and lazy clones of one warm parent, and the activation
+/// of standbys, side by side.
 ///
 /// Every mode runs in one process against one parent booted from one image, and the modes take
 /// turns (round-robin, the order rotating each round), so a neighbour's load hits them all
@@ -15,17 +16,19 @@ import Foundation
 struct BenchClone: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clone",
-        abstract: "Time cold, eager and lazy clones of a warm parent side by side.",
+        abstract: "Time cold, eager and lazy clones of a warm parent, and standby activations, side by side.",
         discussion: """
             Boots a parent from SPEC (default Deploy/guest/parent.yaml) in a private state directory,
             warms --keys keys on it, then forks --count clones per mode, interleaved over --rounds,
             and reports the parent's pause, time to first HTTP 200, time to all serving, the first
-            request for a warmed key, and PSS. Every VM it starts is stopped at the end, on error
-            and on Ctrl-C.
+            request for a warmed key, and PSS. Mode standby restores --count standbys first (one
+            fresh snapshot: the parent's pause per refresh), reads their idle PSS, then activates
+            them: its times run from the activation, the decision a scale-out would make. Every VM
+            it starts is stopped at the end, on error and on Ctrl-C.
             """)
 
-    @Option(name: .long, help: "Comma-separated modes to compare: cold, eager, lazy.")
-    var modes = CloneModes([.cold, .eager, .lazy])
+    @Option(name: .long, help: "Comma-separated modes to compare: cold, eager, lazy, standby.")
+    var modes = ModeList<BenchCloneMode>([.cold, .eager, .lazy])
 
     @Option(name: .long, help: "Clones per mode in each batch (one parent pause per batch).")
     var count = 4
