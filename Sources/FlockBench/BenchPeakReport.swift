@@ -33,12 +33,10 @@ public struct BenchPeakReport: Sendable {
         guard !runs.isEmpty else { return nil }
         let peaks = runs.compactMap(\.timeToPeak)
         return ModeResult(
-            firstOK: BenchMath.median(runs.map(\.firstOK)), timeToPeak: peaks.isEmpty ? nil : BenchMath.median(peaks),
-            warmUp: peaks.isEmpty
-                ? nil : BenchMath.median(runs.compactMap { run in run.timeToPeak.map { $0 - run.firstOK } }),
+            firstOK: BenchMath.median(runs.map(\.firstOK)), timeToPeak: BenchMath.medianIfAny(peaks),
+            warmUp: BenchMath.medianIfAny(runs.compactMap { run in run.timeToPeak.map { $0 - run.firstOK } }),
             ready: BenchMath.median(runs.map(\.ready)),
-            peakAndReady: peaks.isEmpty
-                ? nil : BenchMath.median(runs.compactMap { run in run.timeToPeak.map { max($0, run.ready) } }),
+            peakAndReady: BenchMath.medianIfAny(runs.compactMap { run in run.timeToPeak.map { max($0, run.ready) } }),
             unreached: runs.count - peaks.count, misses: runs.map(\.trace.misses).reduce(0, +),
             served: runs.map(\.trace.served.count).reduce(0, +), failed: runs.map(\.trace.failed).reduce(0, +))
     }

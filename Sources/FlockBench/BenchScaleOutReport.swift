@@ -34,18 +34,16 @@ public struct BenchScaleOutReport {
     func figures(_ mode: CloneMode) -> Figures? {
         guard let summaries = runs[mode]?.map(\.summary), !summaries.isEmpty else { return nil }
         return Figures(
-            reaction: Self.median(summaries.compactMap(\.reactionSeconds)),
-            recovery: Self.median(summaries.compactMap(\.p99RecoverySeconds)),
+            reaction: BenchMath.medianIfAny(summaries.compactMap(\.reactionSeconds)),
+            recovery: BenchMath.medianIfAny(summaries.compactMap(\.p99RecoverySeconds)),
             unrecovered: summaries.filter { $0.latencyTargetMs != nil && $0.p99RecoverySeconds == nil }.count,
             peak: summaries.compactMap(\.p99PeakMs).max(),
-            clonesServing: Self.median(summaries.compactMap(\.cloneToServing.p50)),
+            clonesServing: BenchMath.medianIfAny(summaries.compactMap(\.cloneToServing.p50)),
             failed: summaries.map(\.failedRequests).reduce(0, +),
             failedInStep: summaries.map(\.failedInStep).reduce(0, +),
             requests: summaries.map(\.requestsTotal).reduce(0, +),
             maxServing: summaries.map(\.maxServing).max() ?? 1)
     }
-
-    static func median(_ values: [Double]) -> Double? { values.isEmpty ? nil : BenchMath.median(values) }
 
     public func table(latencyTargetMs: Double?) -> String {
         func seconds(_ value: Double?) -> String { value.map { String(format: "%.2f s", $0) } ?? "-" }

@@ -14,6 +14,9 @@ public enum BenchMath {
 
     public static func median(_ values: [Double]) -> Double { percentile(values, 50) }
 
+    /// The median, or nil for none: a figure no round produced is absent, not 0.
+    public static func medianIfAny(_ values: [Double]) -> Double? { values.isEmpty ? nil : median(values) }
+
     public static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
