@@ -68,12 +68,16 @@ extension PoolController {
     ) async {
         let byName = Dictionary(vms.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for clone in all where clone.role == .clone && inFlight[clone.name] == nil {
-            guard [.ready, .registering, .serving, .draining].contains(clone.state) else { continue }
+            guard [.standby, .ready, .registering, .serving, .draining].contains(clone.state) else { continue }
+            let what = clone.state == .standby ? "standby VM" : "VM"
             switch byName[clone.name]?.status {
-            case nil: fail(clone.name, because: "its VM is gone")
-            case .stopped: fail(clone.name, because: "its VM stopped")
-            case .running, .paused: continue
+            case nil: fail(clone.name, because: "its \(what) is gone")
+            case .stopped: fail(clone.name, because: "its \(what) stopped")
+            case .running, .paused:
+                if clone.state == .standby, let times = byName[clone.name]?.standby { standbyTimes[clone.name] = times }
+                continue
             }
+            standbyTimes[clone.name] = nil
             report.lostVMs.append(clone.name)
         }
         let live = Set(all.filter { $0.state != .gone }.map(\.name))

@@ -132,7 +132,7 @@ extension PoolController {
                     await self.destroy(name)
                     self.inFlight[name] = nil
                 }
-            case .serving, .gone:
+            case .standby, .serving, .gone:
                 break
             }
         }

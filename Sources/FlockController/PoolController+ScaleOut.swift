@@ -4,8 +4,10 @@ import FlockSystem
 import Foundation
 
 extension PoolController {
-    /// Asks for `count` new clones: records them as `requested`, then forks them in one batch.
-    func scaleOut(by count: Int, at time: Date) {
+    /// Adds `count` clones: standbys first, activated at once, then new clones for the rest,
+    /// recorded as `requested` and forked in one batch.
+    func scaleOut(by wanted: Int, at time: Date) {
+        let count = wanted - activateStandbys(upTo: wanted, among: (try? instances()) ?? [], decidedAt: time)
         guard count > 0 else { return }
         if let retryAfter, time < retryAfter {
             event(
@@ -128,7 +130,7 @@ extension PoolController {
     }
 
     /// Backoff for repeated clone failures, so a broken parent does not make the pool spin.
-    private func noteCloneOutcome(failed: Bool) {
+    func noteCloneOutcome(failed: Bool) {
         guard failed else {
             cloneFailures = 0
             retryAfter = nil

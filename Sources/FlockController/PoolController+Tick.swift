@@ -60,6 +60,8 @@ extension PoolController {
             case .hold: break
             }
         }
+        // Read again: the scale-out above recorded its clones, which go to the parent first.
+        maintainStandbys((try? instances()) ?? all, at: time, paused: paused)
         return decision
     }
 

@@ -33,6 +33,10 @@ public actor PoolController {
     var lastServing: Int?
     /// Tasks that are cloning, registering or draining, by instance name.
     var inFlight: [String: Task<Void, Never>] = [:]
+    /// When each idle standby was restored and frozen, as the hypervisor last reported it.
+    var standbyTimes: [String: VMInfo.Standby] = [:]
+    /// Standbys being restored right now, not yet in the store.
+    var restoringStandbys = 0
     /// Consecutive failed clone batches, and when scale-out may be tried again.
     var cloneFailures = 0
     var retryAfter: Date?

@@ -2,21 +2,27 @@
 ///
 /// ```
 /// requested → cloning → booting → ready → registering → serving → draining → stopping → gone
-///                                   │                       ▲          │
-///                                   └──── stopping ◄────────┼──────────┘ (registering → draining rolls back)
+///                          ▲        │                       ▲          │
+///              standby ────┘        └──── stopping ◄────────┼──────────┘ (registering → draining rolls back)
+///                 └──── stopping (discarded, never drained)
 /// any state except gone → failed → stopping → gone
 /// ```
 /// `ready` means the in-guest agent acknowledged its new identity; no traffic reaches an
 /// instance before that. A clone that is no longer needed before it serves goes straight to
 /// `stopping`, and a half-done registration is rolled back through `draining`.
+///
+/// A `standby` is a clone restored but kept paused, with no identity (the policy's `standby`
+/// block): it is recorded once the hypervisor has made it, is neither serving nor warming, and
+/// either activates (`booting`, as its agent takes the identity) or is discarded.
 public enum InstanceState: String, CaseIterable, Sendable, Codable {
-    case requested, cloning, booting, ready, registering, serving, draining, stopping, gone, failed
+    case requested, cloning, standby, booting, ready, registering, serving, draining, stopping, gone, failed
 
     /// The states an instance may move to from this one.
     public var successors: Set<InstanceState> {
         switch self {
         case .requested: [.cloning, .stopping, .failed]
         case .cloning: [.booting, .stopping, .failed]
+        case .standby: [.booting, .stopping, .failed]
         case .booting: [.ready, .stopping, .failed]
         case .ready: [.registering, .stopping, .failed]
         case .registering: [.serving, .draining, .failed]

@@ -17,12 +17,14 @@ public struct Policy: Sendable, Hashable {
     public var dryRun: Bool
     /// Forecast the demand behind one target-value check from the pool's own history.
     public var predictive: Predictive?
+    /// Paused clones kept ready to activate first on scale-out.
+    public var standby: Standby?
 
     public init(
         pool: String, parent: String, balancer: BalancerTarget, capacity: Capacity,
         evaluationInterval: Duration = Policy.defaultEvaluationInterval, checks: [Check],
         scaleOut: ScaleOut = ScaleOut(), scaleIn: ScaleIn = ScaleIn(), cloneMode: CloneMode = .lazy,
-        dryRun: Bool = false, predictive: Predictive? = nil
+        dryRun: Bool = false, predictive: Predictive? = nil, standby: Standby? = nil
     ) {
         self.pool = pool
         self.parent = parent
@@ -35,6 +37,7 @@ public struct Policy: Sendable, Hashable {
         self.cloneMode = cloneMode
         self.dryRun = dryRun
         self.predictive = predictive
+        self.standby = standby
     }
 
     public static let defaultEvaluationInterval: Duration = .seconds(5)

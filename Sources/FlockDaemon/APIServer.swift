@@ -226,7 +226,7 @@ public struct APIServer: Sendable {
             stored
             ?? PoolStatus(
                 name: name, backend: policy.balancer.backend, policyVersion: version, paused: false, manualDesired: nil,
-                serving: 0, warming: 0, draining: 0, failed: 0, lastDecision: nil)
+                serving: 0, warming: 0, standby: 0, draining: 0, failed: 0, lastDecision: nil)
         return APIModels.PoolView(status: status, runtime: runtime)
     }
 

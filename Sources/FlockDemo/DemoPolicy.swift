@@ -30,6 +30,8 @@ public struct DemoPolicy: Sendable, Hashable {
     public var stabilization = "15s"
     public var drainTimeout = "20s"
     public var dryRun = false
+    /// Standby clones the pool keeps (`standby.count`); nil keeps none.
+    public var standby: Int?
 
     public init() {}
 
@@ -54,7 +56,7 @@ public struct DemoPolicy: Sendable, Hashable {
         scale_in: { cooldown: \(scaleInCooldown), stabilization: \(stabilization), max_step: 1, drain_timeout: \(drainTimeout) }
         clone: { mode: \(mode.rawValue) }
         dry_run: \(dryRun)
-
+        \(standby.map { "standby: { count: \($0) }\n" } ?? "")
         """
     }
 

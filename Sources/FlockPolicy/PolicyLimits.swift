@@ -11,18 +11,23 @@ public enum PolicyLimits {
     /// longer than a week needs more history than a pool keeps and than load patterns repeat over.
     public static let shortestSeason: Duration = .seconds(3600)
     public static let longestSeason: Duration = .seconds(7 * 24 * 3600)
+    /// Standbys refreshed more often than once a minute pause the parent for a snapshot nearly as
+    /// often as a busy scale-out would, for caches that barely changed.
+    public static let shortestStandbyAge: Duration = .seconds(60)
 }
 
 extension YAMLReader {
-    /// A duration at most `PolicyLimits.longestDuration` (and at least `shortest`, when given).
-    mutating func policyDuration(_ fields: Fields, _ key: String, shortest: Duration? = nil) -> Duration? {
+    /// A duration at most `PolicyLimits.longestDuration` (and at least `shortest`, when given;
+    /// `why` says what a shorter one would cost).
+    mutating func policyDuration(
+        _ fields: Fields, _ key: String, shortest: Duration? = nil, why: String = ""
+    ) -> Duration? {
         guard let value = duration(fields, key) else { return nil }
         let path = "\(fields.path).\(key)"
         if let shortest, value < shortest {
             error(
                 at: fields[key]?.mark, "\(path) must be at least \(shortest.flockText); got \(value.flockText)",
-                hint: "evaluating more often loads the balancer and the store without scaling sooner; "
-                    + "write \(shortest.flockText) or more")
+                hint: "\(why)write \(shortest.flockText) or more")
             return nil
         }
         guard value <= PolicyLimits.longestDuration else {

@@ -34,7 +34,7 @@ public enum PolicyParser {
 
     private static let topKeys = [
         "pool", "parent", "balancer", "capacity", "evaluation_interval", "checks", "scale_out", "scale_in", "clone",
-        "dry_run", "predictive",
+        "dry_run", "predictive", "standby",
     ]
 
     private static func read(_ root: Node, _ r: inout YAMLReader) -> Policy? {
@@ -86,7 +86,9 @@ public enum PolicyParser {
         }
 
         let interval =
-            r.policyDuration(top, "evaluation_interval", shortest: PolicyLimits.shortestEvaluationInterval)
+            r.policyDuration(
+                top, "evaluation_interval", shortest: PolicyLimits.shortestEvaluationInterval,
+                why: "evaluating more often loads the balancer and the store without scaling sooner; ")
             ?? Policy.defaultEvaluationInterval
         let checks = readChecks(top["checks"], &r)
         let scaleOut = readScaleOut(top["scale_out"], &r)
@@ -98,12 +100,15 @@ public enum PolicyParser {
         }
         let dryRun = r.bool(top, "dry_run") ?? false
         let predictive = top["predictive"].flatMap { readPredictive($0, checks: checks, &r) }
+        let standby = top["standby"].flatMap {
+            readStandby($0, capacity: capacity, mode: mode, &r)
+        }
 
         guard let pool, let parent, let balancer, let capacity, let checks else { return nil }
         return Policy(
             pool: pool, parent: parent, balancer: balancer, capacity: capacity, evaluationInterval: interval,
             checks: checks, scaleOut: scaleOut, scaleIn: scaleIn, cloneMode: mode, dryRun: dryRun,
-            predictive: predictive
+            predictive: predictive, standby: standby
         )
     }
 
@@ -270,6 +275,38 @@ public enum PolicyParser {
         let mode = r.choice(f, "mode", as: Policy.Predictive.Mode.self) ?? .forecastOnly
         guard let name, targets.contains(name) else { return nil }
         return Policy.Predictive(check: name, season: season, lead: lead, mode: mode)
+    }
+
+    /// `standby`: only lazy clones can wait paused for next to no memory, and a standby beyond what
+    /// `capacity.max` could ever activate only costs memory.
+    private static func readStandby(
+        _ node: Node, capacity: Policy.Capacity?, mode: CloneMode, _ r: inout YAMLReader
+    ) -> Policy.Standby? {
+        let path = "standby"
+        guard let f = r.fields(node, path: path, allowed: ["count", "max_age"]) else { return nil }
+        r.require(["count"], in: f)
+        if mode != .lazy {
+            r.error(
+                at: node.mark, "\(path) needs clone.mode lazy; this policy clones \(mode.rawValue)",
+                hint: "a standby waits paused with its memory mapped from the parent's snapshot, which only "
+                    + "lazy clones do; set clone.mode to lazy or remove the standby block")
+        }
+        var count = positiveCount(f, "count", &r)
+        if let wanted = count, let capacity, wanted > capacity.max - 1 {
+            r.error(
+                at: f["count"]?.mark,
+                "\(path).count (\(wanted)) is more than capacity.max (\(capacity.max)) allows clones (\(capacity.max - 1))",
+                hint: capacity.max > 1
+                    ? "a standby only helps once it activates into a clone; write at most \(capacity.max - 1), "
+                        + "or raise capacity.max"
+                    : "with capacity.max 1 the parent serves alone; raise capacity.max or remove the standby block")
+            count = nil
+        }
+        let maxAge = r.policyDuration(
+            f, "max_age", shortest: PolicyLimits.shortestStandbyAge,
+            why: "each refresh pauses the parent for a snapshot, for caches that barely changed; ")
+        guard mode == .lazy, let count, maxAge != nil || f["max_age"] == nil else { return nil }
+        return Policy.Standby(count: count, maxAge: maxAge ?? Policy.Standby.defaultMaxAge)
     }
 
     /// `balancer.server`: the per-server settings, named after HAProxy's keywords.

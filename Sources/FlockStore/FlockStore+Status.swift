@@ -16,6 +16,8 @@ public struct PoolStatus: Sendable, Hashable, Codable {
     public var serving: Int
     /// Asked for but not serving yet (requested, cloning, booting, ready, registering).
     public var warming: Int
+    /// Restored and paused, ready to activate on the next scale-out; never counted as capacity.
+    public var standby: Int
     /// Leaving (draining or stopping).
     public var draining: Int
     /// Failed and not yet cleaned up.
@@ -25,7 +27,7 @@ public struct PoolStatus: Sendable, Hashable, Codable {
 
     public init(
         name: String, backend: String, policyVersion: Int?, paused: Bool, manualDesired: Int?, serving: Int,
-        warming: Int, draining: Int, failed: Int, lastDecision: DecisionSummary?
+        warming: Int, standby: Int, draining: Int, failed: Int, lastDecision: DecisionSummary?
     ) {
         self.name = name
         self.backend = backend
@@ -34,13 +36,14 @@ public struct PoolStatus: Sendable, Hashable, Codable {
         self.manualDesired = manualDesired
         self.serving = serving
         self.warming = warming
+        self.standby = standby
         self.draining = draining
         self.failed = failed
         self.lastDecision = lastDecision
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, backend, paused, serving, warming, draining, failed
+        case name, backend, paused, serving, warming, standby, draining, failed
         case policyVersion = "policy_version"
         case manualDesired = "manual_desired"
         case lastDecision = "last_decision"
@@ -56,6 +59,7 @@ public struct PoolStatus: Sendable, Hashable, Codable {
         try c.encode(manualDesired, forKey: .manualDesired)
         try c.encode(serving, forKey: .serving)
         try c.encode(warming, forKey: .warming)
+        try c.encode(standby, forKey: .standby)
         try c.encode(draining, forKey: .draining)
         try c.encode(failed, forKey: .failed)
         try c.encode(lastDecision, forKey: .lastDecision)
@@ -140,6 +144,7 @@ extension FlockStore {
             manualDesired: pool.manualDesired,
             serving: instances.filter(\.state.isServing).count,
             warming: instances.filter(\.state.isWarming).count,
+            standby: instances.filter { $0.state == .standby }.count,
             draining: instances.filter(\.state.isLeaving).count,
             failed: instances.filter { $0.state == .failed }.count,
             lastDecision: try latestDecision(pool: pool.name).map(DecisionSummary.init)

@@ -12,7 +12,7 @@ import Foundation
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show each pool: serving, warming and draining counts, the last decision and why.")
+        abstract: "Show each pool: serving, warming, standby and draining counts, the last decision and why.")
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print JSON ({\"pools\": [...]}) instead of a table.") var json = false
 
@@ -28,7 +28,7 @@ struct Status: AsyncParsableCommand {
         }
         var rows = [
             [
-                "POOL", "STATE", "SERVING", "WARMING", "DRAINING", "FAILED", "MANUAL", "POLICY", "FORECAST",
+                "POOL", "STATE", "SERVING", "WARMING", "STANDBY", "DRAINING", "FAILED", "MANUAL", "POLICY", "FORECAST",
                 "LAST DECISION",
             ]
         ]
@@ -37,7 +37,8 @@ struct Status: AsyncParsableCommand {
                 "\(clockTime($0.time)) \($0.action.rawValue) \($0.from)→\($0.to)\($0.dryRun ? " (dry run)" : "")"
             }
             rows.append([
-                pool.name, pool.paused ? "paused" : "active", "\(pool.serving)", "\(pool.warming)", "\(pool.draining)",
+                pool.name, pool.paused ? "paused" : "active", "\(pool.serving)", "\(pool.warming)", "\(pool.standby)",
+                "\(pool.draining)",
                 "\(pool.failed)", pool.manualDesired.map { "\($0)" } ?? "-", pool.policyVersion.map { "v\($0)" } ?? "-",
                 pool.lastDecision?.forecast.map(forecastCell) ?? "-", decision ?? "none yet",
             ])

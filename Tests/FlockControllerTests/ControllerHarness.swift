@@ -12,11 +12,11 @@ final class ControllerHarness: Sendable {
     let store: FlockStore
     let metrics: InMemoryMetricsSource
     let balancer: InMemoryBalancer
-    let hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"])
+    let hypervisor: InMemoryHypervisor
     let clock = ManualClock()
     let controller: PoolController
 
-    static func policy(dryRun: Bool = false) -> Policy {
+    static func policy(dryRun: Bool = false, standby: Policy.Standby? = nil) -> Policy {
         Policy(
             pool: "web", parent: "web-parent", balancer: .init(backend: "app", port: 8080),
             capacity: .init(min: 1, max: 6), evaluationInterval: .seconds(2),
@@ -27,7 +27,7 @@ final class ControllerHarness: Sendable {
             ],
             scaleOut: .init(cooldown: .seconds(2), maxStep: 4),
             scaleIn: .init(cooldown: .seconds(4), stabilization: .seconds(4), maxStep: 1, drainTimeout: .seconds(1)),
-            dryRun: dryRun
+            dryRun: dryRun, standby: standby
         )
     }
 
@@ -39,6 +39,7 @@ final class ControllerHarness: Sendable {
             [PolicyChange(pool: "web", backend: "app", source: "test", checksum: "test")], by: "test", at: Date())
         let clock = self.clock
         let now: @Sendable () -> Date = { clock.now() }
+        hypervisor = InMemoryHypervisor(parents: ["web-parent": "web"], now: now)
         metrics = InMemoryMetricsSource(clock: now)
         controller = PoolController(
             policy: policy, version: 1, store: store,

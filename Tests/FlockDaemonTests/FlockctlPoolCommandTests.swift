@@ -37,6 +37,7 @@ import Testing
         try store.upsert(Instance(name: "web-parent", pool: "web", role: .parent, state: .serving, createdAt: now))
         try store.upsert(Instance(name: "flock-web-a1", pool: "web", role: .clone, state: .cloning, createdAt: now))
         try store.upsert(Instance(name: "flock-web-b2", pool: "web", role: .clone, state: .draining, createdAt: now))
+        try store.upsert(Instance(name: "flock-web-c3", pool: "web", role: .clone, state: .standby, createdAt: now))
         try store.record(
             Decision(
                 pool: "web", time: now, action: .scaleOut, from: 1, to: 2, recommendation: 2,
@@ -45,7 +46,7 @@ import Testing
         let table = try await flockctl(["status"])
         #expect(table.status == 0)
         let row = table.stdout.split(separator: "\n")[1].split(separator: " ", omittingEmptySubsequences: true)
-        #expect(Array(row.prefix(9)) == ["web", "active", "1", "1", "1", "0", "-", "v1", "-"])
+        #expect(Array(row.prefix(10)) == ["web", "active", "1", "1", "1", "1", "0", "-", "v1", "-"])
         #expect(table.stdout.contains("scale_out 1→2"))
         #expect(table.stdout.contains("web: scale out 1 → 2: load wants 2"))
 
@@ -55,6 +56,7 @@ import Testing
         #expect(pool["name"] as? String == "web")
         #expect(pool["serving"] as? Int == 1)
         #expect(pool["warming"] as? Int == 1)
+        #expect(pool["standby"] as? Int == 1, "a standby is neither serving nor warming")
         #expect(pool["draining"] as? Int == 1)
         #expect(pool["paused"] as? Bool == false)
         #expect((pool["last_decision"] as? [String: Any])?["action"] as? String == "scale_out")

@@ -34,10 +34,12 @@ struct PoolPicture: CustomStringConvertible {
     var qemuClones: Set<String> { Set(qemu.keys.filter { $0 != parent }) }
     var flockServers: Set<String> { Set(servers.keys.filter { $0.hasPrefix(OwnedName.prefix) }) }
 
-    /// Why this is not a converged pool of `clones` serving clones; empty when it is.
-    func problems(clones expected: Int?) -> [String] {
+    /// Why this is not a converged pool of `clones` serving clones and `standbys` standbys (paused,
+    /// never in HAProxy); empty when it is.
+    func problems(clones expected: Int?, standbys: Int = 0) -> [String] {
         var found = unreadable
-        let transitional = store.filter { $0.value != .serving }
+        let waiting = Set(store.filter { $0.value == .standby }.keys)
+        let transitional = store.filter { $0.value != .serving && $0.value != .standby }
         if !transitional.isEmpty {
             found.append("not serving in the store: \(transitional.map { "\($0.key)=\($0.value.rawValue)" }.sorted())")
         }
@@ -53,16 +55,20 @@ struct PoolPicture: CustomStringConvertible {
         if qemu.values.contains(where: { $0.count > 1 }) { found.append("a VM runs more than one QEMU: \(qemu)") }
         let recorded = Set(records.keys)
         if recorded != names { found.append("VM records \(recorded.sorted()) ≠ store \(names.sorted())") }
-        let notRunning = records.filter { $0.value != .running }
-        if !notRunning.isEmpty { found.append("clone VMs not running: \(notRunning.mapValues(\.rawValue))") }
-        if flockServers != names {
-            found.append("HAProxy flock- servers \(flockServers.sorted()) ≠ store \(names.sorted())")
+        let notRunning = records.filter { $0.value != (waiting.contains($0.key) ? .paused : .running) }
+        if !notRunning.isEmpty {
+            found.append("clone VMs not running (standbys not paused): \(notRunning.mapValues(\.rawValue))")
+        }
+        if waiting.count != standbys { found.append("\(waiting.count) standby(s), not \(standbys)") }
+        let serving = names.subtracting(waiting)
+        if flockServers != serving {
+            found.append("HAProxy flock- servers \(flockServers.sorted()) ≠ serving in the store \(serving.sorted())")
         }
         let notUp = servers.filter { $0.key.hasPrefix(OwnedName.prefix) && $0.value != "UP" }
         if !notUp.isEmpty { found.append("flock- servers not UP: \(notUp.sorted { $0.key < $1.key })") }
         let unused = snapshotDirectories.subtracting(snapshotsInUse)
         if !unused.isEmpty { found.append("snapshots no clone uses: \(unused.sorted())") }
-        if let expected, names.count != expected { found.append("\(names.count) clone(s), not \(expected)") }
+        if let expected, serving.count != expected { found.append("\(serving.count) clone(s), not \(expected)") }
         return found
     }
 
@@ -123,15 +129,18 @@ extension E2E {
     var parentQMPSocket: String { "\(parent.stateRoot)/vms/\(parent.name)/qmp.sock" }
 
     /// Waits (bounded) until the pool has converged with `clones` serving clones (nil: any
-    /// number); returns nil then, else the problems and the full picture, for the failure message.
+    /// number) and the policy's standbys; returns nil then, else the problems and the full
+    /// picture, for the failure message.
     func convergence(clones: Int?, backend: String? = nil, timeout: Duration = .seconds(90)) async -> String? {
         var last = PoolPicture()
+        let standbys = policy.standby ?? 0
         let converged = await eventually(timeout: timeout, every: .milliseconds(500)) {
             last = await poolPicture(backend: backend)
-            return last.problems(clones: clones).isEmpty
+            return last.problems(clones: clones, standbys: standbys).isEmpty
         }
         guard !converged else { return nil }
-        return "not converged: \(last.problems(clones: clones).joined(separator: "; "))\npicture: \(last)"
+        return "not converged: \(last.problems(clones: clones, standbys: standbys).joined(separator: "; "))"
+            + "\npicture: \(last)"
             + "\nflockd log tail:\n\(flockd.log.suffix(3000))"
     }
 
