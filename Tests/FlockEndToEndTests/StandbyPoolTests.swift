@@ -16,16 +16,7 @@ extension EndToEnd {
     /// restored), a killed standby is replaced, a restart adopts the standby it finds, and
     /// scale-in drains only the serving clone.
     @Test func aStandbyIsKeptActivatedFirstReplacedAndAdoptedAcrossARestart() async throws {
-        var policy = E2E.faultPolicy
-        policy.standby = 1
-        let e2e = try await E2E(policy: policy)
-        do {
-            try await exercise(e2e)
-        } catch {
-            await e2e.tearDown()
-            throw error
-        }
-        await e2e.tearDown()
+        try await withFaultStack(standby: 1) { e2e in try await exercise(e2e) }
     }
 
     private func exercise(_ e2e: E2E) async throws {
@@ -77,5 +68,52 @@ extension EndToEnd {
         #expect(try store.instance(named: third)?.state == .standby)
         let drained = try store.journal(pool: e2e.pool, limit: 500).filter { $0.action == "drain" }
         #expect(drained.allSatisfy { $0.instance == first }, "\(drained.map { $0.instance ?? "-" })")
+    }
+}
+
+/// A step of a standby's life to SIGKILL flockd at: while one is restored (its journal intent
+/// written, or the standby just recorded), or while one is activated for a scale-out.
+struct StandbyKillStep: Sendable, CustomTestStringConvertible {
+    var step: String
+    /// Whether the kill comes during a scale-out to 2 (an activation) rather than at start-up.
+    var activating: Bool
+    var testDescription: String { "\(activating ? "activation" : "restore") at \(step)" }
+
+    static let all = [
+        StandbyKillStep(step: "standby:intent", activating: false),
+        StandbyKillStep(step: "standby:recorded", activating: false),
+        StandbyKillStep(step: "activate:intent", activating: true),
+        StandbyKillStep(step: "activate:ready", activating: true),
+    ]
+}
+
+extension EndToEnd.Faults {
+    /// SIGKILL of flockd at a step of a standby's restore or activation, restart without the hook:
+    /// the pool converges with its standby (and the clone it was asked for), nothing leaked.
+    @Test(arguments: StandbyKillStep.all)
+    func sigkillAtAStandbyStepConvergesAfterRestart(_ kill: StandbyKillStep) async throws {
+        try await withFaultStack(standby: 1) { e2e in
+            var problem = await e2e.convergence(clones: 0)
+            try #require(problem == nil, "a standby before the fault: \(problem ?? "")")
+            try await e2e.restartFlockd(killingAt: kill.step)
+            if kill.activating {
+                let set = try await e2e.flockd.setDesired(2)
+                #expect(set.status == 200, "\(set.text)")
+            } else {
+                // The standby's QEMU dies, so flockd restores another, under the hook.
+                let standby = try #require(try e2e.store().instances(pool: e2e.pool).first { $0.state == .standby })
+                for pid in E2E.qemuProcesses(stateRoot: e2e.parent.stateRoot)[standby.name] ?? [] {
+                    Glibc.kill(pid, SIGKILL)
+                }
+            }
+            let killed = await e2e.awaitFaultKill()
+            let caught = await e2e.poolPicture()
+            #expect(killed, "flockd did not die at \(kill.step): \(caught)\nlog:\n\(e2e.flockd.log.suffix(2000))")
+            let restarted = ContinuousClock.now
+            try await e2e.flockd.start()
+            problem = await e2e.convergence(clones: kill.activating ? 1 : 0)
+            #expect(problem == nil, "after a SIGKILL at \(kill.step) (caught: \(caught)): \(problem ?? "")")
+            print("fault case standby \(kill.testDescription): converged \(ContinuousClock.now - restarted) after restarting")
+        }
     }
 }

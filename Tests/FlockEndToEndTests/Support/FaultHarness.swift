@@ -42,9 +42,12 @@ extension E2E {
     }
 }
 
-/// Runs `body` on a test stack with the fault policy, torn down whatever the body does.
-func withFaultStack(_ body: (E2E) async throws -> Void) async throws {
-    let e2e = try await E2E(policy: E2E.faultPolicy)
+/// Runs `body` on a test stack with the fault policy (with `standby` standbys), torn down
+/// whatever the body does.
+func withFaultStack(standby: Int? = nil, _ body: (E2E) async throws -> Void) async throws {
+    var policy = E2E.faultPolicy
+    policy.standby = standby
+    let e2e = try await E2E(policy: policy)
     do {
         try await body(e2e)
     } catch {
