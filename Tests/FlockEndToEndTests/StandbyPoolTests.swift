@@ -42,6 +42,7 @@ extension EndToEnd {
         let second = try #require(try store.instances(pool: e2e.pool).first { $0.state == .standby }?.name)
         let pids = E2E.qemuProcesses(stateRoot: e2e.parent.stateRoot)[second] ?? []
         try #require(!pids.isEmpty, "no QEMU process for standby \(second)")
+        let killed = ContinuousClock.now
         for pid in pids { kill(pid, SIGKILL) }
         let noticed = await eventuallyRetryingErrors(timeout: .seconds(30), every: .milliseconds(100)) {
             try store.stateHistory(instance: second).contains { $0.to == .failed }
@@ -49,6 +50,7 @@ extension EndToEnd {
         #expect(noticed, "flockd never failed standby \(second) after its QEMU was killed")
         problem = await e2e.convergence(clones: 1)
         try #require(problem == nil, "after the standby's QEMU was killed: \(problem ?? "")")
+        print("fault case standby QEMU killed: converged in \(ContinuousClock.now - killed)")
         let cause = try store.stateHistory(instance: second).first { $0.to == .failed }?.note
         #expect(cause == "its standby VM stopped" || cause == "its standby VM is gone", "\(cause ?? "no cause")")
         let third = try #require(try store.instances(pool: e2e.pool).first { $0.state == .standby }?.name)
