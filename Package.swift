@@ -240,7 +240,7 @@ let package = Package(
         // its generated configs, checked by haproxy and the built flockd; no VM.
         .testTarget(
             name: "FlockDemoTests",
-            dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "FlockTestSupport", "flockd"]
+            dependencies: ["FlockDemo", "FlockCore", "FlockSystem", "FlockTestSupport", "flockd", "flock-demo-app"]
         ),
         // Xen 4.17 + a Debian dom0 under QEMU TCG, proving warm clones with xl save/restore and
         // with FlockXen through the built flockctl (Deploy/xen). Slow; run alone:

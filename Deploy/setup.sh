@@ -12,6 +12,7 @@ packages=(
     qemu-utils      # qemu-img, for qcow2 overlays of VMs with a root disk
     cpio            # Deploy/guest/build.sh packs the guest initramfs (newc) with it
     iproute2        # bridge-mode VMs: TAP devices, bridges and the tests' network namespaces
+    nftables        # the demo network's firewall: guests answer the balancer but cannot reach the host
     wrk             # the load generator of the demo (flockctl demo) and the end-to-end tests
     libxen-dev      # libxl and libxenstore (Xen 4.17) headers and libraries the Xen driver links
     debootstrap     # Deploy/xen/build-dom0.sh and Deploy/guest/build-debian.sh make Debian roots from packages

@@ -52,6 +52,7 @@ public typealias CloneModes = ModeList<CloneMode>
 extension CloneMode: ExpressibleByArgument {}
 extension LazyFreeze: ExpressibleByArgument {}
 extension Accelerator: ExpressibleByArgument {}
+extension NetworkSpec.Mode: ExpressibleByArgument {}
 
 /// What a value must look like, by the value name an option's help shows (`<duration>`):
 /// when `init?(argument:)` fails, ArgumentParser's message names the option but not the form.

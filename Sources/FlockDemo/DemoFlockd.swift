@@ -14,16 +14,21 @@ public final class DemoFlockd: Sendable {
         public var directory: String
         public var haproxySocket: String
         public var qemuStateRoot: String
+        /// Where the VMs' TAPs live in bridge mode (`DemoNetwork`); nil on user-mode networking.
+        public var networkNamespace: String?
         public var policy: DemoPolicy
         public var binary: String
         /// How long a new clone has to pass its health check under TCG.
         public var healthTimeout = "60s"
 
-        public init(directory: String, haproxySocket: String, qemuStateRoot: String, policy: DemoPolicy, binary: String)
-        {
+        public init(
+            directory: String, haproxySocket: String, qemuStateRoot: String, networkNamespace: String? = nil,
+            policy: DemoPolicy, binary: String
+        ) {
             self.directory = directory
             self.haproxySocket = haproxySocket
             self.qemuStateRoot = qemuStateRoot
+            self.networkNamespace = networkNamespace
             self.policy = policy
             self.binary = binary
         }
@@ -60,7 +65,7 @@ public final class DemoFlockd: Sendable {
             snapshot_max_age: 15s
             boot_timeout: 120s
             agent_timeout: 60s
-        pools:
+        \(settings.networkNamespace.map { "    network_namespace: \($0)\n" } ?? "")pools:
           \(settings.policy.pool):
             policy: policy.yaml
             balancer: haproxy

@@ -14,13 +14,18 @@ public final class DemoParent: Sendable {
     public var name: String { record.name }
     public var pool: String { record.pool }
     public var port: Int { record.port ?? record.spec.guestPort }
+    /// Its bridge address, or the loopback its user-mode port is forwarded on.
+    public var host: String { record.spec.network.mode == .bridge ? record.address ?? "127.0.0.1" : "127.0.0.1" }
 
-    /// Boots `spec` in `stateRoot` and warms `keys` (a GET each, then checks one is a hit).
-    public init(spec: VMSpec, stateRoot: String, keys: [String], log: @escaping @Sendable (String) -> Void) async throws
-    {
+    /// Boots `spec` in `stateRoot` and warms `keys` (a GET each, then checks one is a hit); a
+    /// bridge-mode spec's TAPs go into `networkNamespace`.
+    public init(
+        spec: VMSpec, stateRoot: String, keys: [String], networkNamespace: String? = nil,
+        log: @escaping @Sendable (String) -> Void
+    ) async throws {
         let driver = QEMUDriver(
             configuration: QEMUDriverConfiguration(
-                stateRoot: stateRoot, quitTimeout: .seconds(3),
+                stateRoot: stateRoot, quitTimeout: .seconds(3), networkNamespace: networkNamespace,
                 logger: LineLogHandler.logger(label: "flock.demo", log)))
         let record = try await driver.startParent(spec)
         // flockd adopts the parent next and needs the state root to itself.
@@ -41,11 +46,11 @@ public final class DemoParent: Sendable {
     /// (`X-Cache-Status`) where the guest has it in front, else the app's own (`X-Cache`).
     func warm() async throws {
         for key in warmedKeys {
-            let response = try await PlainHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
+            let response = try await PlainHTTP.get(host: host, port: port, "/item/\(key)", timeout: .seconds(30))
             guard response.status == 200 else { throw DemoError("warming /item/\(key): HTTP \(response.status)") }
         }
         if let key = warmedKeys.first {
-            let check = try await PlainHTTP.get(port: port, "/item/\(key)", timeout: .seconds(30))
+            let check = try await PlainHTTP.get(host: host, port: port, "/item/\(key)", timeout: .seconds(30))
             if let status = check.headers["x-cache-status"] {
                 guard status == "HIT" else {
                     throw DemoError("nginx in the parent did not cache /item/\(key) (X-Cache-Status: \(status))")

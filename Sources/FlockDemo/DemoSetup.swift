@@ -30,12 +30,13 @@ public enum DemoSetup {
             self.flockd = flockd
             self.policy = policy
         }
+        var bridged: Bool { spec.network.mode == .bridge }
         var stateRoot: String { "\(workdir)/qemu" }
     }
 
     /// What has been started so far, for the clean-up to stop (and only that).
     final class Started: Sendable {
-        private let parts = Mutex<(parent: DemoParent?, stack: DemoStack?)>((nil, nil))
+        private let parts = Mutex<(parent: DemoParent?, stack: DemoStack?, network: DemoNetwork?)>((nil, nil, nil))
         var parent: DemoParent? {
             get { parts.withLock { $0.parent } }
             set { parts.withLock { $0.parent = newValue } }
@@ -44,22 +45,38 @@ public enum DemoSetup {
             get { parts.withLock { $0.stack } }
             set { parts.withLock { $0.stack = newValue } }
         }
+        var network: DemoNetwork? {
+            get { parts.withLock { $0.network } }
+            set { parts.withLock { $0.network = newValue } }
+        }
     }
 
     /// Resolves everything before anything starts. `policy` gives the pool's tuning; its pool,
     /// parent and port come from the spec, which `parentSpec` reads (the command's spec file
     /// reader, called after the tools are found). `kernelArguments` are added to the parent's
-    /// command line (the demo app reads its knobs there).
+    /// command line (the demo app reads its knobs there). `network` is how the VMs are reached:
+    /// `bridge` (a `DemoNetwork`, root only) or QEMU's user-mode networking.
     public static func prepare(
         workdir: String?, parentSpec: () throws -> VMSpec, flockd: String?, policy: DemoPolicy,
-        kernelArguments: [String] = []
+        network: NetworkSpec.Mode = .bridge, kernelArguments: [String] = []
     ) throws -> Setup {
         for tool in ["haproxy", "wrk", "qemu-system-x86_64"] where findExecutable(tool) == nil {
             throw DemoError("\(tool) is not installed (hint: bash Deploy/setup.sh)")
         }
+        if network == .bridge { try DemoNetwork.checkPrerequisites() }
         let flockdPath = try flockdBinary(flockd)
         var spec = try parentSpec()
-        spec.network = NetworkSpec(mode: .user)  // clones are reached on forwarded loopback ports
+        var arguments = kernelArguments
+        switch network {
+        case .bridge:
+            // The agent sets each VM's address from its identity, in the demo network's subnet.
+            spec.network = NetworkSpec(
+                mode: .bridge, bridge: DemoNetwork.bridge, cidr: DemoNetwork.subnet, gateway: DemoNetwork.gateway)
+            arguments.append("flock.ip=none")
+        case .user:
+            spec.network = NetworkSpec(mode: .user)  // clones are reached on forwarded loopback ports
+        }
+        let kernelArguments = arguments
         if !kernelArguments.isEmpty {
             spec.append = ([spec.append ?? ""] + kernelArguments).filter { !$0.isEmpty }.joined(separator: " ")
         }
@@ -143,11 +160,18 @@ public enum DemoSetup {
         view.note(
             "booting the parent VM \(setup.spec.name) (\(setup.spec.memoryMiB) MiB) and warming \(plan.keys.count) keys"
         )
+        if setup.bridged {
+            setup.started.network = try await DemoNetwork.create(log: "\(setup.workdir)/network.log")
+            view.note(
+                "VM network: bridge \(DemoNetwork.bridge) on \(DemoNetwork.subnet) in namespace \(DemoNetwork.namespace)"
+            )
+        }
         let parent = try await DemoParent(
             spec: setup.spec, stateRoot: setup.stateRoot, keys: plan.keys,
+            networkNamespace: setup.bridged ? DemoNetwork.namespace : nil,
             log: { line in view.note("qemu: \(line)") })
         setup.started.parent = parent
-        view.note("parent serving on 127.0.0.1:\(parent.port); starting haproxy and flockd")
+        view.note("parent serving on \(parent.host):\(parent.port); starting haproxy and flockd")
         let stack = try await DemoStack(
             directory: setup.workdir, parent: parent, policy: setup.policy, flockdBinary: setup.flockd)
         setup.started.stack = stack
@@ -173,6 +197,7 @@ public enum DemoSetup {
     /// The files and directories the demo writes into its work directory, besides the store and wrk's.
     static let written: Set<String> = [
         "qemu", "haproxy.cfg", "haproxy.log", "haproxy.sock", "flockd.yaml", "flockd.log", "policy.yaml",
+        "network.log",
     ]
 
     /// Stops what was started, in order: flockd (SIGTERM, so drains finish), the clones, haproxy,
@@ -191,6 +216,10 @@ public enum DemoSetup {
         if let parent = setup.started.parent {
             view.note("stopping the parent VM")
             await parent.stop()
+        }
+        if let network = setup.started.network {
+            view.note("removing the VM network")
+            await network.destroy()
         }
         if keep {
             view.note("kept \(setup.workdir) (configs, logs, store)")

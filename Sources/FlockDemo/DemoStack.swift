@@ -23,7 +23,8 @@ public final class DemoStack: Sendable {
         requestLog = try RequestLog()
         do {
             haproxy = try await DemoHAProxy(
-                directory: directory, parentName: parent.name, parentPort: parent.port, requestLogPort: requestLog.port,
+                directory: directory, parentName: parent.name, parentHost: parent.host, parentPort: parent.port,
+                requestLogPort: requestLog.port,
                 serverMaxconn: policy.serverMaxconn)
         } catch {
             requestLog.stop()
@@ -36,7 +37,8 @@ public final class DemoStack: Sendable {
             flockd = try DemoFlockd(
                 settings: DemoFlockd.Settings(
                     directory: directory, haproxySocket: haproxy.socketPath, qemuStateRoot: parent.stateRoot,
-                    policy: policy, binary: flockdBinary))
+                    networkNamespace: parent.driver.configuration.networkNamespace, policy: policy,
+                    binary: flockdBinary))
             try await flockd.start()
         } catch {
             await haproxy.stop()

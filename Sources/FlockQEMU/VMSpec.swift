@@ -102,7 +102,7 @@ public enum Accelerator: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// How a VM reaches the network.
 public struct NetworkSpec: Sendable, Hashable, Codable {
-    public enum Mode: String, Sendable, Hashable, Codable {
+    public enum Mode: String, CaseIterable, Sendable, Hashable, Codable {
         /// QEMU's user-mode stack; the app's port is forwarded to a free 127.0.0.1 port per VM.
         case user
         /// A TAP device on a Linux bridge, with a unique MAC and an IP from `cidr`.

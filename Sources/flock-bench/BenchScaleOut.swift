@@ -3,6 +3,7 @@ import FlockBench
 import FlockCLI
 import FlockCore
 import FlockDemo
+import FlockQEMU
 import Foundation
 
 /// `flock-bench scale-out`: the load step end to end, once per clone mode, side by side.
@@ -62,6 +63,9 @@ struct BenchScaleOut: AsyncParsableCommand {
 
     @Option(name: .customLong("parent-spec"), help: ArgumentHelp("The parent VM spec.", valueName: "file"))
     var parentSpec = "Deploy/guest/parent.yaml"
+
+    @Option(help: "How HAProxy reaches the VMs: bridge (a namespace with a bridge; root) or user (QEMU's slirp).")
+    var network = NetworkSpec.Mode.bridge
     @Option(
         help: ArgumentHelp("The flockd binary (default: next to this flock-bench, else in PATH).", valueName: "path"))
     var flockd: String?
@@ -160,7 +164,7 @@ struct BenchScaleOut: AsyncParsableCommand {
         do {
             setup = try DemoSetup.prepare(
                 workdir: nil, parentSpec: { try VMSpecFile.load(parentSpec) }, flockd: flockd, policy: policy(mode),
-                kernelArguments: ["flock.workers=\(workers)", "flock.item_wait_ms=\(itemWaitMs)"])
+                network: network, kernelArguments: ["flock.workers=\(workers)", "flock.item_wait_ms=\(itemWaitMs)"])
         } catch let error as DemoError {
             throw CLIFailure("error: \(error)")
         }

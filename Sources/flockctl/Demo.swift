@@ -46,6 +46,13 @@ struct Demo: AsyncParsableCommand {
     var guest = DemoGuest.busybox
 
     @Option(
+        help: """
+            How HAProxy reaches the VMs: bridge (a network namespace with a bridge, TAPs and a firewall; root) \
+            or user (QEMU's user-mode networking, whose dropped connection bursts show as a p99 peak).
+            """)
+    var network = NetworkSpec.Mode.bridge
+
+    @Option(
         name: .customLong("parent-spec"),
         help: ArgumentHelp("The parent VM spec (default: the --guest image's).", valueName: "file"))
     var parentSpec: String?
@@ -82,7 +89,7 @@ struct Demo: AsyncParsableCommand {
         do {
             setup = try DemoSetup.prepare(
                 workdir: workdir, parentSpec: { try VMSpecFile.load(parentSpec ?? guest.spec) }, flockd: flockd,
-                policy: policy)
+                policy: policy, network: network)
         } catch let error as DemoError {
             throw CLIFailure("error: \(error)")
         }
