@@ -130,7 +130,7 @@ extension PoolController {
     }
 
     /// Backoff for repeated clone failures, so a broken parent does not make the pool spin.
-    func noteCloneOutcome(failed: Bool) {
+    private func noteCloneOutcome(failed: Bool) {
         guard failed else {
             cloneFailures = 0
             retryAfter = nil

@@ -9,9 +9,10 @@ extension PoolController {
     ///
     /// A standby is recorded only once the hypervisor returns it, so one being restored never
     /// counts as warming capacity; a crash meanwhile leaves a VM with no record, which the
-    /// start-up reconcile destroys. Nothing new is made for a paused or dry-run pool, nor while a
-    /// scale-out's own clones wait for the parent, nor during the clone backoff; a dry-run pool's
-    /// standbys are left as they are.
+    /// start-up reconcile destroys. Nothing new is made for a paused pool, nor while a scale-out's
+    /// own clones wait for the parent, nor during either backoff: the scale-out's (the parent is
+    /// failing) or the standbys' own, which never holds up a scale-out (a hypervisor that makes no
+    /// standbys must not cost the pool its capacity). A dry-run pool's standbys are left as they are.
     func maintainStandbys(_ all: [Instance], at time: Date, paused: Bool) {
         guard !policy.dryRun else { return }
         let wanted = policy.standby?.count ?? 0
@@ -33,7 +34,8 @@ extension PoolController {
         }
         let missing = wanted - fresh.count - restoringStandbys
         let clonesWaiting = all.contains { $0.state == .requested || $0.state == .cloning }
-        guard missing > 0, !paused, !clonesWaiting, retryAfter.map({ time >= $0 }) ?? true else { return }
+        let backedOff = [retryAfter, standbyRetryAfter].contains { $0.map { time < $0 } ?? false }
+        guard missing > 0, !paused, !clonesWaiting, !backedOff else { return }
         let names = (0..<missing).map { _ in OwnedName.make(pool: pool, suffix: Self.randomSuffix()) }
         restoringStandbys += names.count
         let task = Task { await self.restoreStandbys(names) }
@@ -87,14 +89,14 @@ extension PoolController {
         } catch {
             event(.failure, "standby restore of \(names.count) clone(s) failed: \(error)")
             for name in names { await discardVM(name) }
-            noteCloneOutcome(failed: true)
+            noteStandbyOutcome(failed: true)
             return
         }
         for (name, cause) in batch.failed.sorted(by: { $0.key < $1.key }) {
             event(.failure, "\(name): standby restore failed: \(cause)")
             await discardVM(name)
         }
-        noteCloneOutcome(failed: !batch.failed.isEmpty)
+        noteStandbyOutcome(failed: !batch.failed.isEmpty)
         for vm in batch.started {
             let instance = Instance(
                 name: vm.name, pool: pool, role: .clone, state: .standby, lineage: vm.lineage, address: vm.address,
@@ -166,6 +168,18 @@ extension PoolController {
             return
         }
         await register(name, decidedAt: decidedAt)
+    }
+
+    /// The same doubling backoff as for clone batches, kept apart from it.
+    private func noteStandbyOutcome(failed: Bool) {
+        guard failed else {
+            standbyFailures = 0
+            standbyRetryAfter = nil
+            return
+        }
+        standbyFailures += 1
+        let wait = min(settings.initialBackoff * (1 << min(standbyFailures - 1, 20)), settings.maximumBackoff)
+        standbyRetryAfter = now().addingTimeInterval(wait.seconds)
     }
 
     /// Destroys an idle standby: it never took traffic, so there is nothing to drain.

@@ -37,6 +37,9 @@ public actor PoolController {
     var standbyTimes: [String: VMInfo.Standby] = [:]
     /// Standbys being restored right now, not yet in the store.
     var restoringStandbys = 0
+    /// Consecutive failed standby restores, and when the next may be tried.
+    var standbyFailures = 0
+    var standbyRetryAfter: Date?
     /// Consecutive failed clone batches, and when scale-out may be tried again.
     var cloneFailures = 0
     var retryAfter: Date?

@@ -8,6 +8,7 @@ public actor InMemoryHypervisor: Hypervisor {
     private var generations: [String: Int] = [:]
     private var failing: Set<String> = []
     private var failAll = false
+    private var refuseStandbys = false
     private var pausedParents: Set<String> = []
     private let now: @Sendable () -> Date
 
@@ -29,9 +30,17 @@ public actor InMemoryHypervisor: Hypervisor {
         failAll = on
     }
 
+    /// Refuses every standby request until switched off, as a driver that makes none (Xen) does.
+    public func refuseStandbys(_ on: Bool) {
+        refuseStandbys = on
+    }
+
     public func clone(_ request: CloneRequest) async throws -> CloneBatch {
         guard parents[request.parent] == request.pool else {
             throw FlockError.notFound("no running parent \(request.parent) in pool \(request.pool)")
+        }
+        if request.standby && refuseStandbys {
+            throw FlockError.conflict("this hypervisor makes no standby clones")
         }
         if request.standby && request.mode != .lazy {
             throw FlockError.conflict("standby clones must be lazy, not \(request.mode.rawValue)")

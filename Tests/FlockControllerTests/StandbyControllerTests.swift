@@ -194,6 +194,25 @@ import Testing
         #expect(try h.store.instance(named: standbys[1])?.state == .serving)
     }
 
+    @Test func failingStandbyRestoresNeverHoldUpAScaleOut() async throws {
+        let h = try Self.harness(count: 1)
+        await h.hypervisor.refuseStandbys(true)
+        try await h.controller.recover()
+        await h.tick(sessionsPerServer: 5)
+        #expect(try h.clones().isEmpty)
+        h.advance(2)
+        let decision = await h.tick(sessionsPerServer: 20)  // → 2, right after a failed restore
+        #expect(decision.action == .scaleOut)
+        #expect(try h.clones(.serving).count == 1, "the scale-out was not postponed by the standbys' backoff")
+        let events = try h.store.events(pool: "web", since: nil, limit: 200).map(\.event.message)
+        #expect(events.contains { $0.contains("standby restore of 1 clone(s) failed") && $0.contains("no standby") })
+        #expect(!events.contains { $0.contains("postponed") }, "\(events)")
+        await h.hypervisor.refuseStandbys(false)
+        h.advance(11)  // past the first backoff (10 s in the harness)
+        await h.tick(sessionsPerServer: 10)
+        #expect(try h.clones(.standby).count == 1)
+    }
+
     @Test func aPausedOrDryRunPoolMakesNoStandbys() async throws {
         let dry = try ControllerHarness(policy: ControllerHarness.policy(dryRun: true, standby: .init(count: 2)))
         try await dry.controller.recover()
