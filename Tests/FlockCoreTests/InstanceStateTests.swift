@@ -34,6 +34,16 @@ import Testing
         #expect(instance.state == .gone)
     }
 
+    @Test func aStandbyActivatesOrIsDiscardedWithoutADrain() throws {
+        var activated = Self.clone(in: .standby)
+        for next in [InstanceState.booting, .ready, .registering, .serving] {
+            try activated.transition(to: next, at: Self.created)
+        }
+        var discarded = Self.clone(in: .standby)
+        for next in [InstanceState.stopping, .gone] { try discarded.transition(to: next, at: Self.created) }
+        #expect(activated.state == .serving && discarded.state == .gone)
+    }
+
     @Test(arguments: InstanceState.allCases.filter { $0 != .gone && $0 != .failed })
     func failedIsReachableFrom(state: InstanceState) throws {
         var instance = Self.clone(in: state)
@@ -55,7 +65,8 @@ import Testing
         [
             (.serving, .cloning), (.requested, .serving), (.draining, .serving), (.requested, .booting),
             (.booting, .serving), (.ready, .serving), (.serving, .stopping), (.serving, .requested),
-            (.stopping, .serving), (.failed, .serving), (.requested, .requested),
+            (.stopping, .serving), (.failed, .serving), (.requested, .requested), (.standby, .serving),
+            (.standby, .draining), (.serving, .standby), (.cloning, .standby),
         ] + InstanceState.allCases.map { (.gone, $0) }
 
     @Test(arguments: illegal)
@@ -84,9 +95,10 @@ import Testing
     }
 
     @Test func warmingServingAndLeavingPartitionTheLiveStates() {
+        // A standby is none of the three: it never counts as capacity, coming or going.
         for state in InstanceState.allCases {
             let flags = [state.isWarming, state.isServing, state.isLeaving].filter { $0 }.count
-            #expect(flags == ([.gone, .failed].contains(state) ? 0 : 1), "\(state)")
+            #expect(flags == ([.gone, .failed, .standby].contains(state) ? 0 : 1), "\(state)")
         }
         #expect(InstanceState.registering.isWarming)
         #expect(InstanceState.requested.isWarming)
