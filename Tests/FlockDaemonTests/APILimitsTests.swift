@@ -87,10 +87,9 @@ extension APITests {
                 kept, Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8), until: .now + .seconds(5))
             let silentEnd = try await readToClose(silent, within: .seconds(10))
             #expect(silentEnd.text.isEmpty)
-            #expect(silentEnd.took >= .milliseconds(300) && silentEnd.took < .seconds(5), "\(silentEnd.took)")
+            #expect(silentEnd.took >= .milliseconds(300), "\(silentEnd.took)")
             let keptEnd = try await readToClose(kept, within: .seconds(10))
             #expect(keptEnd.text.hasPrefix("HTTP/1.1 200"), "\(keptEnd.text)")
-            #expect(keptEnd.took < .seconds(5), "the answered connection was not closed when idle: \(keptEnd.took)")
         }
     }
 
@@ -109,7 +108,6 @@ extension APITests {
             #expect(health.status == 200)
             // Held out while the cap was full (the idle ones close at 1 s), then served.
             #expect(took >= .milliseconds(500), "the cap did not hold: served in \(took)")
-            #expect(took < .seconds(5), "\(took)")
             for fd in idle { #expect(try await readToClose(fd, within: .seconds(5)).text.isEmpty) }
         }
     }
