@@ -181,17 +181,22 @@ public final class BenchCloneRunner: Sendable {
     }
 
     /// Restores the standbys of `request` (one fresh snapshot: a refresh) and returns each one's
-    /// PSS as it waits. Any standby that did not restore fails the run.
+    /// PSS as it waits, read a second after the restore: QEMU frees the restore's buffers from its
+    /// heap within about 0.2 s (3 MB, measured), and a pool's standbys wait far longer than that.
+    /// Any standby that did not restore fails the run.
     private func restoreStandbys(_ request: CloneRequest) async throws -> [Double] {
         let batch = try await driver.cloneBatch(request)
         guard batch.failed.isEmpty else {
             let reasons = batch.failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
             throw BenchHTTP.Failure(description: "standby batch: \(reasons.joined(separator: "; "))")
         }
+        try await Task.sleep(for: Self.standbySettle)
         let names = Set(request.names)
         return await driver.list().filter { names.contains($0.record.name) }
             .compactMap { $0.pid.flatMap(ProcessMemory.read) }.map { Double($0.pssKiB) / 1024 }
     }
+
+    static let standbySettle: Duration = .seconds(1)
 
     /// Activates the standbys all at once, as a scale-out would; each one's milliseconds from
     /// `started` to its ack, by name. A failed activation lands in the batch's `failed`.

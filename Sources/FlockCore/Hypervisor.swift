@@ -45,6 +45,8 @@ public struct CloneRequest: Sendable, Hashable {
     /// Restore standbys instead of clones: device state loaded, memory mapped lazily, vCPUs not
     /// started, no identity given, so that activating one later skips everything but the
     /// identity. Only `lazy` clones can be standbys: an idle standby must cost next to no RAM.
+    /// (The QEMU driver's `warmStandbys` trades that for a faster activation: each standby runs
+    /// once through an identity of its own before it is paused.)
     public var standby: Bool
     public init(pool: String, parent: String, mode: CloneMode, names: [String], standby: Bool = false) {
         self.pool = pool

@@ -58,7 +58,12 @@ struct QEMUCommandLine {
             args += ["-object", "memory-backend-ram,id=mem0,size=\(spec.memoryMiB)M"]
         }
         args += ["-nodefaults", "-no-user-config", "-display", "none"]
-        if let kernel = spec.kernel {
+        // A VM restored from a migration stream never boots, so it gets no kernel: QEMU reads
+        // `-kernel` whole into memory for fw_cfg (13.5 MiB of a clone's 37 MiB idle PSS with the
+        // guest image's kernel, measured), and the stream does not carry it (fw_cfg's blobs are
+        // not RAM blocks). Should the guest reset, it finds no kernel and stays down, so its
+        // health checks fail and it is replaced, rather than rebooting as an unidentified parent.
+        if let kernel = spec.kernel, !incoming {
             args += ["-kernel", kernel]
             if let initrd = spec.initrd { args += ["-initrd", initrd] }
             args += ["-append", spec.append ?? "console=ttyS0"]

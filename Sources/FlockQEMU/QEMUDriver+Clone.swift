@@ -165,7 +165,7 @@ extension QEMUDriver {
     }
 
     /// Restores one clone from a snapshot, then hands it its identity; a standby is left paused
-    /// right after the restore, its record saying so.
+    /// right after the restore (or, with `warmStandbys`, after one identity), its record saying so.
     func restoreClone(
         _ name: String, parent: VMRecord, snapshot: SnapshotRecord, standby: Bool = false
     ) async throws(QEMUError) -> VMRecord {
@@ -206,6 +206,12 @@ extension QEMUDriver {
             let bridged = record.spec.network.mode == .bridge
             if bridged { try await qmp.execute("set_link", arguments: ["name": "nic0", "up": false]) }
             if standby {
+                if configuration.warmStandbys {
+                    try await resume(qmp)
+                    try await handOverIdentity(
+                        record, generation: snapshot.generation, requireApp: false,
+                        timeout: configuration.agentTimeout, pausingAfter: qmp)
+                }
                 var waiting = record
                 // To the second, as vm.json keeps dates: the record returned is the one listed.
                 waiting.standby = VMInfo.Standby(
@@ -252,8 +258,12 @@ extension QEMUDriver {
     /// A restored guest occasionally never hears the first connection's hellos (its port still
     /// reflects the snapshot's connection), so a connection that gets no `ready` within a third of
     /// the timeout is closed and opened again: the reconnect reaches the guest as a fresh port open.
+    ///
+    /// With `pausingAfter`, the VM is paused after the ack and before the connection closes (a
+    /// warmed standby): its agent then stops waiting for data, not asleep in its disconnected
+    /// loop, and finds the activation's connection as soon as it runs again.
     func handOverIdentity(
-        _ record: VMRecord, generation: Int, requireApp: Bool, timeout: Duration
+        _ record: VMRecord, generation: Int, requireApp: Bool, timeout: Duration, pausingAfter qmp: QMPClient? = nil
     ) async throws(QEMUError) {
         let deadline = ContinuousClock.now + timeout
         var attempt = 1
@@ -277,6 +287,7 @@ extension QEMUDriver {
         if let hooks = ack.hooksSummary {
             configuration.logger.info("clone \(record.name) ran its clone hooks: \(hooks)")
         }
+        if let qmp { try await qmp.execute("stop") }
     }
 
     /// The last lines QEMU wrote to its log, for error messages.

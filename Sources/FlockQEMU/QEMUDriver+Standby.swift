@@ -20,7 +20,8 @@ extension QEMUDriver {
     /// memory mapped), so what is left is the guest's side of the identity. To save the round
     /// trip of waiting for `ready` first, `hello` and the identity are queued on the agent's
     /// socket while the vCPUs are still stopped: the guest finds them the moment it runs. The
-    /// guest clock is stepped to the identity's time, taken just before `cont`.
+    /// guest clock is stepped to the identity's time, taken just before `cont`. What remains
+    /// under TCG is translating the guest's identity path in this new QEMU (`warmStandbys`).
     ///
     /// A standby that fails to activate cannot go back to waiting (its guest has run), so it is
     /// destroyed, its snapshot released with it if nothing else uses it, and the error thrown.

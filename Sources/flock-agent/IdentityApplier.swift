@@ -31,20 +31,26 @@ enum IdentityApplier {
         var applied: [String] = []
         if let failure = addEntropy(request.entropy) { return .failure(ValidationError("entropy: " + failure)) }
         applied.append("entropy")
+        Log.debug("identity step: entropy")
         if let failure = setClock(request.timeUnixNs) { return .failure(ValidationError("clock: " + failure)) }
         applied.append("clock")
+        Log.debug("identity step: clock")
         tellTimeDaemons()
+        Log.debug("identity step: time daemons")
         if let failure = setHostname(request.hostname) { return .failure(failure) }
         applied.append("hostname")
+        Log.debug("identity step: hostname")
         if let network = request.network {
             if let failure = NetworkSetup.configure(network) { return .failure(ValidationError("network: " + failure)) }
             applied.append("network")
+            Log.debug("identity step: network")
         }
         let file = IdentityFile(cloneID: request.cloneID, generation: request.generation, hostname: request.hostname)
         guard file.save() else {
             let why = GuestHost.errnoText()
             return .failure(ValidationError("identity file: cannot write \(IdentityFile.path) (\(why))"))
         }
+        Log.debug("identity step: identity file")
         return .success(applied)
     }
 

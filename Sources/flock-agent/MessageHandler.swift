@@ -28,11 +28,13 @@ enum MessageHandler {
             guard let seq = message["seq"]?.int64Value else { return errorReply("ping needs an integer seq") }
             return JSONWriter.object([("type", .string("pong")), ("seq", .integer(seq))])
         case "identity":
+            Log.debug("identity parsed")
             let request: IdentityRequest
             switch IdentityRequest.validate(message) {
             case .success(let valid): request = valid
             case .failure(let error): return errorReply(error.message)
             }
+            Log.debug("identity validated")
             switch IdentityApplier.apply(request) {
             case .success(let applied):
                 Log.info(
@@ -61,6 +63,7 @@ enum MessageHandler {
             cloneID: request.cloneID, generation: request.generation, hostname: request.hostname,
             network: request.network.map { ($0.mac, $0.address, $0.prefix, $0.gateway) })
         var results = CloneHooks.run(environment: environment)
+        Log.debug("clone hooks ran")
         for result in results {
             Log.info("clone hook \(result.name): \(result.outcome.description) in \(result.milliseconds) ms")
         }

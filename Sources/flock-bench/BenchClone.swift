@@ -49,6 +49,11 @@ struct BenchClone: AsyncParsableCommand {
     )
     var lazyFreeze: LazyFreeze = .copyWhilePaused
 
+    @Flag(
+        name: .long,
+        help: "Run each standby once through an identity before pausing it (the driver's warmStandbys).")
+    var warmStandbys = false
+
     @OptionGroup var vm: BenchVMOptions
 
     func validate() throws {
@@ -61,7 +66,8 @@ struct BenchClone: AsyncParsableCommand {
         let parentSpec = try vm.parentSpec(spec)
         let (root, ownRoot) = try BenchVMRun.stateRoot(vm.state)
         let driver = BenchVMRun.driver(
-            root: root, label: "flock-bench.clone", verbose: vm.verbose, lazyFreeze: lazyFreeze)
+            root: root, label: "flock-bench.clone", verbose: vm.verbose, lazyFreeze: lazyFreeze,
+            warmStandbys: warmStandbys)
         let runner = BenchCloneRunner(
             driver: driver, spec: parentSpec, modes: modes.modes, count: count, rounds: rounds, keys: keys,
             progress: { if isatty(2) == 1 { printError("… \($0)") } })
@@ -76,6 +82,7 @@ struct BenchClone: AsyncParsableCommand {
             var object = report.json(memoryMiB: parentSpec.memoryMiB)
             object["miss_cost_ms"] = vm.missCostMs
             object["lazy_freeze"] = lazyFreeze.rawValue
+            object["warm_standbys"] = warmStandbys
             object["command"] = BenchJSON.commandLine
             try BenchJSON.write(object, to: json)
         }

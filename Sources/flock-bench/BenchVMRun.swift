@@ -14,12 +14,13 @@ enum BenchVMRun {
     /// with `--verbose` or when stderr is a terminal.
     static func driver(
         root: String, label: String, verbose: Bool, lazyFreeze: LazyFreeze = .copyWhilePaused,
-        bootTimeout: Duration = .seconds(120)
+        bootTimeout: Duration = .seconds(120), warmStandbys: Bool = false
     ) -> QEMUDriver {
         let origin = ContinuousClock.now
         return QEMUDriver(
             configuration: QEMUDriverConfiguration(
                 stateRoot: root, snapshotMaxAge: .zero, bootTimeout: bootTimeout, lazyFreeze: lazyFreeze,
+                warmStandbys: warmStandbys,
                 logger: LineLogHandler.logger(label: label) { line in
                     let stamp = String(format: "%9.3f", BenchMath.milliseconds(ContinuousClock.now - origin) / 1000)
                     if verbose || isatty(2) == 1 { printError("flock-bench: [\(stamp) s] \(line)") }

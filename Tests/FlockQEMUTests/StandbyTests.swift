@@ -88,6 +88,42 @@ extension RealVMs {
             #expect(filesUnder("\(root)/snapshots").isEmpty)
         }
 
+        /// What the guest wrote to its console since the last read (QEMU's ring buffer).
+        private func console(_ root: String, _ name: String) async throws -> String {
+            let qmp = try await QMPClient.connect(path: VMPaths(root: root, name: name).qmpSocket, timeout: .seconds(5))
+            defer { qmp.close() }
+            let text = try await qmp.execute(
+                "ringbuf-read", arguments: ["device": "console", "size": 65536, "format": "utf8"])
+            return text.stringValue ?? ""
+        }
+
+        @Test func aWarmedStandbyRanItsIdentityPathOnceAndActivatesWithAFreshIdentity() async throws {
+            let (_, parent, root) = try await setUp()
+            var configuration = SharedParent.configuration(root)
+            configuration.warmStandbys = true
+            let driver = QEMUDriver(configuration: configuration)
+            let batch = try await standbys(driver, parent, [name("swa")])
+            #expect(batch.failed.isEmpty, "\(batch.failed)")
+            let waiting = try #require(batch.started.first)
+            #expect(waiting.standby != nil && waiting.status == .paused)
+            #expect(try await qmpStatus(root, waiting.name) != "running", "paused again after its warm-up")
+            let port = try #require(waiting.port)
+            await #expect(throws: (any Error).self, "a warmed standby must not answer HTTP") {
+                _ = try await HTTP.get("127.0.0.1", port, "/healthz", timeout: .seconds(2))
+            }
+            let warmUp = try await console(root, waiting.name)
+            #expect(warmUp.contains("identity applied: \(waiting.name)"), "the warm-up applied an identity: \(warmUp)")
+
+            let active = try await driver.activate(name: waiting.name)
+            #expect(active.status == .running && active.standby == nil)
+            let activation = try await console(root, waiting.name)
+            #expect(activation.contains("identity applied: \(waiting.name)"), "activation applies a fresh identity")
+            let identity = try await HTTP.json("127.0.0.1", port, "/identity")
+            #expect(identity["clone_id"] as? String == waiting.name && identity["hostname"] as? String == waiting.name)
+            try await destroyAll(driver)
+            #expect(filesUnder("\(root)/snapshots").isEmpty)
+        }
+
         @Test func destroyingAStandbyLeavesNothingAndReleasesItsSnapshot() async throws {
             let (driver, parent, root) = try await setUp()
             let batch = try await standbys(driver, parent, [name("sda"), name("sdb")])

@@ -90,6 +90,9 @@ import Testing
         #expect(value(after: "-incoming", in: args) == "defer")
         #expect(args.contains("-S"))
         #expect(value(after: "-device", in: args, matching: "vmgenid") == "vmgenid,guid=auto")
+        // Restored, never booted: no kernel held in QEMU's memory for fw_cfg.
+        #expect(!args.contains("-kernel") && !args.contains("-initrd") && !args.contains("-append"))
+        #expect(arguments(.shared(path: "/run/flock/qemu/vms/p/memory")).contains("-kernel"))
     }
 
     @Test func eagerAndColdClonesUseAnonymousRAMWithTheSameBlockName() {
