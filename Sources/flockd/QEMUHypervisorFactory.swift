@@ -12,6 +12,7 @@ struct QEMUHypervisorFactory: HypervisorFactory {
     let kind = "qemu"
     let settingKeys = [
         "state_root", "binary", "snapshot_max_age", "boot_timeout", "agent_timeout", "network_namespace",
+        "warm_standbys",
     ]
 
     func validate(_ settings: DriverSettings) -> [PolicyDiagnostic] {
@@ -30,6 +31,7 @@ struct QEMUHypervisorFactory: HypervisorFactory {
                 problems += list.diagnostics
             }
         }
+        if case .failure(let list) = settings.bool("warm_standbys") { problems += list.diagnostics }
         return problems
     }
 
@@ -43,6 +45,7 @@ struct QEMUHypervisorFactory: HypervisorFactory {
         if case .success(let value?) = settings.duration("boot_timeout") { configuration.bootTimeout = value }
         if case .success(let value?) = settings.duration("agent_timeout") { configuration.agentTimeout = value }
         configuration.networkNamespace = settings["network_namespace"]
+        if case .success(let warm?) = settings.bool("warm_standbys") { configuration.warmStandbys = warm }
         configuration.logger = logger
         configuration.logger[metadataKey: "driver"] = "qemu"
         let driver = QEMUDriver(configuration: configuration)

@@ -45,6 +45,32 @@ import Testing
         #expect(start.stderr.contains("flockd: not starting: fix the config above"))
     }
 
+    @Test func aWarmStandbysSettingThatIsNotABooleanIsLocated() async throws {
+        let scratch = try Scratch()
+        try scratch.webPolicy()
+        let path = try scratch.write(
+            "warm.yaml",
+            """
+            balancers: { lb: { kind: haproxy, socket: /run/haproxy/admin.sock } }
+            hypervisors: { vm: { kind: qemu, state_root: /run/flock/qemu, warm_standbys: sometimes } }
+            pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm } }
+            """)
+        let result = try await Child.run(try flockd(), ["--check-config", path], in: scratch)
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains("\(path):2:"),
+            "\(result.stderr)")
+        #expect(
+            result.stderr.contains("hypervisors.vm.warm_standbys: must be true or false; got 'sometimes'"),
+            "\(result.stderr)")
+        let fixed = try scratch.write(
+            "warm-ok.yaml",
+            try String(contentsOfFile: path, encoding: .utf8)
+                .replacingOccurrences(of: "sometimes", with: "true"))
+        let valid = try await Child.run(try flockd(), ["--check-config", fixed], in: scratch)
+        #expect(valid.status == 0, "\(valid.stderr)")
+    }
+
     @Test func usageErrorsExitTwoWithAHint() async throws {
         let scratch = try Scratch()
         let result = try await Child.run(try flockd(), [], environment: ["FLOCKD_CONFIG": ""], in: scratch)

@@ -88,6 +88,16 @@ public struct DriverSettings: Sendable {
         }
         return .success(value)
     }
+
+    /// Parses `key` as `true` or `false`; `.failure` carries the located error.
+    public func bool(_ key: String) -> Result<Bool?, DiagnosticList> {
+        switch self[key] {
+        case nil: return .success(nil)
+        case "true": return .success(true)
+        case "false": return .success(false)
+        case let text?: return .failure(DiagnosticList([diagnostic(key, "must be true or false; got '\(text)'")]))
+        }
+    }
 }
 
 /// Located errors as an `Error`, for `Result`s.
