@@ -118,7 +118,8 @@ let package = Package(
         .executableTarget(
             name: "flockd",
             dependencies: [
-                "FlockDaemon", "FlockCLI", "FlockPolicy", "FlockHAProxy", "FlockPrometheus", "FlockQEMU", "FlockXen",
+                "FlockDaemon", "FlockCLI", "FlockPolicy", "FlockHAProxy", "FlockHosts", "FlockPrometheus", "FlockQEMU",
+                "FlockXen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
