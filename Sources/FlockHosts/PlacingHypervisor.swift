@@ -44,6 +44,10 @@ public actor PlacingHypervisor: Hypervisor {
     /// Which host runs each clone this hypervisor knows, by clone name; learnt from clones it
     /// made and from `ownedVMs`.
     private var homes: [String: String] = [:]
+    /// The parent's snapshot last exported, kept pinned until a newer one replaces it: unpinned,
+    /// a snapshot no local clone maps is deleted at once, and every batch would pause the parent
+    /// and ship a new one, though the hosts hold one young enough (`snapshot_max_age`).
+    private var currentExport: String?
     /// What each shipment moved, in order, for operators and tests.
     public private(set) var transfers: [(host: String, snapshot: String, transfer: RemoteHost.Transfer)] = []
 
@@ -115,7 +119,8 @@ public actor PlacingHypervisor: Hypervisor {
                 for name in groups[host] ?? [] { batch.failed[name] = "on \(host): \(error)" }
             }
         }
-        await local.releaseExport(exported.record.id)
+        if let previous = currentExport { await local.releaseExport(previous) }
+        currentExport = exported.record.id
         batch.started.sort { $0.name < $1.name }
         // No host could take any clone: the batch fails whole, as a single host's would, saying why.
         if plan.choices.isEmpty { throw FlockError.conflict(batch.failed.values.sorted().first ?? "no host") }
@@ -172,10 +177,12 @@ public actor PlacingHypervisor: Hypervisor {
     private static func report(_ member: Member, for exported: ExportedSnapshot) async -> Placement.HostReport {
         do {
             let hello = try await member.host.hello(deadline: .seconds(10))
-            let here = hello.compatibility(machine: exported.parent.spec.machine, accelerator: exported.parent.accelerator)
-            let differences = exported.record.compatibility.map { here.differences(fromSnapshot: $0) } ?? [
-                "the snapshot records no QEMU version, machine type or CPU model"
-            ]
+            let here = hello.compatibility(
+                machine: exported.parent.spec.machine, accelerator: exported.parent.accelerator)
+            let differences =
+                exported.record.compatibility.map { here.differences(fromSnapshot: $0) } ?? [
+                    "the snapshot records no QEMU version, machine type or CPU model"
+                ]
             return Placement.HostReport(
                 name: member.name, incompatibility: differences.isEmpty ? nil : differences.joined(separator: "; "),
                 memAvailableBytes: hello.memAvailableBytes, cores: hello.cores, load: hello.loadAverage.first ?? 0,

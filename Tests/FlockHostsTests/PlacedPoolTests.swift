@@ -66,7 +66,8 @@ extension HostsTests {
         let members = try hosts.map { host in
             PlacingHypervisor.Member(
                 name: "h\(host.index)",
-                host: RemoteHost(target: try Self.target(host, keys: keys), logPath: scratch.path("h\(host.index).log")),
+                host: RemoteHost(
+                    target: try Self.target(host, keys: keys), logPath: scratch.path("h\(host.index).log")),
                 network: NetworkSpec(mode: .bridge, bridge: host.bridge, cidr: host.vmSubnet, gateway: host.vmGateway),
                 shipLog: scratch.path("h\(host.index)-ship.log"))
         }
@@ -95,10 +96,16 @@ extension HostsTests {
         // Two scale-outs by two (the step), the load far over target each time.
         var serving: [Instance] = []
         for round in 1...2 {
-            try await Task.sleep(for: .milliseconds(1500))  // past the scale-out cooldown
-            metrics.set(.sessionsPerServer, .value(100), backend: "app")
-            let decision = await controller.tick()
-            #expect(decision.action == .scaleOut, "round \(round): \(decision.reason)")
+            // The engine waits for a sample taken after it saw the serving count change, and for
+            // the scale-out cooldown: a few ticks a second apart, each with a fresh sample.
+            var decision: Decision?
+            for _ in 0..<5 {
+                try await Task.sleep(for: .milliseconds(1100))
+                metrics.set(.sessionsPerServer, .value(100), backend: "app")
+                decision = await controller.tick()
+                if decision?.action == .scaleOut { break }
+            }
+            #expect(decision?.action == .scaleOut, "round \(round): \(decision?.reason ?? "")")
             await controller.settle()
             let instances = try store.instances(pool: "pl")
             serving = instances.filter { $0.role == .clone && $0.state == .serving }
