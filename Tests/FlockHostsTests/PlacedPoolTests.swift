@@ -20,48 +20,19 @@ extension HostsTests {
     @Test func poolSpreadsClonesOverTwoHostsAndShipsTheSnapshotOncePerHost() async throws {
         let scratch = try Scratch(prefix: "flock-placed")
         let keys = try await TestKeys(directory: scratch.dir.path)
-        let tag = Self.tag()
-        let parentNet = try await ParentNetwork(tag: tag)
-        var hosts: [NamespaceHost] = []
-        let root = try tmpfsScratch("placed-parent")
-        ExitCleanup.register(root)
-        do {
-            for index in [64, 65] {
-                let directory = scratch.path("host\(index)")
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                let host = try await NamespaceHost(index: index, tag: tag, directory: directory)
-                hosts.append(host)
-                try await host.startSSHD(clientKey: try keys.publicKey)
-            }
+        try await Self.withTopology(
+            [64, 65], scratch: scratch, start: { try await $0.startSSHD(clientKey: try keys.publicKey) }
+        ) {
+            parentNet, root, hosts in
             try await runPlacedPool(scratch: scratch, keys: keys, parentNet: parentNet, root: root, hosts: hosts)
-        } catch {
-            for host in hosts { await host.destroy() }
-            await parentNet.destroy()
-            throw error
         }
-        for host in hosts { await host.destroy() }
-        await parentNet.destroy()
-        try? FileManager.default.removeItem(atPath: root)
     }
 
     private func runPlacedPool(
         scratch: Scratch, keys: TestKeys, parentNet: ParentNetwork, root: String, hosts: [NamespaceHost]
     ) async throws {
-        let driver = QEMUDriver(
-            configuration: QEMUDriverConfiguration(
-                stateRoot: root, snapshotMaxAge: .seconds(600), quitTimeout: .seconds(3),
-                networkNamespace: parentNet.namespace, logger: LineLogHandler.logger(label: "test") { _ in }))
-        var spec = VMSpec(
-            name: "flock-pl-parent", pool: "pl", kernel: Self.guest + "/vmlinuz", initrd: Self.guest + "/initrd.img",
-            append: "console=ttyS0 quiet flock.miss_cost_ms=200 flock.ip=none", memoryMiB: 256, cpus: 1,
-            accelerator: .tcg)
-        spec.network = NetworkSpec(
-            mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
-        let parent = try await driver.startParent(spec)
-        let parentAddress = try #require(parent.address)
-        for key in ["k1", "k2"] {
-            _ = try await PlainHTTP.get(host: parentAddress, port: 8080, "/item/\(key)", timeout: .seconds(30))
-        }
+        let (driver, parent) = try await Self.warmParent(
+            pool: "pl", root: root, parentNet: parentNet, keys: ["k1", "k2"])
 
         let members = try hosts.map { host in
             PlacingHypervisor.Member(
