@@ -118,7 +118,8 @@ let package = Package(
         .executableTarget(
             name: "flockd",
             dependencies: [
-                "FlockDaemon", "FlockCLI", "FlockPolicy", "FlockHAProxy", "FlockPrometheus", "FlockQEMU", "FlockXen",
+                "FlockDaemon", "FlockCLI", "FlockPolicy", "FlockHAProxy", "FlockHosts", "FlockPrometheus", "FlockQEMU",
+                "FlockXen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -224,7 +225,10 @@ let package = Package(
         // flockctl as the remote command and real QEMU on both sides; boots VMs, so run alone.
         .testTarget(
             name: "FlockHostsTests",
-            dependencies: ["FlockHosts", "FlockQEMU", "FlockCore", "FlockSystem", "FlockTestSupport", "flockctl"]
+            dependencies: [
+                "FlockHosts", "FlockQEMU", "FlockCore", "FlockController", "FlockStore", "FlockSystem",
+                "FlockTestSupport", "FlockTesting", "flockctl", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "GuestImageTests", dependencies: ["FlockSystem"]),
         // The guest kit on the host: clone hooks run as real processes, ARP frames, address parsing.

@@ -54,6 +54,9 @@ extension PoolController {
             ) {
                 try await self.drivers.hypervisor.clone(request)
             }
+            for (name, placement) in batch.placements.sorted(by: { $0.key < $1.key }) {
+                event(.instance, "\(name) placed \(placement)")
+            }
             for (name, cause) in batch.failed.sorted(by: { $0.key < $1.key }) {
                 fail(name, because: "clone failed: \(cause)")
                 await destroy(name)

@@ -64,9 +64,13 @@ public struct CloneBatch: Sendable, Hashable {
     public var started: [VMInfo]
     /// Clones that did not start, by name, with the cause.
     public var failed: [String: String]
-    public init(started: [VMInfo], failed: [String: String] = [:]) {
+    /// Where each clone was put and why, by name, from a hypervisor that chooses among hosts;
+    /// empty from one that has a single host. The controller records each in the pool's events.
+    public var placements: [String: String]
+    public init(started: [VMInfo], failed: [String: String] = [:], placements: [String: String] = [:]) {
         self.started = started
         self.failed = failed
+        self.placements = placements
     }
 }
 

@@ -36,3 +36,14 @@ public struct IPv4Subnet: Sendable, Hashable {
     /// The first usable address, the conventional gateway.
     public var firstHost: String { Self.format(network + 1) }
 }
+
+extension IPv4Subnet {
+    /// Whether `address` is in this subnet.
+    public func contains(_ address: UInt32) -> Bool { address & Self.mask(prefix) == network }
+
+    /// Whether the two subnets share any address (one contains the other's network).
+    public func overlaps(_ other: IPv4Subnet) -> Bool {
+        let prefix = min(self.prefix, other.prefix)
+        return network & Self.mask(prefix) == other.network & Self.mask(prefix)
+    }
+}

@@ -87,7 +87,8 @@ public struct Daemon: Sendable {
                 throw .startup(
                     "pool '\(pool.name)': its metrics source (\(pool.metrics.kind)) cannot be opened: \(error)")
             }
-            let drivers = PoolController.Drivers(metrics: metrics, balancer: balancer, hypervisor: hypervisor)
+            let placed = try await place(pool, on: hypervisor, config: config, kinds: kinds, logger: logger)
+            let drivers = PoolController.Drivers(metrics: metrics, balancer: balancer, hypervisor: placed)
             runtimes.append(
                 PoolRuntime(
                     policy: policy, version: version, store: store, drivers: drivers, configuredParent: pool.parent))
@@ -100,6 +101,25 @@ public struct Daemon: Sendable {
             throw .startup("cannot check for pools removed from the config: \(error)")
         }
         return Daemon(config: config, store: store, pools: runtimes, storeLock: storeLock, logger: logger)
+    }
+
+    /// The pool's hypervisor, wrapped to place clones on other hosts when it has `placement:`.
+    static func place(
+        _ pool: DaemonConfig.PoolConfig, on hypervisor: any Hypervisor, config: DaemonConfig, kinds: DriverKinds,
+        logger: Logger
+    ) async throws(DaemonError) -> any Hypervisor {
+        guard let placement = pool.placement else { return hypervisor }
+        guard let factory = kinds.placement else {
+            throw .startup("pool '\(pool.name)': this flockd was built without multi-host placement")
+        }
+        do {
+            return try await factory.place(
+                hypervisor, pool: pool.name, placement: placement,
+                hosts: placement.hosts.compactMap { config.hosts[$0] },
+                logDirectory: (config.store.path as NSString).deletingLastPathComponent, logger: logger)
+        } catch {
+            throw .startup("pool '\(pool.name)': its placement cannot be used: \(error)")
+        }
     }
 
     /// Takes the lock beside the store without waiting; a held lock names its file and holder.

@@ -24,6 +24,9 @@ public struct DaemonConfig: Sendable {
     public var removedPools: RemovedPools
     public var balancers: [String: DriverConfig]
     public var hypervisors: [String: DriverConfig]
+    /// Other hypervisor hosts, by name, that pools with a `placement:` may put clones on; the
+    /// parent's own host is implicit (`Placement.localHost`).
+    public var hosts: [String: HostConfig] = [:]
     /// In the order the file lists them.
     public var pools: [PoolConfig]
 
@@ -88,6 +91,8 @@ public struct DaemonConfig: Sendable {
         /// Where its `policy:` value is written.
         public var policyLocation: SourceLocation
         public var parentLocation: SourceLocation?
+        /// The hosts its clones may run on, and how they are shared; nil for the parent's host only.
+        public var placement: PlacementConfig?
     }
 
     /// A place in the config file, so that errors found after parsing still point at it.

@@ -15,8 +15,7 @@ import Yams
 public enum DaemonConfigParser {
     static let topKeys = [
         "store", "listen", "api_token", "api_token_file", "log", "policy_poll_interval", "removed_pools", "balancers",
-        "hypervisors",
-        "pools",
+        "hypervisors", "hosts", "pools",
     ]
     static let storeKeys = ["path", "sample_retention", "decision_retention", "event_retention", "journal_retention"]
 
@@ -97,8 +96,10 @@ public enum DaemonConfigParser {
             let hypervisors = readNamed(top["hypervisors"], section: "hypervisors") {
                 $0.readHypervisor($1, name: $2)
             }
+            let hosts = readHosts(top["hosts"])
             let declared = (
-                balancers: declaredNames(top["balancers"]), hypervisors: declaredNames(top["hypervisors"])
+                balancers: declaredNames(top["balancers"]), hypervisors: declaredNames(top["hypervisors"]),
+                hosts: declaredNames(top["hosts"])
             )
             var pools: [DaemonConfig.PoolConfig] = []
             if let node = top["pools"] {
@@ -109,7 +110,7 @@ public enum DaemonConfigParser {
                 for (name, keyNode, value) in entries {
                     if let pool = readPool(
                         value, name: name, keyMark: keyNode.mark, balancers: (balancers, declared.balancers),
-                        hypervisors: (hypervisors, declared.hypervisors))
+                        hypervisors: (hypervisors, declared.hypervisors), hosts: (hosts, declared.hosts))
                     {
                         pools.append(pool)
                     }
@@ -118,7 +119,7 @@ public enum DaemonConfigParser {
             guard let store, let listen, let log else { return nil }
             return DaemonConfig(
                 file: file, store: store, listen: listen, apiToken: token, log: log, policyPollInterval: poll,
-                removedPools: removedPools, balancers: balancers, hypervisors: hypervisors, pools: pools)
+                removedPools: removedPools, balancers: balancers, hypervisors: hypervisors, hosts: hosts, pools: pools)
         }
 
         // MARK: sections
@@ -335,7 +336,8 @@ public enum DaemonConfigParser {
         mutating func readPool(
             _ node: Node, name: String, keyMark: Mark?,
             balancers: ([String: DaemonConfig.DriverConfig], declared: Set<String>),
-            hypervisors: ([String: DaemonConfig.DriverConfig], declared: Set<String>)
+            hypervisors: ([String: DaemonConfig.DriverConfig], declared: Set<String>),
+            hosts: ([String: DaemonConfig.HostConfig], declared: Set<String>)
         ) -> DaemonConfig.PoolConfig? {
             let path = "pools.\(name)"
             if !Pool.isValidName(name) {
@@ -345,7 +347,7 @@ public enum DaemonConfigParser {
             }
             guard
                 let f = reader.fields(
-                    node, path: path, allowed: ["policy", "balancer", "hypervisor", "metrics", "parent"])
+                    node, path: path, allowed: ["policy", "balancer", "hypervisor", "metrics", "parent", "placement"])
             else { return nil }
             reader.require(["policy", "balancer", "hypervisor"], in: f)
             let balancer = reference(
@@ -372,12 +374,20 @@ public enum DaemonConfigParser {
             let metrics = balancer.flatMap { balancers.0[$0] }.flatMap {
                 readMetrics(f["metrics"], pool: name, at: f["metrics"]?.mark ?? keyMark, balancer: $0)
             }
+            var placement: DaemonConfig.PlacementConfig?
+            if let node = f["placement"] {
+                placement = readPlacement(node, pool: name, hosts: hosts.0, declared: hosts.declared)
+                if let kind = hypervisor.flatMap({ hypervisors.0[$0]?.kind }) {
+                    checkPlacement(of: kind, at: node.mark, pool: name)
+                }
+                if placement == nil { return nil }
+            }
             guard let source, let balancer, let hypervisor, let metrics else { return nil }
             return .init(
                 name: name, policy: source, balancer: balancer, hypervisor: hypervisor, metrics: metrics,
                 parent: parent,
                 location: location(keyMark), policyLocation: location(policyMark),
-                parentLocation: f["parent"].map { location($0.mark) })
+                parentLocation: f["parent"].map { location($0.mark) }, placement: placement)
         }
 
         /// A policy file the config names: read, validated, and checked to be for this pool.

@@ -72,15 +72,8 @@ public struct SSHTarget: Sendable, Hashable {
     /// The start-up checks: every problem, so that an operator fixes them in one go.
     public func problems() -> [String] {
         var problems: [String] = []
-        var info = stat()
-        if stat(identityFile, &info) != 0 {
-            problems.append("the SSH key \(identityFile) for \(label) does not exist (\(errnoText()))")
-        } else if (info.st_mode & S_IFMT) != S_IFREG {
-            problems.append("the SSH key \(identityFile) for \(label) is not a regular file")
-        } else if info.st_mode & 0o077 != 0 {
-            problems.append(
-                "the SSH key \(identityFile) for \(label) has mode \(String(info.st_mode & 0o777, radix: 8)); "
-                    + "it must be 0600 (chmod 600 \(identityFile))")
+        if let problem = privateKeyFileProblem(identityFile) {
+            problems.append("the SSH key \(identityFile) for \(label) \(problem)")
         }
         if !FileManager.default.isReadableFile(atPath: knownHostsFile) {
             problems.append(

@@ -81,7 +81,7 @@ public struct QEMUError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func io(_ message: String) -> QEMUError { QEMUError(.io, message) }
 
     /// The core's error for what the `Hypervisor` protocol describes (missing, refused); else self.
-    var asFlockError: any Error {
+    public var asFlockError: any Error {
         switch code {
         case .notFound: FlockError.notFound(message)
         case .refused: FlockError.conflict(message)

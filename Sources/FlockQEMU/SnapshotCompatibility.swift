@@ -86,3 +86,11 @@ extension QEMUDriver {
             cpuModel: configuration.cpuModel ?? QEMUCommandLine.defaultCPUModel(accelerator))
     }
 }
+
+extension QEMUDriver {
+    /// The CPU model of VMs on a host whose driver sets none (`-cpu` is QEMU's per-accelerator
+    /// default), so that another host's report can be compared with a snapshot's.
+    public static func defaultCPUModel(_ accelerator: Accelerator) -> String {
+        QEMUCommandLine.defaultCPUModel(accelerator)
+    }
+}

@@ -34,7 +34,8 @@ struct Flockd: AsyncParsableCommand {
     static let kinds = DriverKinds(
         hypervisors: [QEMUHypervisorFactory(), XenHypervisorFactory()],
         balancers: [HAProxyBalancerFactory()],
-        metrics: [HAProxyMetricsSourceFactory(), PrometheusMetricsSourceFactory()])
+        metrics: [HAProxyMetricsSourceFactory(), PrometheusMetricsSourceFactory()],
+        placement: HostPlacementFactory())
 
     func validate() throws {
         if config != nil && checkConfig != nil {

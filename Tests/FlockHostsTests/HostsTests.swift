@@ -109,3 +109,60 @@ struct HostsTests {
         await host.destroy()
     }
 }
+
+extension HostsTests {
+    /// Namespace hosts at `indexes`, each started by `start` (sshd), and the parent's network, for
+    /// `body` with a tmpfs state root for the parent's driver; all torn down after, even on failure.
+    static func withTopology(
+        _ indexes: [Int], scratch: Scratch, start: (NamespaceHost) async throws -> Void,
+        _ body: (ParentNetwork, String, [NamespaceHost]) async throws -> Void
+    ) async throws {
+        let tag = tag()
+        let parentNet = try await ParentNetwork(tag: tag)
+        var hosts: [NamespaceHost] = []
+        let root = try tmpfsScratch("hosts-parent")
+        ExitCleanup.register(root)
+        func tearDown() async {
+            for host in hosts { await host.destroy() }
+            await parentNet.destroy()
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        do {
+            for index in indexes {
+                let directory = scratch.path("host\(index)")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let host = try await NamespaceHost(index: index, tag: tag, directory: directory)
+                hosts.append(host)
+                try await start(host)
+            }
+            try await body(parentNet, root, hosts)
+        } catch {
+            await tearDown()
+            throw error
+        }
+        await tearDown()
+    }
+
+    /// The parent's QEMU driver on the root "host", bridged into `parentNet`, and a warm parent
+    /// of pool `pool` whose cache holds `keys`.
+    static func warmParent(
+        pool: String, root: String, parentNet: ParentNetwork, keys: [String]
+    ) async throws -> (QEMUDriver, VMRecord) {
+        let driver = QEMUDriver(
+            configuration: QEMUDriverConfiguration(
+                stateRoot: root, snapshotMaxAge: .seconds(600), quitTimeout: .seconds(3),
+                networkNamespace: parentNet.namespace, logger: LineLogHandler.logger(label: "test") { _ in }))
+        var spec = VMSpec(
+            name: "flock-\(pool)-parent", pool: pool, kernel: guest + "/vmlinuz", initrd: guest + "/initrd.img",
+            append: "console=ttyS0 quiet flock.miss_cost_ms=200 flock.ip=none", memoryMiB: 256, cpus: 1,
+            accelerator: .tcg)
+        spec.network = NetworkSpec(
+            mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
+        let parent = try await driver.startParent(spec)
+        let address = try #require(parent.address)
+        for key in keys {
+            _ = try await PlainHTTP.get(host: address, port: 8080, "/item/\(key)", timeout: .seconds(30))
+        }
+        return (driver, parent)
+    }
+}

@@ -15,53 +15,31 @@ extension HostsTests {
     @Test func snapshotShipsOnceAndRemoteClonesServeWarm() async throws {
         let scratch = try Scratch(prefix: "flock-hosts")
         let keys = try await TestKeys(directory: scratch.dir.path)
-        let tag = Self.tag()
-        let parentNet = try await ParentNetwork(tag: tag)
-        var hosts: [NamespaceHost] = []
-        let root = try tmpfsScratch("hosts-parent")
-        ExitCleanup.register(root)
-        do {
-            for index in [62, 63] {
-                let directory = scratch.path("host\(index)")
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                hosts.append(try await NamespaceHost(index: index, tag: tag, directory: directory))
+        try await Self.withTopology(
+            [62, 63], scratch: scratch,
+            start: { host in
+                if host.index == 62 {
+                    try await host.startSSHD(clientKey: try keys.publicKey)
+                } else {
+                    // B is pinned by command= in authorized_keys, as an operator would, with another -cpu.
+                    try await host.startSSHD(
+                        clientKey: try keys.publicKey,
+                        forcedCommand: "\(try Self.flockctl) host serve --state \(host.stateRoot) --cpu qemu64")
+                }
             }
-            let (hostA, hostB) = (hosts[0], hosts[1])
-            try await hostA.startSSHD(clientKey: try keys.publicKey)
-            // B is pinned by command= in authorized_keys, as an operator would, with another -cpu.
-            try await hostB.startSSHD(
-                clientKey: try keys.publicKey,
-                forcedCommand: "\(try Self.flockctl) host serve --state \(hostB.stateRoot) --cpu qemu64")
-            try await run(scratch: scratch, keys: keys, parentNet: parentNet, root: root, hostA: hostA, hostB: hostB)
-        } catch {
-            for host in hosts { await host.destroy() }
-            await parentNet.destroy()
-            throw error
+        ) { parentNet, root, hosts in
+            try await run(
+                scratch: scratch, keys: keys, parentNet: parentNet, root: root, hostA: hosts[0], hostB: hosts[1])
         }
-        for host in hosts { await host.destroy() }
-        await parentNet.destroy()
-        try? FileManager.default.removeItem(atPath: root)
     }
 
     private func run(
         scratch: Scratch, keys: TestKeys, parentNet: ParentNetwork, root: String, hostA: NamespaceHost,
         hostB: NamespaceHost
     ) async throws {
-        let driver = QEMUDriver(
-            configuration: QEMUDriverConfiguration(
-                stateRoot: root, snapshotMaxAge: .seconds(600), quitTimeout: .seconds(3),
-                networkNamespace: parentNet.namespace, logger: LineLogHandler.logger(label: "test") { _ in }))
-        var spec = VMSpec(
-            name: "flock-hp-parent", pool: "hp", kernel: Self.guest + "/vmlinuz", initrd: Self.guest + "/initrd.img",
-            append: "console=ttyS0 quiet flock.miss_cost_ms=200 flock.ip=none", memoryMiB: 256, cpus: 1,
-            accelerator: .tcg)
-        spec.network = NetworkSpec(
-            mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
-        let parent = try await driver.startParent(spec)
+        let (driver, parent) = try await Self.warmParent(
+            pool: "hp", root: root, parentNet: parentNet, keys: ["k1", "k2", "k3"])
         let parentAddress = try #require(parent.address)
-        for key in ["k1", "k2", "k3"] {
-            _ = try await PlainHTTP.get(host: parentAddress, port: 8080, "/item/\(key)", timeout: .seconds(30))
-        }
         #expect(try await PlainHTTP.get(host: parentAddress, port: 8080, "/item/k1").headers["x-cache"] == "hit")
 
         // Local lazy clone time, the baseline for the remote one.

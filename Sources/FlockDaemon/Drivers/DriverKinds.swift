@@ -6,14 +6,17 @@ public struct DriverKinds: Sendable {
     public var hypervisors: [any HypervisorFactory]
     public var balancers: [any BalancerFactory]
     public var metrics: [any MetricsSourceFactory]
+    /// What makes pools with `placement:` use other hosts; nil in a build without it.
+    public var placement: (any PlacementFactory)?
 
     public init(
         hypervisors: [any HypervisorFactory] = [], balancers: [any BalancerFactory] = [],
-        metrics: [any MetricsSourceFactory] = []
+        metrics: [any MetricsSourceFactory] = [], placement: (any PlacementFactory)? = nil
     ) {
         self.hypervisors = hypervisors
         self.balancers = balancers
         self.metrics = metrics
+        self.placement = placement
     }
 
 }

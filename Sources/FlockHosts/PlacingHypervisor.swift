@@ -1,0 +1,251 @@
+import FlockCore
+import FlockQEMU
+import Foundation
+import Logging
+
+/// A pool's hypervisor when its clones may run on several hosts: the parent's own QEMU driver
+/// (`Placement.localHost`) and other hosts reached over SSH. The pool controller sees one
+/// `Hypervisor`; each clone batch is placed host by host (`Placement`), the parent's lazy snapshot
+/// is shipped once to each host that needs it, and the clones there are restored on that host's
+/// VM network, so their addresses come from its subnet.
+///
+/// Standbys, activation and parents stay on the local driver: a standby is waiting capacity on
+/// the parent's host, and only lazy clones restore from a shipped snapshot.
+public actor PlacingHypervisor: Hypervisor {
+    /// One other host: how it is reached, its VM network, and the operator's limits there.
+    public struct Member: Sendable {
+        public var name: String
+        public var host: RemoteHost
+        public var network: NetworkSpec
+        public var maxVMs: Int?
+        public var maxMemoryBytes: Int?
+        /// ssh's standard error of the shipments to it.
+        public var shipLog: String
+
+        public init(
+            name: String, host: RemoteHost, network: NetworkSpec, maxVMs: Int? = nil, maxMemoryBytes: Int? = nil,
+            shipLog: String
+        ) {
+            self.name = name
+            self.host = host
+            self.network = network
+            self.maxVMs = maxVMs
+            self.maxMemoryBytes = maxMemoryBytes
+            self.shipLog = shipLog
+        }
+    }
+
+    let local: QEMUDriver
+    /// Whether the parent's host takes clones too (`local` in the placement's hosts).
+    let includesLocal: Bool
+    let members: [String: Member]
+    let strategy: Placement.Strategy
+    let logger: Logger
+    /// Which host runs each clone this hypervisor knows, by clone name; learnt from clones it
+    /// made and from `ownedVMs`.
+    private var homes: [String: String] = [:]
+    /// The parent's snapshot last exported, kept pinned until a newer one replaces it: unpinned,
+    /// a snapshot no local clone maps is deleted at once, and every batch would pause the parent
+    /// and ship a new one, though the hosts hold one young enough (`snapshot_max_age`).
+    private var currentExport: String?
+    /// What each shipment moved, in order, for operators and tests.
+    public private(set) var transfers: [(host: String, snapshot: String, transfer: RemoteHost.Transfer)] = []
+
+    public init(
+        local: QEMUDriver, includesLocal: Bool, members: [Member], strategy: Placement.Strategy, logger: Logger
+    ) {
+        self.local = local
+        self.includesLocal = includesLocal
+        self.members = Dictionary(uniqueKeysWithValues: members.map { ($0.name, $0) })
+        self.strategy = strategy
+        self.logger = logger
+    }
+
+    public func clone(_ request: CloneRequest) async throws -> CloneBatch {
+        guard !request.standby, request.mode == .lazy, !members.isEmpty else {
+            // Only lazy clones restore from a shipped snapshot; standbys wait on the parent's host.
+            guard includesLocal || request.standby else {
+                throw FlockError.conflict(
+                    "only lazy clones can be placed on other hosts, and this pool's placement leaves out 'local'")
+            }
+            return try await local.clone(request)
+        }
+        guard let parent = await local.record(named: request.parent), parent.role == .parent else {
+            throw FlockError.notFound(request.parent)
+        }
+        // One snapshot for the batch: placement prefers hosts that hold it, and it is what ships.
+        let exported: ExportedSnapshot
+        do {
+            exported = try await local.exportSnapshot(ofParent: request.parent)
+        } catch {
+            throw error.asFlockError
+        }
+        let reports = await self.reports(for: exported)
+        let plan = Placement.plan(
+            Placement.Request(
+                clones: request.names.count, memoryBytes: parent.spec.memoryMiB << 20, snapshot: exported.record.id,
+                strategy: strategy),
+            hosts: reports)
+        for (host, reason) in plan.skipped.sorted(by: { $0.key < $1.key }) {
+            logger.notice("host skipped", metadata: ["pool": "\(request.pool)", "host": "\(host)", "why": "\(reason)"])
+        }
+        var batch = CloneBatch(started: [])
+        var groups: [String: [String]] = [:]
+        for (name, choice) in zip(request.names, plan.choices) {
+            groups[choice.host, default: []].append(name)
+            batch.placements[name] = "on \(choice.host): \(choice.reason)"
+        }
+        for name in request.names.dropFirst(plan.choices.count) {
+            let skipped = plan.skipped.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+            batch.failed[name] =
+                "not placed: \(plan.unplaced ?? "no host")"
+                + (skipped.isEmpty ? "" : " (\(skipped.joined(separator: "; ")))")
+        }
+        let results = await withTaskGroup(of: (String, Result<CloneBatch, any Error>).self) { group in
+            for (host, names) in groups {
+                group.addTask { (host, await self.clone(names, on: host, request: request, exported: exported)) }
+            }
+            var results: [(String, Result<CloneBatch, any Error>)] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        for (host, result) in results {
+            switch result {
+            case .success(let part):
+                batch.started += part.started
+                batch.failed.merge(part.failed) { first, _ in first }
+                for vm in part.started { homes[vm.name] = host }
+            case .failure(let error):
+                for name in groups[host] ?? [] { batch.failed[name] = "on \(host): \(error)" }
+            }
+        }
+        if let previous = currentExport { await local.releaseExport(previous) }
+        currentExport = exported.record.id
+        batch.started.sort { $0.name < $1.name }
+        // No host could take any clone: the batch fails whole, as a single host's would, saying why.
+        if plan.choices.isEmpty { throw FlockError.conflict(batch.failed.values.sorted().first ?? "no host") }
+        return batch
+    }
+
+    /// One host's share of a batch: locally, a lazy clone batch (reusing the exported snapshot
+    /// while it is young); elsewhere, the snapshot shipped unless held, then restored there.
+    private func clone(
+        _ names: [String], on host: String, request: CloneRequest, exported: ExportedSnapshot
+    ) async -> Result<CloneBatch, any Error> {
+        guard let member = members[host] else {
+            var part = request
+            part.names = names
+            do { return .success(try await local.clone(part)) } catch { return .failure(error) }
+        }
+        do {
+            let transfer = try await member.host.ensureSnapshot(exported, logPath: member.shipLog)
+            transfers.append((host, exported.record.id, transfer))
+            logger.info(
+                "snapshot on host",
+                metadata: [
+                    "host": "\(host)", "snapshot": "\(exported.record.id)", "shipped": "\(transfer.shipped)",
+                    "bytes": "\(transfer.bytes)", "seconds": "\(String(format: "%.2f", transfer.seconds))",
+                ])
+            let result = try await member.host.clone(
+                snapshot: exported.record.id, pool: request.pool, names: names, network: member.network)
+            return .success(CloneBatch(started: result.started.map(VMInfo.init), failed: result.failed))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// What each candidate host says now; a host that does not answer is reported unreachable.
+    private func reports(for exported: ExportedSnapshot) async -> [Placement.HostReport] {
+        var reports: [Placement.HostReport] = []
+        if includesLocal {
+            let vms = (try? await local.ownedVMs().count) ?? 0
+            reports.append(
+                Placement.HostReport(
+                    name: Placement.localHost, memAvailableBytes: HostLoad.memAvailableBytes(),
+                    cores: ProcessInfo.processInfo.activeProcessorCount, load: HostLoad.loadAverage().first ?? 0,
+                    vms: vms, snapshots: Set(await local.snapshots().map(\.id))))
+        }
+        await withTaskGroup(of: Placement.HostReport.self) { group in
+            for member in members.values {
+                group.addTask { await Self.report(member, for: exported) }
+            }
+            for await report in group { reports.append(report) }
+        }
+        return reports.sorted { $0.name < $1.name }
+    }
+
+    private static func report(_ member: Member, for exported: ExportedSnapshot) async -> Placement.HostReport {
+        do {
+            let hello = try await member.host.hello(deadline: .seconds(10))
+            let here = hello.compatibility(
+                machine: exported.parent.spec.machine, accelerator: exported.parent.accelerator)
+            let differences =
+                exported.record.compatibility.map { here.differences(fromSnapshot: $0) } ?? [
+                    "the snapshot records no QEMU version, machine type or CPU model"
+                ]
+            return Placement.HostReport(
+                name: member.name, incompatibility: differences.isEmpty ? nil : differences.joined(separator: "; "),
+                memAvailableBytes: hello.memAvailableBytes, cores: hello.cores, load: hello.loadAverage.first ?? 0,
+                vms: hello.vms.count, snapshots: Set(hello.snapshots), maxVMs: member.maxVMs,
+                maxMemoryBytes: member.maxMemoryBytes)
+        } catch {
+            return Placement.HostReport(
+                name: member.name, reachable: false, problem: error.message, memAvailableBytes: 0, cores: 0, load: 0,
+                vms: 0)
+        }
+    }
+
+    public func destroy(name: String) async throws {
+        if homes[name] == nil { _ = try? await ownedVMs() }
+        if let home = homes[name], let member = members[home] {
+            try await member.host.destroy(name)
+        } else {
+            try await local.destroy(name: name)
+        }
+        homes[name] = nil
+    }
+
+    /// The local driver's VMs and every other host's. A host that does not answer fails the
+    /// listing, saying which: its clones may still run, and a caller that took them for gone
+    /// would replace servers that still serve.
+    public func ownedVMs() async throws -> [VMInfo] {
+        var vms = try await local.ownedVMs()
+        for vm in vms where homes[vm.name] == nil { homes[vm.name] = Placement.localHost }
+        for member in members.values.sorted(by: { $0.name < $1.name }) {
+            let listed: [RemoteVM]
+            do {
+                listed = try await member.host.list()
+            } catch {
+                throw FlockError.unavailable("cannot list the VMs on host \(member.name): \(error)")
+            }
+            for vm in listed { homes[vm.name] = member.name }
+            vms += listed.map(VMInfo.init)
+        }
+        return vms
+    }
+
+    public func activate(name: String) async throws -> VMInfo { try await local.activate(name: name) }
+
+    public func resumeParent(name: String) async throws -> String? { try await local.resumeParent(name: name) }
+
+    /// The host a clone runs on, if this hypervisor knows it.
+    public func home(of name: String) -> String? { homes[name] }
+}
+
+extension HostHello {
+    /// What a snapshot of a VM with this machine type and accelerator would record on this host.
+    public func compatibility(machine: String, accelerator: Accelerator) -> SnapshotCompatibility {
+        SnapshotCompatibility(
+            qemuVersion: qemuVersion, machine: machines[machine] ?? machine,
+            cpuModel: cpuModel == "default" ? QEMUDriver.defaultCPUModel(accelerator) : cpuModel)
+    }
+}
+
+extension VMInfo {
+    /// A VM as a host listed it.
+    public init(_ remote: RemoteVM) {
+        self.init(
+            name: remote.name, pool: remote.pool, status: Status(rawValue: remote.status) ?? .stopped,
+            lineage: remote.lineage, address: remote.address, mac: remote.mac, port: remote.port)
+    }
+}
