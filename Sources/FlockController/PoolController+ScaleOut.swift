@@ -9,10 +9,10 @@ extension PoolController {
     func scaleOut(by wanted: Int, at time: Date) {
         let count = wanted - activateStandbys(upTo: wanted, among: (try? instances()) ?? [], decidedAt: time)
         guard count > 0 else { return }
-        if let retryAfter, time < retryAfter {
+        if cloneBackoff.holds(at: time), let retryAfter = cloneBackoff.retryAfter {
             event(
                 .failure,
-                "scale-out by \(count) postponed: cloning failed \(cloneFailures) time(s) in a row; retrying after \(retryAfter)"
+                "scale-out by \(count) postponed: cloning failed \(cloneBackoff.failures) time(s) in a row; retrying after \(retryAfter)"
             )
             return
         }
@@ -134,17 +134,10 @@ extension PoolController {
 
     /// Backoff for repeated clone failures, so a broken parent does not make the pool spin.
     private func noteCloneOutcome(failed: Bool) {
-        guard failed else {
-            cloneFailures = 0
-            retryAfter = nil
-            return
-        }
-        cloneFailures += 1
-        let wait = min(settings.initialBackoff * (1 << min(cloneFailures - 1, 20)), settings.maximumBackoff)
-        retryAfter = now().addingTimeInterval(wait.seconds)
-        if cloneFailures >= settings.failureAlarm {
-            event(.failure, "cloning has failed \(cloneFailures) times in a row; next attempt in \(wait.flockText)")
-        }
+        guard let wait = cloneBackoff.note(failed: failed, at: now(), settings),
+            cloneBackoff.failures >= settings.failureAlarm
+        else { return }
+        event(.failure, "cloning has failed \(cloneBackoff.failures) times in a row; next attempt in \(wait.flockText)")
     }
 
     /// Eight lowercase hex digits: short, and unique enough within one pool.

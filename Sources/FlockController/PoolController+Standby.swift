@@ -34,7 +34,7 @@ extension PoolController {
         }
         let missing = wanted - fresh.count - restoringStandbys
         let clonesWaiting = all.contains { $0.state == .requested || $0.state == .cloning }
-        let backedOff = [retryAfter, standbyRetryAfter].contains { $0.map { time < $0 } ?? false }
+        let backedOff = cloneBackoff.holds(at: time) || standbyBackoff.holds(at: time)
         guard missing > 0, !paused, !clonesWaiting, !backedOff else { return }
         let names = (0..<missing).map { _ in OwnedName.make(pool: pool, suffix: Self.randomSuffix()) }
         restoringStandbys += names.count
@@ -89,14 +89,14 @@ extension PoolController {
         } catch {
             event(.failure, "standby restore of \(names.count) clone(s) failed: \(error)")
             for name in names { await discardVM(name) }
-            noteStandbyOutcome(failed: true)
+            standbyBackoff.note(failed: true, at: now(), settings)
             return
         }
         for (name, cause) in batch.failed.sorted(by: { $0.key < $1.key }) {
             event(.failure, "\(name): standby restore failed: \(cause)")
             await discardVM(name)
         }
-        noteStandbyOutcome(failed: !batch.failed.isEmpty)
+        standbyBackoff.note(failed: !batch.failed.isEmpty, at: now(), settings)
         for vm in batch.started {
             let instance = Instance(
                 name: vm.name, pool: pool, role: .clone, state: .standby, lineage: vm.lineage, address: vm.address,
@@ -168,18 +168,6 @@ extension PoolController {
             return
         }
         await register(name, decidedAt: decidedAt)
-    }
-
-    /// The same doubling backoff as for clone batches, kept apart from it.
-    private func noteStandbyOutcome(failed: Bool) {
-        guard failed else {
-            standbyFailures = 0
-            standbyRetryAfter = nil
-            return
-        }
-        standbyFailures += 1
-        let wait = min(settings.initialBackoff * (1 << min(standbyFailures - 1, 20)), settings.maximumBackoff)
-        standbyRetryAfter = now().addingTimeInterval(wait.seconds)
     }
 
     /// Destroys an idle standby: it never took traffic, so there is nothing to drain.

@@ -37,12 +37,10 @@ public actor PoolController {
     var standbyTimes: [String: VMInfo.Standby] = [:]
     /// Standbys being restored right now, not yet in the store.
     var restoringStandbys = 0
-    /// Consecutive failed standby restores, and when the next may be tried.
-    var standbyFailures = 0
-    var standbyRetryAfter: Date?
-    /// Consecutive failed clone batches, and when scale-out may be tried again.
-    var cloneFailures = 0
-    var retryAfter: Date?
+    /// Failed clone batches in a row, and when scale-out may be tried again.
+    var cloneBackoff = Backoff()
+    /// The same for standby restores, kept apart so that they never hold up a scale-out.
+    var standbyBackoff = Backoff()
     /// What the reconcile last saw go wrong with the parent, so it is reported once, not per tick.
     var parentProblem: String?
     /// When the reconcile first saw each VM without a live record, and each serving clone DOWN.
