@@ -71,7 +71,9 @@ extension PoolController {
             guard [.standby, .ready, .registering, .serving, .draining].contains(clone.state) else { continue }
             let what = clone.state == .standby ? "standby VM" : "VM"
             switch byName[clone.name]?.status {
-            case nil: fail(clone.name, because: "its \(what) is gone")
+            case nil:
+                let cause = await drivers.hypervisor.lostCause(of: clone.name)
+                fail(clone.name, because: cause ?? "its \(what) is gone")
             case .stopped: fail(clone.name, because: "its \(what) stopped")
             case .running, .paused:
                 if clone.state == .standby, let times = byName[clone.name]?.standby { standbyTimes[clone.name] = times }

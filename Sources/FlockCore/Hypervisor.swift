@@ -33,6 +33,13 @@ public protocol Hypervisor: Sendable {
     /// found in when it had to resume it, nil when it was running (or being snapshotted). Throws
     /// `FlockError.notFound` when the parent does not run at all.
     func resumeParent(name: String) async throws -> String?
+    /// Why a clone's VM that `ownedVMs` no longer lists went, when the driver knows more than that
+    /// it is gone: a driver that runs VMs on other hosts names the host it lost. Nil by default.
+    func lostCause(of name: String) async -> String?
+}
+
+extension Hypervisor {
+    public func lostCause(of name: String) async -> String? { nil }
 }
 
 /// A request to fork clones from a parent.

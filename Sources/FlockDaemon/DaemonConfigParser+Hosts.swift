@@ -10,8 +10,11 @@ import Yams
 extension DaemonConfigParser.Reading {
     static let hostKeys = [
         "ssh", "port", "identity_file", "known_hosts", "state_root", "flockctl", "bridge", "cidr", "gateway",
-        "max_vms", "max_memory_mib",
+        "max_vms", "max_memory_mib", "lost_after",
     ]
+    /// A host's grace when `lost_after` is not given: three of ssh's keep-alives (5 s apart) go
+    /// unanswered before the session drops, so a shorter one would fail clones on a blip.
+    static let defaultLostAfter = Duration.seconds(15)
 
     /// Every host that is valid; a host with any error is left out (and was reported).
     mutating func readHosts(_ node: Node?) -> [String: DaemonConfig.HostConfig] {
@@ -110,13 +113,19 @@ extension DaemonConfigParser.Reading {
         }
         let maxVMs = positive(f, "max_vms")
         let maxMemory = positive(f, "max_memory_mib")
+        let lostAfter = reader.duration(f, "lost_after") ?? Self.defaultLostAfter
+        if lostAfter < .seconds(1) {
+            reader.error(
+                at: f["lost_after"]?.mark, "\(path).lost_after must be at least 1s; got \(lostAfter.flockText)",
+                hint: "it is how long the host may go unanswered before its clones fail; the default is 15s")
+        }
         guard reader.diagnostics.count + extra.count == before, let identity, let knownHosts, let stateRoot,
             let bridge, let cidr, !user.isEmpty
         else { return nil }
         return .init(
             name: name, user: user, address: address, port: port, identityFile: identity, knownHostsFile: knownHosts,
             stateRoot: stateRoot, flockctl: flockctl, bridge: bridge, cidr: cidr, gateway: gateway, maxVMs: maxVMs,
-            maxMemoryMiB: maxMemory, location: location(f.mark))
+            maxMemoryMiB: maxMemory, lostAfter: lostAfter, location: location(f.mark))
     }
 
     /// A pool's `placement: { hosts: [...], strategy: spread|pack }`.

@@ -24,6 +24,9 @@ extension DaemonConfig {
         public var gateway: String?
         public var maxVMs: Int?
         public var maxMemoryMiB: Int?
+        /// How long it may go unanswered before it is lost: its clones then fail and are
+        /// replaced on other hosts.
+        public var lostAfter: Duration
         public var location: SourceLocation
     }
 

@@ -21,10 +21,12 @@ public actor PlacingHypervisor: Hypervisor {
         public var maxMemoryBytes: Int?
         /// ssh's standard error of the shipments to it.
         public var shipLog: String
+        /// How long it may go unanswered before it is lost and its clones fail (`HostWatch`).
+        public var lostAfter: Duration
 
         public init(
             name: String, host: RemoteHost, network: NetworkSpec, maxVMs: Int? = nil, maxMemoryBytes: Int? = nil,
-            shipLog: String
+            shipLog: String, lostAfter: Duration = .seconds(15)
         ) {
             self.name = name
             self.host = host
@@ -32,6 +34,7 @@ public actor PlacingHypervisor: Hypervisor {
             self.maxVMs = maxVMs
             self.maxMemoryBytes = maxMemoryBytes
             self.shipLog = shipLog
+            self.lostAfter = lostAfter
         }
     }
 
@@ -44,6 +47,8 @@ public actor PlacingHypervisor: Hypervisor {
     /// Which host runs each clone this hypervisor knows, by clone name; learnt from clones it
     /// made and from `ownedVMs`.
     private var homes: [String: String] = [:]
+    /// Which hosts answer, and what stands for the listing of one that does not.
+    private var watch: HostWatch
     /// The parent's snapshot last exported, kept pinned until a newer one replaces it: unpinned,
     /// a snapshot no local clone maps is deleted at once, and every batch would pause the parent
     /// and ship a new one, though the hosts hold one young enough (`snapshot_max_age`).
@@ -59,6 +64,7 @@ public actor PlacingHypervisor: Hypervisor {
         self.members = Dictionary(uniqueKeysWithValues: members.map { ($0.name, $0) })
         self.strategy = strategy
         self.logger = logger
+        watch = HostWatch(lostAfter: Dictionary(uniqueKeysWithValues: members.map { ($0.name, $0.lostAfter) }))
     }
 
     public func clone(_ request: CloneRequest) async throws -> CloneBatch {
@@ -115,6 +121,7 @@ public actor PlacingHypervisor: Hypervisor {
                 batch.started += part.started
                 batch.failed.merge(part.failed) { first, _ in first }
                 for vm in part.started { homes[vm.name] = host }
+                watch.started(part.started, on: host)
             case .failure(let error):
                 for name in groups[host] ?? [] { batch.failed[name] = "on \(host): \(error)" }
             }
@@ -167,6 +174,11 @@ public actor PlacingHypervisor: Hypervisor {
         }
         await withTaskGroup(of: Placement.HostReport.self) { group in
             for member in members.values {
+                // A lost host is not asked: it answers again in a listing first.
+                if let cause = watch.lostCause(member.name) {
+                    group.addTask { Self.unreachable(member, problem: cause) }
+                    continue
+                }
                 group.addTask { await Self.report(member, for: exported) }
             }
             for await report in group { reports.append(report) }
@@ -189,15 +201,28 @@ public actor PlacingHypervisor: Hypervisor {
                 vms: hello.vms.count, snapshots: Set(hello.snapshots), maxVMs: member.maxVMs,
                 maxMemoryBytes: member.maxMemoryBytes)
         } catch {
-            return Placement.HostReport(
-                name: member.name, reachable: false, problem: error.message, memAvailableBytes: 0, cores: 0, load: 0,
-                vms: 0)
+            return unreachable(member, problem: error.message)
         }
     }
 
+    private static func unreachable(_ member: Member, problem: String) -> Placement.HostReport {
+        Placement.HostReport(
+            name: member.name, reachable: false, problem: problem, memAvailableBytes: 0, cores: 0, load: 0, vms: 0)
+    }
+
+    /// Destroys a clone on its host. One on a lost host cannot be reached: it is recorded as left
+    /// there and the call returns, so that the pool's store can let it go; when the host answers
+    /// again, its listing shows the VM with no live record, and the pool's reconcile destroys it.
     public func destroy(name: String) async throws {
         if homes[name] == nil { _ = try? await ownedVMs() }
         if let home = homes[name], let member = members[home] {
+            if let cause = watch.lostCause(home) {
+                watch.leftBehind(name, on: home)
+                logger.notice(
+                    "clone left on a lost host; destroyed once it answers again",
+                    metadata: ["vm": "\(name)", "host": "\(home)", "why": "\(cause)"])
+                return
+            }
             try await member.host.destroy(name)
         } else {
             try await local.destroy(name: name)
@@ -205,24 +230,57 @@ public actor PlacingHypervisor: Hypervisor {
         homes[name] = nil
     }
 
-    /// The local driver's VMs and every other host's. A host that does not answer fails the
-    /// listing, saying which: its clones may still run, and a caller that took them for gone
-    /// would replace servers that still serve.
+    /// The local driver's VMs and every other host's, all hosts asked at once. A host that does
+    /// not answer is judged by `HostWatch`: within its grace its last listing stands in (or, when
+    /// it has not answered since this process started, the listing fails saying which, rather
+    /// than make its clones look gone); past the grace it is lost, and its VMs are left out.
     public func ownedVMs() async throws -> [VMInfo] {
         var vms = try await local.ownedVMs()
         for vm in vms where homes[vm.name] == nil { homes[vm.name] = Placement.localHost }
-        for member in members.values.sorted(by: { $0.name < $1.name }) {
-            let listed: [RemoteVM]
-            do {
-                listed = try await member.host.list()
-            } catch {
-                throw FlockError.unavailable("cannot list the VMs on host \(member.name): \(error)")
+        let asked = ContinuousClock.now
+        let answers = await withTaskGroup(of: (String, Result<[RemoteVM], HostError>).self) { group in
+            for member in members.values {
+                // Bounded by the grace: a host that hangs must not hold the pool's tick for longer.
+                let deadline = min(member.lostAfter, .seconds(10))
+                group.addTask {
+                    do throws(HostError) {
+                        return (member.name, .success(try await member.host.list(deadline: deadline)))
+                    } catch {
+                        return (member.name, .failure(error))
+                    }
+                }
             }
-            for vm in listed { homes[vm.name] = member.name }
-            vms += listed.map(VMInfo.init)
+            var answers: [(String, Result<[RemoteVM], HostError>)] = []
+            for await answer in group { answers.append(answer) }
+            return answers.sorted { $0.0 < $1.0 }
         }
+        var unknown: [String] = []
+        for (host, answer) in answers {
+            switch answer {
+            case .success(let listed):
+                let listing = listed.map(VMInfo.init)
+                if let leftovers = watch.answered(host, vms: listing) {
+                    logger.notice(
+                        "lost host answers again; what Flock left there is reconciled",
+                        metadata: ["host": "\(host)", "left": "\(leftovers.joined(separator: ", "))"])
+                }
+                for vm in listing { homes[vm.name] = host }
+                vms += listing
+            case .failure(let error):
+                switch watch.silent(host, asked: asked, now: ContinuousClock.now, problem: error.message) {
+                case .lastListing(let listing): vms += listing
+                case .unknown: unknown.append("cannot list the VMs on host \(host): \(error)")
+                case .lost(let cause, let newly):
+                    if newly { logger.error("host lost; its clones fail", metadata: ["why": "\(cause)"]) }
+                }
+            }
+        }
+        if !unknown.isEmpty { throw FlockError.unavailable(unknown.joined(separator: "; ")) }
         return vms
     }
+
+    /// Names the lost host a clone was on, for the pool's reconcile (see `HostWatch.cause(of:)`).
+    public func lostCause(of name: String) -> String? { watch.cause(of: name) }
 
     public func activate(name: String) async throws -> VMInfo { try await local.activate(name: name) }
 

@@ -24,7 +24,7 @@ struct HostPlacementFactory: PlacementFactory {
                 name: host.name, host: RemoteHost(target: target, logPath: "\(logDirectory)/host-\(host.name).log"),
                 network: NetworkSpec(mode: .bridge, bridge: host.bridge, cidr: host.cidr, gateway: host.gateway),
                 maxVMs: host.maxVMs, maxMemoryBytes: host.maxMemoryMiB.map { $0 << 20 },
-                shipLog: "\(logDirectory)/host-\(host.name)-ship.log")
+                shipLog: "\(logDirectory)/host-\(host.name)-ship.log", lostAfter: host.lostAfter)
         }
         var logger = logger
         logger[metadataKey: "pool"] = "\(pool)"

@@ -64,6 +64,31 @@ import Testing
             b2.port == 2222 && b2.gateway == "10.232.2.254" && b2.maxMemoryMiB == 4096 && b2.cidr == "10.232.2.0/24")
         let placement = try #require(config.pools.first?.placement)
         #expect(placement.hosts == ["b1", "b2"] && placement.strategy == .pack)
+        #expect(b1.lostAfter == .seconds(15) && b2.lostAfter == .seconds(15), "the default grace")
+    }
+
+    /// `lost_after` is a host's grace before its clones fail: read as a duration, at least 1s,
+    /// each bad value located.
+    @Test func lostAfterIsReadAndBadValuesAreLocated() throws {
+        let scratch = try Scratch()
+        let path = try config(scratch) {
+            $0.replacingOccurrences(of: "max_vms: 8", with: "max_vms: 8\n    lost_after: 40s")
+        }
+        let config = try DaemonConfigParser.load(path: path, environment: [:], kinds: .placing)
+        #expect(config.hosts["b1"]?.lostAfter == .seconds(40))
+
+        let found = try errors(scratch) {
+            $0.replacingOccurrences(of: "max_vms: 8", with: "max_vms: 8\n    lost_after: 500ms")
+                .replacingOccurrences(of: "max_memory_mib: 4096", with: "max_memory_mib: 4096, lost_after: 15")
+        }
+        #expect(
+            found.contains { $0.line == 14 && $0.message == "hosts.b1.lost_after must be at least 1s; got 500ms" },
+            "\(found)")
+        #expect(
+            found.contains {
+                $0.line == 15 && $0.message == "hosts.b2.lost_after must be a duration; got '15'"
+                    && $0.hint == "add a unit, e.g. '15s'"
+            }, "\(found)")
     }
 
     @Test func strategyDefaultsToSpreadAndLocalNeedsNoDefinition() throws {

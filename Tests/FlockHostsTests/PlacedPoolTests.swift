@@ -4,9 +4,7 @@ import FlockQEMU
 import FlockStore
 import FlockSystem
 import FlockTestSupport
-import FlockTesting
 import Foundation
-import Logging
 import Testing
 
 @testable import FlockHosts
@@ -34,46 +32,17 @@ extension HostsTests {
         let (driver, parent) = try await Self.warmParent(
             pool: "pl", root: root, parentNet: parentNet, keys: ["k1", "k2"])
 
-        let members = try hosts.map { host in
-            PlacingHypervisor.Member(
-                name: "h\(host.index)",
-                host: RemoteHost(
-                    target: try Self.target(host, keys: keys), logPath: scratch.path("h\(host.index).log")),
-                network: NetworkSpec(mode: .bridge, bridge: host.bridge, cidr: host.vmSubnet, gateway: host.vmGateway),
-                shipLog: scratch.path("h\(host.index)-ship.log"))
-        }
-        let placing = PlacingHypervisor(
-            local: driver, includesLocal: false, members: members, strategy: .spread,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let store = try FlockStore(path: scratch.path("flock.db"))
-        try store.applyPolicies(
-            [PolicyChange(pool: "pl", backend: "app", source: "test", checksum: "test")], by: "test", at: Date())
-        let policy = Policy(
-            pool: "pl", parent: parent.name, balancer: .init(backend: "app", port: 8080),
-            capacity: .init(min: 1, max: 5), evaluationInterval: .seconds(1),
-            checks: [
-                Check(
-                    name: "load", metric: .sessionsPerServer, window: .seconds(30), aggregate: .last,
-                    rule: .targetValue(.init(target: 10)))
-            ],
-            scaleOut: .init(cooldown: .seconds(1), maxStep: 2), cloneMode: .lazy)
-        let metrics = InMemoryMetricsSource(clock: { Date() })
-        let balancer = InMemoryBalancer(backends: ["app"])
-        let controller = PoolController(
-            policy: policy, version: 1, store: store,
-            drivers: .init(metrics: metrics, balancer: balancer, hypervisor: placing))
-        _ = try await controller.recover()
+        let pool = try await PlacedPool(
+            pool: "pl", scratch: scratch, keys: keys, hosts: hosts, driver: driver, parent: parent, max: 5)
+        let (placing, members, store, controller) = (pool.placing, pool.members, pool.store, pool.controller)
 
         // Two scale-outs by two (the step), the load far over target each time.
         var serving: [Instance] = []
         for round in 1...2 {
-            // The engine waits for a sample taken after it saw the serving count change, and for
-            // the scale-out cooldown: a few ticks a second apart, each with a fresh sample.
+            // The engine waits for a fresh sample and the scale-out cooldown: a few ticks.
             var decision: Decision?
             for _ in 0..<5 {
-                try await Task.sleep(for: .milliseconds(1100))
-                metrics.set(.sessionsPerServer, .value(100), backend: "app")
-                decision = await controller.tick()
+                decision = try await pool.overloadedTick()
                 if decision?.action == .scaleOut { break }
             }
             #expect(decision?.action == .scaleOut, "round \(round): \(decision?.reason ?? "")")
