@@ -76,7 +76,7 @@ struct HostWatch: Sendable {
     /// Clones a batch just started there, so that a host that drops before its next listing
     /// stands in with them too.
     mutating func started(_ vms: [VMInfo], on host: String) {
-        guard var state = hosts[host] else { return }
+        var state = hosts[host] ?? State()
         state.listing = (state.listing ?? []).filter { vm in !vms.contains { $0.name == vm.name } } + vms
         hosts[host] = state
     }

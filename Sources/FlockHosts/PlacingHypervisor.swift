@@ -49,6 +49,9 @@ public actor PlacingHypervisor: Hypervisor {
     private var homes: [String: String] = [:]
     /// Which hosts answer, and what stands for the listing of one that does not.
     private var watch: HostWatch
+    /// Lost hosts being asked in the background whether they answer again, and what they said.
+    private var probes: [String: Task<Void, Never>] = [:]
+    private var probed: [String: Result<[RemoteVM], HostError>] = [:]
     /// The parent's snapshot last exported, kept pinned until a newer one replaces it: unpinned,
     /// a snapshot no local clone maps is deleted at once, and every batch would pause the parent
     /// and ship a new one, though the hosts hold one young enough (`snapshot_max_age`).
@@ -238,22 +241,28 @@ public actor PlacingHypervisor: Hypervisor {
         var vms = try await local.ownedVMs()
         for vm in vms where homes[vm.name] == nil { homes[vm.name] = Placement.localHost }
         let asked = ContinuousClock.now
-        let answers = await withTaskGroup(of: (String, Result<[RemoteVM], HostError>).self) { group in
-            for member in members.values {
-                // Bounded by the grace: a host that hangs must not hold the pool's tick for longer.
-                let deadline = min(member.lostAfter, .seconds(10))
-                group.addTask {
-                    do throws(HostError) {
-                        return (member.name, .success(try await member.host.list(deadline: deadline)))
-                    } catch {
-                        return (member.name, .failure(error))
-                    }
-                }
+        // A lost host is asked in the background (`probe`): waiting for it would hold every tick
+        // for its deadline. Its last probe's answer, if one came, counts here.
+        var answers: [(String, Result<[RemoteVM], HostError>)] = []
+        var asking: [Member] = []
+        for member in members.values {
+            if watch.lostCause(member.name) == nil {
+                asking.append(member)
+            } else if let answer = probed.removeValue(forKey: member.name) {
+                answers.append((member.name, answer))
+            } else {
+                probe(member)
+            }
+        }
+        answers += await withTaskGroup(of: (String, Result<[RemoteVM], HostError>).self) { group in
+            for member in asking {
+                group.addTask { (member.name, await Self.list(member)) }
             }
             var answers: [(String, Result<[RemoteVM], HostError>)] = []
             for await answer in group { answers.append(answer) }
-            return answers.sorted { $0.0 < $1.0 }
+            return answers
         }
+        answers.sort { $0.0 < $1.0 }
         var unknown: [String] = []
         for (host, answer) in answers {
             switch answer {
@@ -277,6 +286,31 @@ public actor PlacingHypervisor: Hypervisor {
         }
         if !unknown.isEmpty { throw FlockError.unavailable(unknown.joined(separator: "; ")) }
         return vms
+    }
+
+    /// A host's VMs, waited for at most its grace (and 10 s): a host that hangs must not hold the
+    /// pool's tick for longer.
+    private static func list(_ member: Member) async -> Result<[RemoteVM], HostError> {
+        do throws(HostError) {
+            return .success(try await member.host.list(deadline: min(member.lostAfter, .seconds(10))))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Asks a lost host for its VMs in the background, once at a time; the answer waits in
+    /// `probed` for the next listing.
+    private func probe(_ member: Member) {
+        guard probes[member.name] == nil else { return }
+        probes[member.name] = Task {
+            let answer = await Self.list(member)
+            self.finishProbe(member.name, answer)
+        }
+    }
+
+    private func finishProbe(_ host: String, _ answer: Result<[RemoteVM], HostError>) {
+        probed[host] = answer
+        probes[host] = nil
     }
 
     /// Names the lost host a clone was on, for the pool's reconcile (see `HostWatch.cause(of:)`).
