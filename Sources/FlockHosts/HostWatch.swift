@@ -86,6 +86,15 @@ struct HostWatch: Sendable {
         hosts[host]?.leftovers.insert(name)
     }
 
+    /// How long a listing of `host` sent at `now` may wait: its grace, at most 10 s (a host that
+    /// hangs must not hold the pool's tick for longer), and while it is silent what is left of the
+    /// grace, at least 1 s, so that a loss is seen when the grace runs out, not a deadline later.
+    func listDeadline(_ host: String, at now: ContinuousClock.Instant) -> Duration {
+        let grace = min(grace[host] ?? .seconds(15), .seconds(10))
+        guard let since = hosts[host]?.silentSince else { return grace }
+        return max(min(grace, (self.grace[host] ?? .seconds(15)) - (now - since)), .seconds(1))
+    }
+
     /// Why `host` is lost, nil while it is not.
     func lostCause(_ host: String) -> String? { hosts[host]?.lost }
 

@@ -256,7 +256,8 @@ public actor PlacingHypervisor: Hypervisor {
         }
         answers += await withTaskGroup(of: (String, Result<[RemoteVM], HostError>).self) { group in
             for member in asking {
-                group.addTask { (member.name, await Self.list(member)) }
+                let deadline = watch.listDeadline(member.name, at: asked)
+                group.addTask { (member.name, await Self.list(member, deadline: deadline)) }
             }
             var answers: [(String, Result<[RemoteVM], HostError>)] = []
             for await answer in group { answers.append(answer) }
@@ -288,11 +289,9 @@ public actor PlacingHypervisor: Hypervisor {
         return vms
     }
 
-    /// A host's VMs, waited for at most its grace (and 10 s): a host that hangs must not hold the
-    /// pool's tick for longer.
-    private static func list(_ member: Member) async -> Result<[RemoteVM], HostError> {
+    private static func list(_ member: Member, deadline: Duration) async -> Result<[RemoteVM], HostError> {
         do throws(HostError) {
-            return .success(try await member.host.list(deadline: min(member.lostAfter, .seconds(10))))
+            return .success(try await member.host.list(deadline: deadline))
         } catch {
             return .failure(error)
         }
@@ -303,7 +302,7 @@ public actor PlacingHypervisor: Hypervisor {
     private func probe(_ member: Member) {
         guard probes[member.name] == nil else { return }
         probes[member.name] = Task {
-            let answer = await Self.list(member)
+            let answer = await Self.list(member, deadline: min(member.lostAfter, .seconds(10)))
             self.finishProbe(member.name, answer)
         }
     }

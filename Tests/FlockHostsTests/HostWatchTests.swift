@@ -28,6 +28,9 @@ import Testing
             watch.silent("b1", asked: at(5), now: at(5.9), problem: "dropped")
                 == .lastListing([vm("flock-web-a"), vm("flock-web-b")]))
         #expect(watch.lostCause("b1") == nil && watch.cause(of: "flock-web-a") == nil)
+        #expect(watch.listDeadline("b1", at: at(5)) == .seconds(1), "what is left of the grace")
+        #expect(watch.listDeadline("b1", at: at(5.9)) == .seconds(1), "at least 1 s")
+        #expect(watch.listDeadline("b1", at: at(3)) == .seconds(3))
 
         let lost = watch.silent("b1", asked: at(6), now: at(6.2), problem: "timed out")
         let cause = "host b1 lost: no answer for 5.2s (grace 5s): timed out"
@@ -45,6 +48,8 @@ import Testing
         _ = watch.answered("b1", vms: [vm("flock-web-a")])
         _ = watch.silent("b1", asked: at(0), now: at(4), problem: "dropped")
         #expect(watch.answered("b1", vms: [vm("flock-web-a")]) == nil, "not lost: no return to report")
+        #expect(watch.listDeadline("b1", at: at(5)) == .seconds(5), "the whole grace again")
+        #expect(HostWatch(lostAfter: ["b2": .seconds(60)]).listDeadline("b2", at: at(0)) == .seconds(10))
         #expect(
             watch.silent("b1", asked: at(6), now: at(9), problem: "dropped") == .lastListing([vm("flock-web-a")]),
             "the silence counts afresh from 6 s")
@@ -56,6 +61,7 @@ import Testing
         watch.leftBehind("flock-web-a", on: "b1")
         #expect(watch.answered("b1", vms: [vm("flock-web-a")]) == ["flock-web-a"])
         #expect(watch.lostCause("b1") == nil && watch.cause(of: "flock-web-a") == nil)
+        #expect(watch.listDeadline("b1", at: at(20)) == .seconds(5), "answered: the whole grace")
     }
 
     /// A host silent since start-up has no listing to stand in: its VMs are unknown within the
