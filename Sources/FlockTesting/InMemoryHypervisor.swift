@@ -10,6 +10,7 @@ public actor InMemoryHypervisor: Hypervisor {
     private var failAll = false
     private var refuseStandbys = false
     private var pausedParents: Set<String> = []
+    private var lost: [String: String] = [:]
     private let now: @Sendable () -> Date
 
     /// - Parameters:
@@ -99,6 +100,15 @@ public actor InMemoryHypervisor: Hypervisor {
     public func kill(_ name: String) {
         vms[name] = nil
     }
+
+    /// Makes a clone's VM vanish as one on a lost host does: no longer listed, with the cause
+    /// `lostCause(of:)` gives.
+    public func lose(_ name: String, because cause: String) {
+        vms[name] = nil
+        lost[name] = cause
+    }
+
+    public func lostCause(of name: String) async -> String? { lost[name] }
 
     public func resumeParent(name: String) async throws -> String? {
         guard parents[name] != nil else { throw FlockError.notFound("no running parent \(name)") }

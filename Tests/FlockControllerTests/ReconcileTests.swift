@@ -37,6 +37,25 @@ import Testing
         #expect(try messages(h).contains { $0.contains(dead.name) && $0.contains("its VM is gone") })
     }
 
+    /// A clone whose VM the hypervisor says it lost with a cause (a lost host) is failed with that
+    /// cause rather than "its VM is gone", and replaced like any other.
+    @Test func aCloneLostWithACauseIsFailedWithIt() async throws {
+        let h = try ControllerHarness()
+        try await h.controller.recover()
+        await h.tick(sessionsPerServer: 30)
+        let lost = try #require(try h.clones(.serving).first)
+        await h.hypervisor.lose(lost.name, because: "host b1 lost: no answer for 15.0s")
+
+        h.advance(2)
+        await h.tick(sessionsPerServer: 15)
+        h.advance(2)
+        await h.tick(sessionsPerServer: 10)
+        let record = try #require(try h.store.instance(named: lost.name))
+        #expect(record.state == .gone && record.failure == "host b1 lost: no answer for 15.0s", "\(record)")
+        #expect(try messages(h).contains("\(lost.name): host b1 lost: no answer for 15.0s"))
+        #expect(try h.clones(.serving).count == 2, "replaced")
+    }
+
     /// A parent paused behind Flock's back (or left paused by a crash mid-snapshot) is resumed at
     /// run time and at start-up, and each time an event says so.
     @Test func aPausedParentIsResumedAndReported() async throws {
