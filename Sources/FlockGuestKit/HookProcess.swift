@@ -43,11 +43,18 @@ enum HookProcess {
             &attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
 
         var pid: pid_t = 0
-        let rc = cArgs.withUnsafeMutableBufferPointer { args -> Int32 in
-            cEnv.withUnsafeMutableBufferPointer { env -> Int32 in
-                guard let argBase = args.baseAddress, let envBase = env.baseAddress else { return EINVAL }
-                return posix_spawn(&pid, path, &actions, &attributes, argBase, envBase)
+        var rc: Int32 = 0
+        // ETXTBSY: the hook is open for writing somewhere (being installed, or an fd inherited by a
+        // process between its fork and its exec), which lasts milliseconds; try a few times.
+        for attempt in 0..<5 {
+            if attempt > 0 { usleep(20_000) }
+            rc = cArgs.withUnsafeMutableBufferPointer { args -> Int32 in
+                cEnv.withUnsafeMutableBufferPointer { env -> Int32 in
+                    guard let argBase = args.baseAddress, let envBase = env.baseAddress else { return EINVAL }
+                    return posix_spawn(&pid, path, &actions, &attributes, argBase, envBase)
+                }
             }
+            if rc != ETXTBSY { break }
         }
         close(writeEnd)
         guard rc == 0 else {

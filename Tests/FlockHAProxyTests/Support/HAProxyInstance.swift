@@ -23,9 +23,11 @@ final class HAProxyInstance: @unchecked Sendable {
 
     let scratch: Scratch
     let socketPath: String
-    let adminTCPPort: Int
-    let frontendPort: Int
+    private(set) var adminTCPPort = 0
+    private(set) var frontendPort = 0
     let configPath: String
+    /// HAProxy's standard error, for the message when it exits at start.
+    var logPath: String { scratch.path("haproxy.log") }
     private var process: Process?
     private let lock = NSLock()
 
@@ -44,14 +46,25 @@ final class HAProxyInstance: @unchecked Sendable {
     }
 
     /// Starts HAProxy on a config made by `config(socket, adminTCPPort, frontendPort)`.
+    ///
+    /// A free port can be taken by a test running alongside between the moment it is chosen and
+    /// the moment HAProxy binds it; HAProxy then exits at start, and it is tried again on new ports.
     init(config: (String, Int, Int) throws -> String) async throws {
         scratch = try Scratch(prefix: "flock-haproxy")
         socketPath = scratch.path("admin.sock")
-        adminTCPPort = try freeLoopbackPort()
-        frontendPort = try freeLoopbackPort()
         configPath = scratch.path("haproxy.cfg")
-        try config(socketPath, adminTCPPort, frontendPort).write(toFile: configPath, atomically: true, encoding: .utf8)
-        try await start()
+        for attempt in 1...3 {
+            adminTCPPort = try freeLoopbackPort()
+            frontendPort = try freeLoopbackPort()
+            try config(socketPath, adminTCPPort, frontendPort).write(
+                toFile: configPath, atomically: true, encoding: .utf8)
+            do {
+                try await start()
+                return
+            } catch let failure as SocketFailure where failure.description.contains("exited at start") && attempt < 3 {
+                continue
+            }
+        }
     }
 
     static func config(socket: String, adminTCPPort: Int, frontendPort: Int, backends: [Backend]) -> String {
@@ -89,12 +102,16 @@ final class HAProxyInstance: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["-db", "-f", configPath]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
         try process.run()
         lock.withLock { self.process = process }
         // Ready once the admin socket answers; bounded so that a broken config fails fast.
         for _ in 0..<100 {
-            if !process.isRunning { throw SocketFailure("haproxy exited at start; config \(configPath)") }
+            if !process.isRunning {
+                let said = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                throw SocketFailure("haproxy exited at start; config \(configPath): \(said.suffix(600))")
+            }
             if (try? await client.execute(["show", "info"]))?.contains("Name: HAProxy") == true { return }
             try await Task.sleep(for: .milliseconds(50))
         }
