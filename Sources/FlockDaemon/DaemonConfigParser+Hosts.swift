@@ -50,7 +50,9 @@ extension DaemonConfigParser.Reading {
         var user = "", address = ""
         if let ssh = reader.string(f, "ssh") {
             let parts = ssh.split(separator: "@", omittingEmptySubsequences: false)
-            if parts.count == 2, isPlainWord(parts[0]), isPlainWord(parts[1]), !parts[1].hasPrefix("-") {
+            if parts.count == 2, PlainArgument.isWord(parts[0]), PlainArgument.isWord(parts[1]),
+                !parts[1].hasPrefix("-")
+            {
                 (user, address) = (String(parts[0]), String(parts[1]))
             } else {
                 reader.error(
@@ -75,14 +77,14 @@ extension DaemonConfigParser.Reading {
             )
         }
         let stateRoot = reader.string(f, "state_root")
-        if let stateRoot, !stateRoot.hasPrefix("/") || !isPlainPath(stateRoot) {
+        if let stateRoot, !stateRoot.hasPrefix("/") || !PlainArgument.isPath(stateRoot) {
             reader.error(
                 at: f["state_root"]?.mark,
                 "\(path).state_root must be an absolute path of [A-Za-z0-9/._-]; got '\(stateRoot)'",
                 hint: "e.g. /run/flock/host (tmpfs on the host)")
         }
         let flockctl = reader.string(f, "flockctl") ?? "flockctl"
-        if !isPlainPath(flockctl) || flockctl.hasPrefix("-") {
+        if !PlainArgument.isPath(flockctl) || flockctl.hasPrefix("-") {
             reader.error(
                 at: f["flockctl"]?.mark, "\(path).flockctl must be a path of [A-Za-z0-9/._-]; got '\(flockctl)'")
         }
@@ -178,22 +180,6 @@ extension DaemonConfigParser.Reading {
             return nil
         }
         return value
-    }
-
-    private func isPlainWord(_ text: Substring) -> Bool {
-        !text.isEmpty
-            && text.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                    || "._-:".unicodeScalars.contains($0)
-            }
-    }
-
-    private func isPlainPath(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                    || "/._-".unicodeScalars.contains($0)
-            }
     }
 }
 

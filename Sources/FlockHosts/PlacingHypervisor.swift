@@ -56,8 +56,10 @@ public actor PlacingHypervisor: Hypervisor {
     /// a snapshot no local clone maps is deleted at once, and every batch would pause the parent
     /// and ship a new one, though the hosts hold one young enough (`snapshot_max_age`).
     private var currentExport: String?
-    /// What each shipment moved, in order, for operators and tests.
+    /// What each shipment moved, in order, for operators and tests: the last `transfersKept`, so
+    /// that a daemon running for months does not grow with every batch.
     public private(set) var transfers: [(host: String, snapshot: String, transfer: RemoteHost.Transfer)] = []
+    static let transfersKept = 256
 
     public init(
         local: QEMUDriver, includesLocal: Bool, members: [Member], strategy: Placement.Strategy, logger: Logger
@@ -150,6 +152,7 @@ public actor PlacingHypervisor: Hypervisor {
         do {
             let transfer = try await member.host.ensureSnapshot(exported, logPath: member.shipLog)
             transfers.append((host, exported.record.id, transfer))
+            if transfers.count > Self.transfersKept { transfers.removeFirst(transfers.count - Self.transfersKept) }
             logger.info(
                 "snapshot on host",
                 metadata: [

@@ -80,12 +80,12 @@ public struct SSHTarget: Sendable, Hashable {
                 "the known_hosts file \(knownHostsFile) for \(label) does not exist; add the host's key with "
                     + "ssh-keyscan -p \(port) \(host) >> \(knownHostsFile) after checking its fingerprint")
         }
-        if !Self.isPlainWord(user) || user.isEmpty { problems.append("SSH user '\(user)' must be [A-Za-z0-9._-]") }
-        if !Self.isPlainWord(host) || host.isEmpty || host.hasPrefix("-") {
+        if !PlainArgument.isWord(user) { problems.append("SSH user '\(user)' must be [A-Za-z0-9._-]") }
+        if !PlainArgument.isWord(host) || host.hasPrefix("-") {
             problems.append("SSH host '\(host)' must be a name or address of [A-Za-z0-9.:_-]")
         }
         if !(1...65535).contains(port) { problems.append("SSH port \(port) must be 1...65535") }
-        for word in [flockctl, stateRoot] where !Self.isPlainPath(word) || word.hasPrefix("-") {
+        for word in [flockctl, stateRoot] where !PlainArgument.isPath(word) || word.hasPrefix("-") {
             problems.append("'\(word)' must be a path of [A-Za-z0-9/._-]: it is part of the remote command")
         }
         return problems
@@ -94,21 +94,6 @@ public struct SSHTarget: Sendable, Hashable {
     public func check() throws(HostError) {
         let problems = problems()
         guard problems.isEmpty else { throw .configuration(problems.joined(separator: "; ")) }
-    }
-
-    private static func isPlainWord(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || "._-:".unicodeScalars.contains($0)
-        }
-    }
-
-    private static func isPlainPath(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                    || "/._-".unicodeScalars.contains($0)
-            }
     }
 
     /// What ssh's standard error says, as an operator's message: an unknown host key names the
