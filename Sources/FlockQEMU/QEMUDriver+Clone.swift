@@ -278,7 +278,9 @@ extension QEMUDriver {
             } catch  where error.isTimeout && attempt < 3 && ContinuousClock.now < deadline {
                 agent.close()
                 attempt += 1
-                agent = try await AgentClient.connect(path: paths(record.name).agentSocket, vm: record.name)
+                agent = try await AgentClient.connect(
+                    path: paths(record.name).agentSocket, vm: record.name,
+                    timeout: max(deadline - ContinuousClock.now, .seconds(1)))
             }
         }
         let identity = CloneIdentity.fresh(

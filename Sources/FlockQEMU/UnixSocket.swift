@@ -26,17 +26,23 @@ final class UnixSocket: Sendable {
     ) async throws(QEMUError) -> UnixSocket {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let lastError: String
+            let lastError: SocketError
             do throws(SocketError) {
                 return UnixSocket(fd: try SocketIO.connectUnix(path, deadline: deadline), path: path)
             } catch {
                 guard error.code == ENOENT || error.code == ECONNREFUSED || error.isTimeout else {
                     throw .connect(path, error.message)
                 }
-                lastError = error.message
+                lastError = error
             }
             guard ContinuousClock.now < deadline, keepTrying() else {
-                throw .connect(path, "\(lastError) (gave up after \(timeout))")
+                // A listener that is there but never accepts (its queue stays full: the process
+                // hangs) is a peer that does not answer, as a read that times out is; a missing
+                // or refusing socket is one that is not there.
+                if lastError.isTimeout {
+                    throw .timeout("connect to \(path) (its listen queue stayed full)", after: timeout)
+                }
+                throw .connect(path, "\(lastError.message) (gave up after \(timeout))")
             }
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -112,4 +112,28 @@ import Testing
         }
         #expect(error?.isTimeout == true)
     }
+
+    /// A hung peer's listener still exists but accepts nobody, so its queue fills: a connect that
+    /// waits that out is a timeout (a silent restore, which a new snapshot cures), not a missing socket.
+    @Test func aListenerThatNeverAcceptsTimesOut() async throws {
+        let directory = try tmpfsScratch("agentfull")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try FakeSocketServer(directory: directory) { fd in
+            while FakeSocketServer.readLine(fd) != nil {}
+        }
+        defer { server.stop() }
+        var connected: [AgentClient] = []
+        defer { connected.forEach { $0.close() } }
+        var failure: QEMUError?
+        for _ in 0..<16 where failure == nil {
+            do throws(QEMUError) {
+                connected.append(
+                    try await AgentClient.connect(path: server.path, vm: "flock-web-x5", timeout: .milliseconds(200)))
+            } catch {
+                failure = error
+            }
+        }
+        let error = try #require(failure, "the listen queue never filled")
+        #expect(error.isTimeout, "\(error)")
+    }
 }
