@@ -90,6 +90,7 @@ let package = Package(
                 "FlockCore", "FlockSystem", "FlockQEMU",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
@@ -226,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "FlockHostsTests",
             dependencies: [
-                "FlockHosts", "FlockQEMU", "FlockCore", "FlockController", "FlockStore", "FlockSystem",
+                "FlockHosts", "FlockQEMU", "FlockCore", "FlockController", "FlockDaemon", "FlockStore", "FlockSystem",
                 "FlockTestSupport", "FlockTesting", "flockctl", .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -49,6 +49,9 @@ enum APIModels {
 
     struct PoolList: Encodable { var pools: [PoolView] }
 
+    /// Every host the pools' placements name, merged across pools (`HostStatus.merged`).
+    struct HostList: Encodable { var hosts: [HostStatus] }
+
     struct InstanceView: Encodable {
         var name: String
         var role: String

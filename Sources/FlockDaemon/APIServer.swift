@@ -67,6 +67,7 @@ public struct APIServer: Sendable {
             return try self.json(
                 APIModels.InstanceList(pool: name, instances: instances.map(APIModels.InstanceView.init)))
         }
+        router.get("v1/hosts") { _, _ in try await self.hosts() }
         router.get("v1/events") { request, _ in try self.events(request) }
         router.post("v1/pools/:pool/pause") { request, context in
             try self.authorize(request)
@@ -101,6 +102,18 @@ public struct APIServer: Sendable {
                 APIModels.Health(status: "unhealthy", pools: pools.count, error: "\(error)"),
                 status: .serviceUnavailable)
         }
+    }
+
+    /// Asks each placing pool's hosts at once; a pool without `placement:` has none.
+    func hosts() async throws -> Response {
+        let reporters = poolOrder.compactMap { pools[$0]?.hosts }
+        let statuses = await withTaskGroup(of: [HostStatus].self) { group in
+            for reporter in reporters { group.addTask { await reporter.hostStatuses() } }
+            var statuses: [HostStatus] = []
+            for await part in group { statuses += part }
+            return statuses
+        }
+        return try json(APIModels.HostList(hosts: HostStatus.merged(statuses)))
     }
 
     func events(_ request: Request) throws -> Response {

@@ -7,7 +7,9 @@ import Synchronization
 /// flockd's Prometheus registry, and the metrics the daemon loop adds to the controller's.
 ///
 /// The controller reports through swift-metrics (`flock_decisions_total`, `flock_instances`,
-/// `flock_metric_missing`, `flock_clone_to_serving_seconds`, `flock_errors_total`); the daemon
+/// `flock_metric_missing`, `flock_clone_to_serving_seconds`, `flock_errors_total`), and so does
+/// host placement (`flock_host_up`, `flock_snapshot_transfer_bytes_total`,
+/// `flock_snapshot_transfer_seconds`); the daemon
 /// chooses Prometheus as the backend and serves the registry at `/metrics`. swift-metrics can be
 /// bootstrapped once per process, so the registry is a lazily made singleton that every caller
 /// (the daemon, and tests that start several daemons in one process) shares.
@@ -25,6 +27,11 @@ public enum DaemonMetrics {
         factory.durationHistogramBuckets["flock_tick_seconds"] = [
             .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+        ]
+        // A snapshot ships in about a second on a LAN and in minutes over a slow link.
+        factory.durationHistogramBuckets["flock_snapshot_transfer_seconds"] = [
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+            .seconds(30), .seconds(60), .seconds(120), .seconds(300),
         ]
         MetricsSystem.bootstrap(factory)
         return registry

@@ -20,6 +20,8 @@ public final class PoolRuntime: Sendable {
     public let configuredParent: String?
     /// The pool's balancer, which checks a backend before a reloaded policy moves the pool to it.
     public let balancer: any Balancer
+    /// The pool's hypervisor when it places clones on other hosts, for `/v1/hosts`.
+    public let hosts: (any HostReporting)?
     let state: Mutex<State>
 
     struct State {
@@ -47,6 +49,7 @@ public final class PoolRuntime: Sendable {
             policy: policy, version: version, store: store, drivers: wrapped, settings: settings, clock: clock)
         self.configuredParent = configuredParent
         self.balancer = drivers.balancer
+        self.hosts = drivers.hypervisor as? any HostReporting
         self.state = Mutex(State(policy: policy, version: version))
     }
 

@@ -2,6 +2,7 @@ import FlockCore
 import FlockQEMU
 import Foundation
 import Logging
+import Metrics
 
 /// A pool's hypervisor when its clones may run on several hosts: the parent's own QEMU driver
 /// (`Placement.localHost`) and other hosts reached over SSH. The pool controller sees one
@@ -38,6 +39,8 @@ public actor PlacingHypervisor: Hypervisor {
         }
     }
 
+    /// The pool it places for, in logs, metrics and host statuses.
+    let pool: String
     let local: QEMUDriver
     /// Whether the parent's host takes clones too (`local` in the placement's hosts).
     let includesLocal: Bool
@@ -48,7 +51,9 @@ public actor PlacingHypervisor: Hypervisor {
     /// made and from `ownedVMs`.
     private var homes: [String: String] = [:]
     /// Which hosts answer, and what stands for the listing of one that does not.
-    private var watch: HostWatch
+    var watch: HostWatch
+    /// What each other host last said and last failed, for `hostStatuses()`.
+    var sightings: [String: Sighting] = [:]
     /// Lost hosts being asked in the background whether they answer again, and what they said.
     private var probes: [String: Task<Void, Never>] = [:]
     private var probed: [String: Result<[RemoteVM], HostError>] = [:]
@@ -62,8 +67,10 @@ public actor PlacingHypervisor: Hypervisor {
     static let transfersKept = 256
 
     public init(
-        local: QEMUDriver, includesLocal: Bool, members: [Member], strategy: Placement.Strategy, logger: Logger
+        pool: String, local: QEMUDriver, includesLocal: Bool, members: [Member], strategy: Placement.Strategy,
+        logger: Logger
     ) {
+        self.pool = pool
         self.local = local
         self.includesLocal = includesLocal
         self.members = Dictionary(uniqueKeysWithValues: members.map { ($0.name, $0) })
@@ -150,7 +157,14 @@ public actor PlacingHypervisor: Hypervisor {
             do { return .success(try await local.clone(part)) } catch { return .failure(error) }
         }
         do {
-            let transfer = try await member.host.ensureSnapshot(exported, logPath: member.shipLog)
+            let transfer: RemoteHost.Transfer
+            do {
+                transfer = try await member.host.ensureSnapshot(exported, logPath: member.shipLog)
+            } catch {
+                noteFailure(host, "shipping snapshot \(exported.record.id)", error)
+                throw error
+            }
+            recordTransfer(transfer, to: host)
             transfers.append((host, exported.record.id, transfer))
             if transfers.count > Self.transfersKept { transfers.removeFirst(transfers.count - Self.transfersKept) }
             logger.info(
@@ -159,8 +173,14 @@ public actor PlacingHypervisor: Hypervisor {
                     "host": "\(host)", "snapshot": "\(exported.record.id)", "shipped": "\(transfer.shipped)",
                     "bytes": "\(transfer.bytes)", "seconds": "\(String(format: "%.2f", transfer.seconds))",
                 ])
-            let result = try await member.host.clone(
-                snapshot: exported.record.id, pool: request.pool, names: names, network: member.network)
+            let result: (started: [RemoteVM], failed: [String: String])
+            do {
+                result = try await member.host.clone(
+                    snapshot: exported.record.id, pool: request.pool, names: names, network: member.network)
+            } catch {
+                noteFailure(host, "cloning \(names.joined(separator: ", "))", error)
+                throw error
+            }
             return .success(CloneBatch(started: result.started.map(VMInfo.init), failed: result.failed))
         } catch {
             return .failure(error)
@@ -178,21 +198,30 @@ public actor PlacingHypervisor: Hypervisor {
                     cores: ProcessInfo.processInfo.activeProcessorCount, load: HostLoad.loadAverage().first ?? 0,
                     vms: vms, snapshots: Set(await local.snapshots().map(\.id))))
         }
-        await withTaskGroup(of: Placement.HostReport.self) { group in
+        await withTaskGroup(of: (Placement.HostReport, Result<HostHello, HostError>?).self) { group in
             for member in members.values {
                 // A lost host is not asked: it answers again in a listing first.
                 if let cause = watch.lostCause(member.name) {
-                    group.addTask { Self.unreachable(member, problem: cause) }
+                    group.addTask { (Self.unreachable(member, problem: cause), nil) }
                     continue
                 }
                 group.addTask { await Self.report(member, for: exported) }
             }
-            for await report in group { reports.append(report) }
+            for await (report, hello) in group {
+                reports.append(report)
+                switch hello {
+                case .success(let hello): note(report.name, hello: hello)
+                case .failure(let error): noteFailure(report.name, "hello", error)
+                case nil: break
+                }
+            }
         }
         return reports.sorted { $0.name < $1.name }
     }
 
-    private static func report(_ member: Member, for exported: ExportedSnapshot) async -> Placement.HostReport {
+    private static func report(
+        _ member: Member, for exported: ExportedSnapshot
+    ) async -> (Placement.HostReport, Result<HostHello, HostError>?) {
         do {
             let hello = try await member.host.hello(deadline: .seconds(10))
             let here = hello.compatibility(
@@ -201,13 +230,14 @@ public actor PlacingHypervisor: Hypervisor {
                 exported.record.compatibility.map { here.differences(fromSnapshot: $0) } ?? [
                     "the snapshot records no QEMU version, machine type or CPU model"
                 ]
-            return Placement.HostReport(
+            let report = Placement.HostReport(
                 name: member.name, incompatibility: differences.isEmpty ? nil : differences.joined(separator: "; "),
                 memAvailableBytes: hello.memAvailableBytes, cores: hello.cores, load: hello.loadAverage.first ?? 0,
                 vms: hello.vms.count, snapshots: Set(hello.snapshots), maxVMs: member.maxVMs,
                 maxMemoryBytes: member.maxMemoryBytes)
+            return (report, .success(hello))
         } catch {
-            return unreachable(member, problem: error.message)
+            return (unreachable(member, problem: error.message), .failure(error))
         }
     }
 
@@ -229,7 +259,12 @@ public actor PlacingHypervisor: Hypervisor {
                     metadata: ["vm": "\(name)", "host": "\(home)", "why": "\(cause)"])
                 return
             }
-            try await member.host.destroy(name)
+            do {
+                try await member.host.destroy(name)
+            } catch {
+                noteFailure(home, "destroying \(name)", error)
+                throw error
+            }
         } else {
             try await local.destroy(name: name)
         }
@@ -279,7 +314,9 @@ public actor PlacingHypervisor: Hypervisor {
                 }
                 for vm in listing { homes[vm.name] = host }
                 vms += listing
+                noteAnswer(host, vms: listing.count)
             case .failure(let error):
+                noteFailure(host, "listing VMs", error)
                 switch watch.silent(host, asked: asked, now: ContinuousClock.now, problem: error.message) {
                 case .lastListing(let listing): vms += listing
                 case .unknown: unknown.append("cannot list the VMs on host \(host): \(error)")

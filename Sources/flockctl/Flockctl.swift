@@ -12,7 +12,7 @@ struct Flockctl: AsyncParsableCommand {
         abstract: "Operate Flock, the autoscaler that clones warm VMs.",
         subcommands: [
             PolicyCommand.self, Simulate.self, LBCommand.self, VMCommand.self, Status.self, Events.self, Pause.self,
-            Resume.self, Scale.self, Demo.self, HostCommand.self,
+            Resume.self, Scale.self, Demo.self, HostCommand.self, Hosts.self,
         ]
     )
 

@@ -29,7 +29,7 @@ struct HostPlacementFactory: PlacementFactory {
         var logger = logger
         logger[metadataKey: "pool"] = "\(pool)"
         return PlacingHypervisor(
-            local: driver, includesLocal: placement.hosts.contains(Placement.localHost), members: members,
+            pool: pool, local: driver, includesLocal: placement.hosts.contains(Placement.localHost), members: members,
             strategy: placement.strategy, logger: logger)
     }
 }

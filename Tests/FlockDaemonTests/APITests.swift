@@ -118,6 +118,50 @@ import Testing
         }
     }
 
+    /// `/v1/hosts` lists what the placing pools' hypervisors report; `flockctl hosts` shows it,
+    /// guest- or host-written text escaped.
+    @Test func hostsAreListedAndShownByFlockctl() async throws {
+        let seen = Date(timeIntervalSince1970: 1_800_000_000)
+        let pool = try InMemoryPool(hosts: [
+            HostStatus(
+                name: "b1", pools: ["web"], reachable: true, vms: 3, memAvailableBytes: 6 << 30, cores: 8, load: 0.5,
+                snapshots: ["web-parent-g2-lazy"], lastAnswer: seen),
+            HostStatus(
+                name: "b2", pools: ["web"], reachable: false, lost: "host b2 lost: no answer for 15.2s",
+                lastError: "listing VMs: ssh exited\u{1b}[2J", lastAnswer: seen.addingTimeInterval(-60)),
+        ])
+        try await withServer(pool) { port in
+            let hosts = try await HTTP.request("GET", port: port, "/v1/hosts")
+            #expect(hosts.status == 200)
+            let list = try #require(hosts.json?["hosts"] as? [[String: Any]])
+            #expect(list.map { $0["name"] as? String } == ["b1", "b2"])
+            #expect(list.first?["mem_available_bytes"] as? Int == 6 << 30)
+            #expect(list.first?["snapshots"] as? [String] == ["web-parent-g2-lazy"])
+            #expect(list.first?["pools"] as? [String] == ["web"])
+            #expect(list.last?["reachable"] as? Bool == false)
+            #expect((list.last?["lost"] as? String)?.hasPrefix("host b2 lost") == true)
+
+            let binary = try #require(BuiltBinary.url("flockctl"))
+            let shown = try await Child.run(binary, ["hosts", "--api", "http://127.0.0.1:\(port)"], in: pool.scratch)
+            #expect(shown.status == 0, "\(shown.stderr)")
+            let rows = shown.stdout.split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true)
+            }
+            #expect(rows.first?.prefix(3) == ["HOST", "STATE", "VMS"], "\(shown.stdout)")
+            #expect(rows.dropFirst().first?.prefix(5) == ["b1", "up", "3", "6144", "MiB"], "\(shown.stdout)")
+            #expect(rows.dropFirst(2).first?.prefix(3) == ["b2", "lost", "-"], "\(shown.stdout)")
+            #expect(shown.stdout.contains("b2: last error: listing VMs: ssh exited\\u001b[2J"), "\(shown.stdout)")
+            let json = try await Child.run(
+                binary, ["hosts", "--api", "http://127.0.0.1:\(port)", "--json"], in: pool.scratch)
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect((object?["hosts"] as? [[String: Any]])?.count == 2, "\(json.stdout)")
+        }
+        let unreachable = try await Child.run(
+            try #require(BuiltBinary.url("flockctl")), ["hosts", "--api", "http://127.0.0.1:1"], in: pool.scratch)
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.contains("cannot reach flockd at http://127.0.0.1:1"), "\(unreachable.stderr)")
+    }
+
     @Test func eventsSinceAndPoolFilter() async throws {
         let pool = try InMemoryPool()
         let first = try pool.store.record(Event(time: Date(), pool: "web", kind: .instance, message: "one"))

@@ -1,5 +1,6 @@
 import FlockController
 import FlockCore
+import FlockDaemon
 import FlockQEMU
 import FlockStore
 import FlockSystem
@@ -79,6 +80,14 @@ extension HostsTests {
         let seconds = String(format: "%.1f s (its clone failed after %.1f s)", took.seconds, failed?.seconds ?? 0)
         print("lost host: h67's clone replaced on h66, converged in \(seconds), lost_after \(lostAfter.flockText)")
 
+        // Operators see the loss: the host's status and `flock_host_up`.
+        let statuses = await placing.hostStatuses()
+        let lostStatus = try #require(statuses.first { $0.name == "h67" })
+        #expect(!lostStatus.reachable && lostStatus.lost?.hasPrefix("host h67 lost: ") == true, "\(lostStatus)")
+        #expect(lostStatus.lastError?.hasPrefix("listing VMs: ") == true, "\(lostStatus)")
+        #expect(statuses.first { $0.name == "h66" }?.reachable == true, "\(statuses)")
+        #expect(DaemonMetrics.render().contains("flock_host_up{pool=\"lh\",host=\"h67\"} 0"))
+
         // The clone failed saying which host was lost, its server is gone, the replacement serves.
         let record = try #require(try store.instance(named: victim))
         #expect(record.failure?.hasPrefix("host h67 lost: no answer for ") == true, "\(record.failure ?? "-")")
@@ -103,6 +112,9 @@ extension HostsTests {
             return !left.contains { $0.name == victim }
         }
         #expect(reconciled, "the clone left on h67 was not destroyed")
+        let returned = await placing.hostStatuses().first { $0.name == "h67" }
+        #expect(returned?.reachable == true && returned?.lost == nil, "\(String(describing: returned))")
+        #expect(DaemonMetrics.render().contains("flock_host_up{pool=\"lh\",host=\"h67\"} 1"))
         let afterReturn = try store.events(pool: "lh", since: nil, limit: 1000).map(\.event.message)
         #expect(
             afterReturn.contains { $0.hasPrefix("\(victim): VM of this pool with no live record in the store") },

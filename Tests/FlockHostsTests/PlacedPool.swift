@@ -1,5 +1,6 @@
 import FlockController
 import FlockCore
+import FlockDaemon
 import FlockQEMU
 import FlockStore
 import FlockTestSupport
@@ -24,6 +25,7 @@ struct PlacedPool {
         pool: String, scratch: Scratch, keys: TestKeys, hosts: [NamespaceHost], driver: QEMUDriver, parent: VMRecord,
         max: Int, lostAfter: Duration = .seconds(15), settings: PoolController.Settings = .init()
     ) async throws {
+        _ = DaemonMetrics.registry  // flockd's Prometheus backend, so that tests read the metrics
         members = try hosts.map { host in
             PlacingHypervisor.Member(
                 name: "h\(host.index)",
@@ -33,7 +35,7 @@ struct PlacedPool {
                 shipLog: scratch.path("h\(host.index)-ship.log"), lostAfter: lostAfter)
         }
         placing = PlacingHypervisor(
-            local: driver, includesLocal: false, members: members, strategy: .spread,
+            pool: pool, local: driver, includesLocal: false, members: members, strategy: .spread,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         store = try FlockStore(path: scratch.path("flock.db"))
         try store.applyPolicies(

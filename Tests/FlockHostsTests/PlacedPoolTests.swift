@@ -1,10 +1,12 @@
 import FlockController
 import FlockCore
+import FlockDaemon
 import FlockQEMU
 import FlockStore
 import FlockSystem
 import FlockTestSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import FlockHosts
@@ -75,6 +77,23 @@ extension HostsTests {
             #expect((trips.first?.transfer.bytes ?? 0) > 16 << 20, "the first trip carries the snapshot's data")
         }
 
+        // Operators see each host: its VMs and the snapshot it holds, and what shipping cost.
+        let statuses = await placing.hostStatuses()
+        #expect(statuses.map(\.name) == ["h64", "h65"], "\(statuses)")
+        let metrics = DaemonMetrics.render()
+        for status in statuses {
+            #expect(status.reachable && status.lost == nil && status.lastError == nil, "\(status)")
+            #expect(status.vms == 2, "\(status)")
+            #expect(status.snapshots == Array(Set(transfers.map(\.snapshot))), "\(status)")
+            #expect(metrics.contains("flock_host_up{pool=\"pl\",host=\"\(status.name)\"} 1"), "\(status.name)")
+            let shipped = transfers.filter { $0.host == status.name && $0.transfer.shipped }.map(\.transfer.bytes)
+            #expect(
+                metrics.contains(
+                    "flock_snapshot_transfer_bytes_total{pool=\"pl\",host=\"\(status.name)\"} \(shipped.reduce(0, +))"),
+                "\(status.name): \(shipped)")
+            #expect(metrics.contains("flock_snapshot_transfer_seconds_count{pool=\"pl\",host=\"\(status.name)\"} 1"))
+        }
+
         // Every clone's placement is in the pool's events, with the host and why.
         let events = try store.events(pool: "pl", since: nil, limit: 500).map(\.event.message)
         for clone in serving {
@@ -83,6 +102,25 @@ extension HostsTests {
                 events.contains { $0.hasPrefix("\(clone.name) placed on \(home): spread: ") }, "\(events)")
         }
         #expect(events.contains { $0.contains("holds the snapshot") }, "the second batch found it held: \(events)")
+
+        // Hosts without room are skipped, each with why, and a clone none can take fails saying so.
+        var tight = members
+        tight[0].maxVMs = 2
+        tight[1].maxMemoryBytes = 256 << 20
+        let full = PlacingHypervisor(
+            pool: "pl", local: driver, includesLocal: false, members: tight, strategy: .spread,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        do {
+            let batch = try await full.clone(
+                CloneRequest(pool: "pl", parent: parent.name, mode: .lazy, names: ["flock-pl-full1"]))
+            Issue.record("placed on a full host: \(batch)")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("not placed: no host has room for another clone of 256 MiB"), "\(message)")
+            #expect(message.contains("h64: full: 2 VM(s), its limit is 2"), "\(message)")
+            #expect(
+                message.contains("h65: full: 3 VM(s) of 256 MiB would pass its memory limit of 256 MiB"), "\(message)")
+        }
 
         // ownedVMs merges the hosts' lists; destroy goes to each clone's host.
         let owned = try await placing.ownedVMs()

@@ -36,7 +36,9 @@ final class InMemoryPool: @unchecked Sendable {
         )
     }
 
-    init(policy: Policy = InMemoryPool.policy()) throws {
+    /// - Parameter hosts: when given, the pool's hypervisor reports these as its hosts, as a
+    ///   pool with `placement:` does.
+    init(policy: Policy = InMemoryPool.policy(), hosts: [HostStatus]? = nil) throws {
         scratch = try Scratch()
         store = try FlockStore(path: scratch.path("flock.db"))
         // The pool row exists once a policy was applied; pause and manual counts live on it.
@@ -44,9 +46,12 @@ final class InMemoryPool: @unchecked Sendable {
         try store.applyPolicies(
             [PolicyChange(pool: "web", backend: "app", source: text, checksum: PolicyDocument.checksum(of: text))],
             by: "test", at: Date())
+        let hypervisor = self.hypervisor
         runtime = PoolRuntime(
             policy: policy, version: 1, store: store,
-            drivers: .init(metrics: metrics, balancer: balancer, hypervisor: hypervisor))
+            drivers: .init(
+                metrics: metrics, balancer: balancer,
+                hypervisor: hosts.map { ReportingHypervisor(base: hypervisor, statuses: $0) } ?? hypervisor))
     }
 
     func setLoad(_ sessionsPerServer: Double?) {
@@ -62,6 +67,19 @@ final class InMemoryPool: @unchecked Sendable {
     func decisionCount() throws -> Int {
         try store.decisions(pool: "web", since: .distantPast).count
     }
+}
+
+/// An in-memory hypervisor that reports fixed host statuses, standing for a placing one.
+struct ReportingHypervisor: Hypervisor, HostReporting {
+    let base: InMemoryHypervisor
+    let statuses: [HostStatus]
+
+    func clone(_ request: CloneRequest) async throws -> CloneBatch { try await base.clone(request) }
+    func activate(name: String) async throws -> VMInfo { try await base.activate(name: name) }
+    func destroy(name: String) async throws { try await base.destroy(name: name) }
+    func ownedVMs() async throws -> [VMInfo] { try await base.ownedVMs() }
+    func resumeParent(name: String) async throws -> String? { try await base.resumeParent(name: name) }
+    func hostStatuses() async -> [HostStatus] { statuses }
 }
 
 /// Log lines captured in memory, to assert what the daemon said.
