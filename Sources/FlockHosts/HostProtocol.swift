@@ -64,8 +64,6 @@ public struct HostAnswer: Sendable, Codable {
     /// `snapshot-receive`: `ready` (send the bytes) or `held` (send nothing) before the data; the
     /// final answer carries `received`.
     public var phase: String?
-    /// With `ready`: the files the host already holds (boot files it keeps by digest), not to be sent.
-    public var skip: [String]?
     public var received: ReceiveReport?
 
     public init(id: Int?, ok: Bool, error: String? = nil) {
@@ -128,21 +126,21 @@ public struct ReceiveReport: Sendable, Codable, Hashable {
 /// the extents follow the request line, file after file, extent after extent, each file closed by
 /// the SHA-256 of its bytes.
 ///
-/// The kernel and initrd travel too (once per host: kept by digest), so that the host reads no
-/// path the client names and needs nothing installed but flockctl and QEMU.
+/// The parent's kernel and initrd do not travel: a clone restored from a migration stream never
+/// boots, and QEMU gets no `-kernel` for it (`QEMUCommandLine`), so the host needs nothing
+/// installed but flockctl and QEMU, and reads no path the client names.
 public struct SnapshotManifest: Sendable, Codable {
     public var record: SnapshotRecord
     public var parent: VMRecord
     public var files: [File]
     public struct File: Sendable, Codable, Hashable {
-        /// `memory` or `state` (the snapshot's, see `QEMUDriver.shippedFiles`), or `kernel` or
-        /// `initrd`, which a host keeps once by digest under `<state>/boot/`; nothing else is written.
+        /// `memory` or `state` (the snapshot's, see `QEMUDriver.shippedFiles`); nothing else is
+        /// written.
         public var name: String
         /// The file's apparent size; holes are recreated on the host.
         public var size: Int
-        /// The boot files' SHA-256 (hex), their address on the host. Every file's data is followed
-        /// on the wire by the SHA-256 of its extents' bytes, checked before the file is kept.
-        public var sha256: String?
+        /// Its data. On the wire the bytes of the extents are followed by their SHA-256, checked
+        /// before the file is kept.
         public var extents: [Extent]
 
         /// Bytes of data that travel for this file.

@@ -217,7 +217,7 @@ public struct HostServer: Sendable {
         }
     }
 
-    /// `snapshot-receive`: checks the manifest, says `ready` (with what to skip) or `held`, then
+    /// `snapshot-receive`: checks the manifest, says `ready` or `held`, then
     /// reads the data. Returns false when the stream can no longer be trusted (a failure mid-data):
     /// the session then ends, and the client retries on a new one.
     private func receive(_ request: HostRequest, from reader: ByteReader) async -> Bool {
@@ -226,26 +226,25 @@ public struct HostServer: Sendable {
             return true
         }
         let receiver = SnapshotReceiver(root: root, driver: driver)
-        let check: (held: Bool, skip: Set<String>)
+        let needed: Bool
         do {
-            check = try await receiver.check(manifest)
+            needed = try await receiver.check(manifest)
         } catch {
             // Refused before any data: the client sends none, so the stream stays in step.
             answer(.failure(request.id, error.message))
             return true
         }
         var phase = HostAnswer(id: request.id, ok: true)
-        if check.held {
+        if !needed {
             phase.phase = "held"
             phase.received = ReceiveReport(bytes: 0, seconds: 0)
             answer(phase)
             return true
         }
         phase.phase = "ready"
-        phase.skip = check.skip.sorted()
         answer(phase)
         do {
-            let report = try await BlockingCalls.run { try receiver.receive(manifest, skip: check.skip, from: reader) }
+            let report = try await BlockingCalls.run { try receiver.receive(manifest, from: reader) }
             var done = HostAnswer(id: request.id, ok: true)
             done.received = report
             answer(done)

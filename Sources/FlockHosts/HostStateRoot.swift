@@ -47,12 +47,10 @@ struct HostStateRoot: Sendable {
     }
 
     var incoming: String { "\(path)/incoming" }
-    var boot: String { "\(path)/boot" }
-    func bootFile(_ sha256: String) -> String { "\(boot)/\(sha256)" }
 
     /// Creates the directories a transfer writes to, 0700.
     func prepare() throws(HostError) {
-        for directory in ["\(path)/snapshots", incoming, boot] {
+        for directory in ["\(path)/snapshots", incoming] {
             do {
                 try createPrivateDirectory(directory)
             } catch {

@@ -190,8 +190,8 @@ struct SnapshotShipment {
         let phase = try answer()
         if phase.phase == "held" { return (false, moved) }
         guard phase.phase == "ready" else { throw .protocolViolation("\(target.label) did not say ready: \(phase)") }
-        moved += try SnapshotSender.send(plan, skipping: Set(phase.skip ?? []), to: input)
-        moved += 32 * plan.manifest.files.filter { !(phase.skip ?? []).contains($0.name) }.count
+        moved += try SnapshotSender.send(plan, to: input)
+        moved += 32 * plan.manifest.files.count
         _ = try answer()
         return (true, moved)
     }

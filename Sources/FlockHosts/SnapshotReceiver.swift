@@ -20,11 +20,10 @@ struct SnapshotReceiver {
     /// The largest file a manifest may announce (a guest's RAM is at most 64 GiB, see `VMSpec`).
     static let maxFileSize = 64 << 30
     static let snapshotFiles = Set(QEMUDriver.shippedFiles)
-    static let bootFiles: Set<String> = ["kernel", "initrd"]
 
-    /// Whether the manifest may be received here, with what is already held; throws a refusal
+    /// Whether the manifest may be received here (false: it is held already); throws a refusal
     /// that says what is wrong before a byte of data moves.
-    func check(_ manifest: SnapshotManifest) async throws(HostError) -> (held: Bool, skip: Set<String>) {
+    func check(_ manifest: SnapshotManifest) async throws(HostError) -> Bool {
         let record = manifest.record
         guard isName(record.id) else {
             throw .remote("snapshot id '\(record.id)' is not a Flock snapshot id ([a-z0-9-]{1,63})")
@@ -37,8 +36,10 @@ struct SnapshotReceiver {
         }
         var names: [String] = []
         for file in manifest.files {
-            guard Self.snapshotFiles.contains(file.name) || Self.bootFiles.contains(file.name) else {
-                throw .remote("the manifest names a file '\(file.name)'; only memory, state, kernel and initrd travel")
+            guard Self.snapshotFiles.contains(file.name) else {
+                throw .remote(
+                    "the manifest names a file '\(file.name)'; only \(Self.snapshotFiles.sorted().joined(separator: " and ")) travel"
+                )
             }
             guard !names.contains(file.name) else { throw .remote("the manifest names '\(file.name)' twice") }
             names.append(file.name)
@@ -52,17 +53,9 @@ struct SnapshotReceiver {
                 }
                 end = extent.offset + extent.length
             }
-            if Self.bootFiles.contains(file.name) {
-                guard let sha = file.sha256, sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
-                    throw .remote("boot file \(file.name) needs its SHA-256")
-                }
-            }
         }
         guard Self.snapshotFiles.isSubset(of: Set(names)) else {
             throw .remote("the manifest of \(record.id) lacks \(Self.snapshotFiles.subtracting(names).sorted())")
-        }
-        if let kernel = manifest.parent.spec.kernel, !names.contains("kernel") {
-            throw .remote("the parent boots \(kernel), but the manifest does not carry the kernel")
         }
         guard let recorded = record.compatibility else {
             throw .remote("snapshot \(record.id) records no QEMU version, machine type or CPU model")
@@ -74,14 +67,8 @@ struct SnapshotReceiver {
             throw .remote(
                 "snapshot \(record.id) cannot be restored on this host: \(differences.joined(separator: "; "))")
         }
-        if driver.importedSnapshot(record.id) != nil { return (true, []) }
-        var skip: Set<String> = []
-        for file in manifest.files where Self.bootFiles.contains(file.name) {
-            if let sha = file.sha256, FileManager.default.fileExists(atPath: root.bootFile(sha)) {
-                skip.insert(file.name)
-            }
-        }
-        let needed = manifest.files.filter { !skip.contains($0.name) }.reduce(0) { $0 + $1.dataBytes }
+        if driver.importedSnapshot(record.id) != nil { return false }
+        let needed = manifest.dataBytes
         var space = statvfs()
         if statvfs(root.path, &space) == 0 {
             let free = Int(space.f_bavail) * Int(space.f_frsize)
@@ -91,13 +78,13 @@ struct SnapshotReceiver {
                 )
             }
         }
-        return (false, skip)
+        return true
     }
 
     /// Reads the files' data from `reader` and installs the snapshot. Blocking: run it off the
     /// cooperative pool. On failure nothing is left but a removed staging directory.
     func receive(
-        _ manifest: SnapshotManifest, skip: Set<String>, from reader: ByteReader
+        _ manifest: SnapshotManifest, from reader: ByteReader
     ) throws(HostError) -> ReceiveReport {
         let started = ContinuousClock.now
         let id = manifest.record.id
@@ -115,33 +102,15 @@ struct SnapshotReceiver {
             throw .io("cannot lock \(staging): \(error)")
         }
         var bytes = 0
-        var parent = manifest.parent
-        var boot: [(from: String, to: String)] = []
-        for file in manifest.files where !skip.contains(file.name) {
-            let path = "\(staging)/\(file.name)"
-            bytes += try write(file, to: path, from: reader)
-            if let sha = file.sha256, Self.bootFiles.contains(file.name) {
-                let digest = try SparseFile.sha256(of: path)
-                guard digest == sha else {
-                    throw .transfer("boot file \(file.name) has SHA-256 \(digest), the manifest says \(sha)")
-                }
-                boot.append((path, root.bootFile(sha)))
-            }
-        }
         for file in manifest.files {
-            guard let sha = file.sha256 else { continue }
-            if file.name == "kernel" { parent.spec.kernel = root.bootFile(sha) }
-            if file.name == "initrd" { parent.spec.initrd = root.bootFile(sha) }
+            bytes += try write(file, to: "\(staging)/\(file.name)", from: reader)
         }
         do {
-            try driver.writeImportRecords(manifest.record, parent: parent, inStaging: staging)
+            try driver.writeImportRecords(manifest.record, parent: manifest.parent, inStaging: staging)
         } catch {
             throw .io("cannot write the records of \(id): \(error.message)")
         }
         try fsyncPath(staging)
-        for (from, to) in boot where !FileManager.default.fileExists(atPath: to) {
-            guard rename(from, to) == 0 else { throw .io("cannot move \(from) to \(to): \(errnoText())") }
-        }
         _ = lock
         try? FileManager.default.removeItem(atPath: "\(staging)/lock")
         let final = driver.snapshotDirectory(id)
@@ -152,7 +121,6 @@ struct SnapshotReceiver {
             }
         }
         try fsyncPath("\(root.path)/snapshots")
-        try fsyncPath(root.boot)
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return ReceiveReport(bytes: bytes, seconds: seconds)

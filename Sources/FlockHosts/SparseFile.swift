@@ -1,4 +1,3 @@
-import Crypto
 import FlockSystem
 import Foundation
 
@@ -36,23 +35,4 @@ enum SparseFile {
         }
         return (size, extents)
     }
-
-    /// SHA-256 (hex) of a whole file, for the boot files, which are addressed by their digest.
-    static func sha256(of path: String) throws(HostError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("cannot open \(path): \(errnoText())") }
-        defer { close(fd) }
-        var hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw .io("cannot read \(path): \(errnoText())") }
-            if count == 0 { break }
-            chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-        }
-        return hex(hasher.finalize())
-    }
-
-    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 }

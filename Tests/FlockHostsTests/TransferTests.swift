@@ -71,8 +71,9 @@ extension HostsTests {
         print("hosts: \(plan.manifest.dataBytes >> 20) MiB through host serve on pipes (no ssh) in \(elapsed)")
 
         let installed = "\(host)/snapshots/\(exported.record.id)"
-        #expect(try SparseFile.sha256(of: "\(installed)/memory") == SparseFile.sha256(of: "\(source)/memory"))
-        #expect(try SparseFile.sha256(of: "\(installed)/state") == SparseFile.sha256(of: "\(source)/state"))
+        for file in ["memory", "state"] {
+            #expect(FileManager.default.contentsEqual(atPath: "\(installed)/\(file)", andPath: "\(source)/\(file)"))
+        }
         var info = stat()
         #expect(stat("\(installed)/memory", &info) == 0)
         #expect(info.st_size == 256 << 20 && Int(info.st_blocks) * 512 < 110 << 20, "holes recreated")
@@ -86,7 +87,7 @@ extension HostsTests {
         let stream = "\(source)/stream"
         let streamFD = open(stream, O_RDWR | O_CREAT, 0o600)
         defer { close(streamFD) }
-        _ = try SnapshotSender.send(corrupt, skipping: [], to: streamFD)
+        _ = try SnapshotSender.send(corrupt, to: streamFD)
         var byte: UInt8 = 0xff
         _ = pwrite(streamFD, &byte, 1, 4 << 20)
         let second = try await Self.serve(host)
