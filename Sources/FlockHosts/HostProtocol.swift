@@ -12,7 +12,7 @@ import Foundation
 public enum HostProtocol {
     /// Bumped when a request or answer changes meaning; `hello` reports it and the client refuses
     /// a host that speaks another.
-    public static let version = 1
+    public static let version = 2  // 2: the kernel and initrd no longer travel
 
     /// The operations a host serves.
     public enum Op: String, Sendable, Codable, CaseIterable {
