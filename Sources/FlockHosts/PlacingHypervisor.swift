@@ -140,6 +140,7 @@ public actor PlacingHypervisor: Hypervisor {
         }
         if let previous = currentExport { await local.releaseExport(previous) }
         currentExport = exported.record.id
+        await releaseStaleSnapshots(of: request.parent, keeping: exported.record.id)
         batch.started.sort { $0.name < $1.name }
         // No host could take any clone: the batch fails whole, as a single host's would, saying why.
         if plan.choices.isEmpty { throw FlockError.conflict(batch.failed.values.sorted().first ?? "no host") }
@@ -184,6 +185,27 @@ public actor PlacingHypervisor: Hypervisor {
             return .success(CloneBatch(started: result.started.map(VMInfo.init), failed: result.failed))
         } catch {
             return .failure(error)
+        }
+    }
+
+    /// Deletes, on each host that answered this batch's hello, the parent's older snapshots that
+    /// no clone there maps. The last clone of a snapshot deletes it as it goes, but one whose
+    /// clones all failed, or that a host received just before the parent's next snapshot, has no
+    /// last clone and would hold the host's tmpfs for good. The host refuses a snapshot in use
+    /// (a clone being started from it included), so this never races a batch.
+    private func releaseStaleSnapshots(of parent: String, keeping current: String) async {
+        for (host, seen) in sightings.sorted(by: { $0.key < $1.key }) {
+            guard let hello = seen.hello, let member = members[host], watch.lostCause(host) == nil else { continue }
+            let used = Set(hello.vms.compactMap(\.lineage.snapshot))
+            for id in hello.snapshots where id.hasPrefix("\(parent)-g") && id != current && !used.contains(id) {
+                do {
+                    try await member.host.releaseSnapshot(id, deadline: .seconds(10))
+                    logger.info("stale snapshot released", metadata: ["host": "\(host)", "snapshot": "\(id)"])
+                } catch {
+                    logger.notice(
+                        "stale snapshot kept", metadata: ["host": "\(host)", "snapshot": "\(id)", "why": "\(error)"])
+                }
+            }
         }
     }
 

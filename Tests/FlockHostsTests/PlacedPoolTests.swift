@@ -40,7 +40,18 @@ extension HostsTests {
 
         // Two scale-outs by two (the step), the load far over target each time.
         var serving: [Instance] = []
+        let stale = "\(parent.name)-g0-lazy"
         for round in 1...2 {
+            if round == 2 {
+                // An older snapshot of this parent that no clone on h64 maps (its clones all
+                // failed, say), stood in for by the current one shipped under that id.
+                var old = try await driver.exportSnapshot(ofParent: parent.name)
+                let current = old.record.id
+                old.record.id = stale
+                _ = try await members[0].host.ensureSnapshot(old, logPath: scratch.path("stale-ship.log"))
+                await driver.releaseExport(current)
+                #expect(try await members[0].host.holds(stale))
+            }
             // The engine waits for a fresh sample and the scale-out cooldown: a few ticks.
             var decision: Decision?
             for _ in 0..<5 {
@@ -53,6 +64,8 @@ extension HostsTests {
             serving = instances.filter { $0.role == .clone && $0.state == .serving }
             #expect(serving.count == 2 * round, "round \(round): \(instances)")
         }
+
+        #expect(try await members[0].host.holds(stale) == false, "the next batch releases a stale snapshot")
 
         // Alternating: two clones on each host, each at an address of its host's subnet.
         var perHost: [String: Int] = [:]
