@@ -12,7 +12,7 @@ import Foundation
 public enum HostProtocol {
     /// Bumped when a request or answer changes meaning; `hello` reports it and the client refuses
     /// a host that speaks another.
-    public static let version = 2  // 2: the kernel and initrd no longer travel
+    public static let version = 2  // 2: the kernel and initrd no longer travel; disks do
 
     /// The operations a host serves.
     public enum Op: String, Sendable, Codable, CaseIterable {
@@ -64,6 +64,9 @@ public struct HostAnswer: Sendable, Codable {
     /// `snapshot-receive`: `ready` (send the bytes) or `held` (send nothing) before the data; the
     /// final answer carries `received`.
     public var phase: String?
+    /// With `ready`: the files not to send, because the host holds them already (a disk's image,
+    /// kept by digest).
+    public var skip: [String]?
     public var received: ReceiveReport?
 
     public init(id: Int?, ok: Bool, error: String? = nil) {
@@ -134,11 +137,14 @@ public struct SnapshotManifest: Sendable, Codable {
     public var parent: VMRecord
     public var files: [File]
     public struct File: Sendable, Codable, Hashable {
-        /// `memory` or `state` (the snapshot's, see `QEMUDriver.shippedFiles`); nothing else is
-        /// written.
+        /// `memory` or `state` (see `QEMUDriver.shippedFiles`), and with a disk its layers and
+        /// image (`QEMUDriver.layerFile`, `QEMUDriver.imageFile`); nothing else is written.
         public var name: String
         /// The file's apparent size; holes are recreated on the host.
         public var size: Int
+        /// The image's SHA-256 (hex, of the whole file, as `sha256sum` prints it): its address
+        /// on the host, which keeps one copy for every snapshot on it.
+        public var sha256: String? = nil
         /// Its data. On the wire the bytes of the extents are followed by their SHA-256, checked
         /// before the file is kept.
         public var extents: [Extent]

@@ -54,6 +54,7 @@ public struct HostServer: Sendable {
             configuration: QEMUDriverConfiguration(
                 stateRoot: root.path, qemu: options.qemu, cpuModel: options.cpuModel,
                 logger: LineLogHandler.logger(label: "flock.host", log)))
+        root.sweepUnusedImages(inUse: driver.imagesInUse(), log: log)
         let server = HostServer(root: root, driver: driver, options: options, writer: writer, log: log)
         await server.run(ByteReader(fd: input))
         return 0
@@ -147,6 +148,8 @@ public struct HostServer: Sendable {
                 } catch {
                     throw .remote("cannot destroy \(name): \(error)")
                 }
+                // The last clone of a snapshot deletes it; its image may be free now too.
+                root.sweepUnusedImages(inUse: driver.imagesInUse(), log: log)
             case .snapshotHas:
                 let id = try required(request.snapshot, "snapshot", for: op)
                 answer.held = driver.importedSnapshot(id) != nil
@@ -157,6 +160,7 @@ public struct HostServer: Sendable {
                 } catch {
                     throw .remote(error.message)
                 }
+                root.sweepUnusedImages(inUse: driver.imagesInUse(), log: log)
             case .snapshotReceive:
                 throw .protocolViolation("snapshot-receive is handled with its data")
             }
@@ -217,8 +221,8 @@ public struct HostServer: Sendable {
         }
     }
 
-    /// `snapshot-receive`: checks the manifest, says `ready` or `held`, then
-    /// reads the data. Returns false when the stream can no longer be trusted (a failure mid-data):
+    /// `snapshot-receive`: checks the manifest, says `ready` (with what to skip) or `held`, then
+    /// reads the data, points a disk's layers at this host's copies and installs it. Returns false when the stream can no longer be trusted (a failure mid-data):
     /// the session then ends, and the client retries on a new one.
     private func receive(_ request: HostRequest, from reader: ByteReader) async -> Bool {
         guard let manifest = request.manifest else {
@@ -226,25 +230,35 @@ public struct HostServer: Sendable {
             return true
         }
         let receiver = SnapshotReceiver(root: root, driver: driver)
-        let needed: Bool
+        let admission: SnapshotReceiver.Admission
         do {
-            needed = try await receiver.check(manifest)
+            admission = try await receiver.check(manifest)
         } catch {
             // Refused before any data: the client sends none, so the stream stays in step.
             answer(.failure(request.id, error.message))
             return true
         }
         var phase = HostAnswer(id: request.id, ok: true)
-        if !needed {
+        if !admission.needed {
             phase.phase = "held"
             phase.received = ReceiveReport(bytes: 0, seconds: 0)
             answer(phase)
             return true
         }
         phase.phase = "ready"
+        phase.skip = admission.skip.sorted()
         answer(phase)
         do {
-            let report = try await BlockingCalls.run { try receiver.receive(manifest, from: reader) }
+            let skip = admission.skip
+            let staged = try await BlockingCalls.run { try receiver.stage(manifest, skip: skip, from: reader) }
+            let report: ReceiveReport
+            do {
+                try await receiver.rebaseLayers(staged)
+                report = try await BlockingCalls.run { try receiver.install(staged) }
+            } catch {
+                receiver.discard(staged)
+                throw error
+            }
             var done = HostAnswer(id: request.id, ok: true)
             done.received = report
             answer(done)

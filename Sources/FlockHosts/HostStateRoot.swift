@@ -47,10 +47,14 @@ struct HostStateRoot: Sendable {
     }
 
     var incoming: String { "\(path)/incoming" }
+    /// Disk images, one per digest, that shipped snapshots' layers sit on.
+    var images: String { "\(path)/images" }
+    /// Where the image with this SHA-256 is kept; the extension tells QEMU its format.
+    func image(_ sha256: String, qcow2: Bool) -> String { "\(images)/\(sha256).\(qcow2 ? "qcow2" : "raw")" }
 
     /// Creates the directories a transfer writes to, 0700.
     func prepare() throws(HostError) {
-        for directory in ["\(path)/snapshots", incoming] {
+        for directory in ["\(path)/snapshots", incoming, images] {
             do {
                 try createPrivateDirectory(directory)
             } catch {
@@ -68,6 +72,18 @@ struct HostStateRoot: Sendable {
             guard (try? ExclusiveLock(path: "\(directory)/lock")) != nil else { continue }
             try? FileManager.default.removeItem(atPath: directory)
             log("removed the interrupted transfer \(entry)")
+        }
+    }
+
+    /// Deletes the images no snapshot here sits on any more, unless a transfer is under way (it
+    /// may have been told the host holds one).
+    func sweepUnusedImages(inUse: Set<String>, log: (String) -> Void) {
+        let transfers = (try? FileManager.default.contentsOfDirectory(atPath: incoming)) ?? []
+        guard transfers.isEmpty else { return }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: images)) ?? []
+        for entry in entries where !inUse.contains("\(images)/\(entry)") {
+            try? FileManager.default.removeItem(atPath: "\(images)/\(entry)")
+            log("removed the image \(entry), which no snapshot here uses any more")
         }
     }
 }

@@ -190,8 +190,9 @@ struct SnapshotShipment {
         let phase = try answer()
         if phase.phase == "held" { return (false, moved) }
         guard phase.phase == "ready" else { throw .protocolViolation("\(target.label) did not say ready: \(phase)") }
-        moved += try SnapshotSender.send(plan, to: input)
-        moved += 32 * plan.manifest.files.count
+        let skip = Set(phase.skip ?? [])
+        moved += try SnapshotSender.send(plan, skipping: skip, to: input)
+        moved += 32 * plan.manifest.files.filter { !skip.contains($0.name) }.count
         _ = try answer()
         return (true, moved)
     }

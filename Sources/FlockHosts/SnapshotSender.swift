@@ -23,22 +23,24 @@ enum SnapshotSender {
         var paths: [String: String] = [:]
         for (name, path) in exported.files {
             let (size, extents) = try SparseFile.extents(of: path)
-            files.append(SnapshotManifest.File(name: name, size: size, extents: extents))
+            let digest = name == QEMUDriver.imageFile ? try SparseFile.sha256(of: path) : nil
+            files.append(SnapshotManifest.File(name: name, size: size, sha256: digest, extents: extents))
             paths[name] = path
         }
         return Plan(
             manifest: SnapshotManifest(record: exported.record, parent: exported.parent, files: files), paths: paths)
     }
 
-    /// Streams the data of every file to `fd`; returns the bytes of data sent.
+    /// Streams the data of every file not in `skipping` (held by the host) to `fd`; returns the
+    /// bytes of data sent.
     ///
     /// A memory file's extents are often a page or two (the guest's scattered pages), so extents
     /// are gathered into one 1 MiB buffer and written when it is full: one write per extent would
     /// cost ssh a packet and a wake-up per page.
-    static func send(_ plan: Plan, to fd: Int32) throws(HostError) -> Int {
+    static func send(_ plan: Plan, skipping: Set<String> = [], to fd: Int32) throws(HostError) -> Int {
         var sent = 0
         var output = OutputBuffer(fd: fd)
-        for file in plan.manifest.files {
+        for file in plan.manifest.files where !skipping.contains(file.name) {
             guard let path = plan.paths[file.name] else { continue }
             let source = open(path, O_RDONLY | O_CLOEXEC)
             guard source >= 0 else { throw .io("cannot open \(path): \(errnoText())") }

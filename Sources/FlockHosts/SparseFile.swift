@@ -1,5 +1,7 @@
+import Crypto
 import FlockSystem
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -35,4 +37,31 @@ enum SparseFile {
         }
         return (size, extents)
     }
+
+    /// SHA-256 (hex) of a whole file, holes read as zeros, as `sha256sum` prints it: a disk
+    /// image's address on a host. Remembered by path, size and modification time, so that a
+    /// parent's image (hundreds of MiB) is read once per process, not once per shipment.
+    static func sha256(of path: String) throws(HostError) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .io("cannot stat \(path): \(errnoText())") }
+        let key = "\(path)\u{0}\(info.st_size)\u{0}\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        if let known = digests.withLock({ $0[key] }) { return known }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("cannot open \(path): \(errnoText())") }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw .io("cannot read \(path): \(errnoText())") }
+            if count == 0 { break }
+            chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        digests.withLock { $0[key] = digest }
+        return digest
+    }
+
+    private static let digests = Mutex<[String: String]>([:])
 }

@@ -7,7 +7,9 @@ import Foundation
 public struct ExportedSnapshot: Sendable {
     public var record: SnapshotRecord
     public var parent: VMRecord
-    /// The files to ship, by their name in the snapshot's directory: `memory` and `state`.
+    /// The files to ship, by their name in the snapshot's directory: `memory` and `state`, and
+    /// for a parent with a disk its frozen layer and the layers under it, top first
+    /// (`QEMUDriver.layerFile`), then the spec's image (`QEMUDriver.imageFile`).
     public var files: [(name: String, path: String)]
 }
 
@@ -19,23 +21,62 @@ public struct ExportedSnapshot: Sendable {
 /// compacted as if it ran there. Its clones record it in their lineage like local clones, so the
 /// last one destroyed there deletes it (`releaseSnapshotIfUnused`).
 extension QEMUDriver {
-    /// The names of the files a shipped snapshot carries; nothing else is ever written.
+    /// The names of the files every shipped snapshot carries.
     public static let shippedFiles = ["memory", "state"]
+    /// A parent's disk travels as its snapshot's frozen layer and the layers under it, each a
+    /// qcow2 file (`layer-0.qcow2` the frozen one), and the spec's image, which a host keeps
+    /// once by digest since every snapshot of the parent sits on it.
+    public static func layerFile(_ index: Int) -> String { "layer-\(index).qcow2" }
+    public static let imageFile = "image"
+    /// More layers than this means compaction is not keeping the chain short.
+    public static let maxLayers = 32
 
     /// Takes (or reuses) a lazy snapshot of a running parent and pins it until `releaseExport`,
-    /// so it is not deleted while it is being shipped. Parents with a disk are refused: their
-    /// frozen layer sits on a backing chain in the parent's directory, which does not travel yet.
+    /// so it is not deleted while it is being shipped. With a disk, the snapshot's frozen layer
+    /// and every layer under it ship too, as the parent's QEMU reports its chain; an image that
+    /// has a backing file of its own is refused (it would have to travel too): flatten it.
     public func exportSnapshot(ofParent name: String) async throws(QEMUError) -> ExportedSnapshot {
         try prepareRoot()
         guard let parent = record(named: name), parent.role == .parent else { throw .notFound(name) }
-        guard parent.spec.disk == nil else {
-            throw .refused(
-                "parent \(name) has a disk; snapshots with a disk layer cannot be shipped to other hosts yet")
-        }
         let snapshot = try await pinnedSnapshot(of: parent, mode: .lazy)
         let paths = snapshotPaths(snapshot.id)
-        return ExportedSnapshot(
-            record: snapshot, parent: parent, files: [("memory", paths.memory), ("state", paths.state)])
+        var files = [("memory", paths.memory), ("state", paths.state)]
+        if let image = parent.spec.disk {
+            do {
+                files += try await diskFiles(of: parent, frozen: snapshot.disk, image: image)
+            } catch {
+                unpin(snapshot.id)
+                throw error
+            }
+        }
+        return ExportedSnapshot(record: snapshot, parent: parent, files: files)
+    }
+
+    /// The frozen layer, the layers under it and the image, from the parent's chain (active layer
+    /// first, as `diskChain` reads it from QEMU).
+    private func diskFiles(
+        of parent: VMRecord, frozen: String?, image: String
+    ) async throws(QEMUError) -> [(String, String)] {
+        guard let frozen else { throw .snapshot("the snapshot of \(parent.name) records no frozen disk layer") }
+        let qmp = try await QMPClient.connect(path: paths(parent.name).qmpSocket, timeout: .seconds(5))
+        defer { qmp.close() }
+        let chain = try await diskChain(qmp)
+        guard let top = chain.firstIndex(of: frozen), let bottom = chain.firstIndex(of: image), top < bottom else {
+            throw .snapshot("the disk chain of \(parent.name) (\(chain)) does not run from \(frozen) to \(image)")
+        }
+        guard bottom == chain.count - 1 else {
+            throw .refused(
+                "the image \(image) of \(parent.name) has a backing file (\(chain[bottom + 1])), which would have to travel too; flatten it with qemu-img convert"
+            )
+        }
+        guard bottom - top <= Self.maxLayers else {
+            throw .snapshot(
+                "the disk chain of \(parent.name) has \(bottom - top) layers under its snapshot; at most \(Self.maxLayers) travel"
+            )
+        }
+        return chain[top..<bottom].enumerated().map { (Self.layerFile($0.offset), $0.element) } + [
+            (Self.imageFile, image)
+        ]
     }
 
     /// Lets go of an exported snapshot; it is deleted here if no local clone uses it.
@@ -65,13 +106,20 @@ extension QEMUDriver {
         return ids.compactMap { importedSnapshot($0) }.sorted { $0.createdAt < $1.createdAt }
     }
 
+    /// The disk images the imported snapshots here sit on (their parents' `spec.disk`).
+    public nonisolated func imagesInUse() -> Set<String> {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/snapshots")) ?? []
+        return Set(ids.compactMap { JSONFile.read(VMRecord.self, from: snapshotPaths($0).parentRecord)?.spec.disk })
+    }
+
     /// An imported snapshot, if this host holds all of it.
     public nonisolated func importedSnapshot(_ id: String) -> SnapshotRecord? {
         guard VMSpec.isValidName(id) else { return nil }
         let paths = snapshotPaths(id)
         guard let record = JSONFile.read(SnapshotRecord.self, from: paths.metadata), record.id == id,
             FileManager.default.fileExists(atPath: paths.parentRecord),
-            Self.shippedFiles.allSatisfy({ FileManager.default.fileExists(atPath: "\(paths.directory)/\($0)") })
+            Self.shippedFiles.allSatisfy({ FileManager.default.fileExists(atPath: "\(paths.directory)/\($0)") }),
+            record.disk.map({ FileManager.default.fileExists(atPath: $0) }) ?? true
         else { return nil }
         return record
     }
@@ -90,9 +138,8 @@ extension QEMUDriver {
             var parent = JSONFile.read(VMRecord.self, from: snapshotPaths(id).parentRecord)
         else { throw .snapshot("this host does not hold snapshot \(id)") }
         guard parent.pool == pool else { throw .refused("snapshot \(id) is of pool \(parent.pool), not \(pool)") }
-        guard snapshot.mode == .lazy, snapshot.disk == nil else {
-            throw .refused(
-                "snapshot \(id) is not a lazy snapshot without a disk; only those are restored from a shipment")
+        guard snapshot.mode == .lazy else {
+            throw .refused("snapshot \(id) is not a lazy snapshot; only those are restored from a shipment")
         }
         guard let recorded = snapshot.compatibility else {
             throw .refused("snapshot \(id) records no QEMU version, machine type or CPU model; take a new one")
@@ -103,9 +150,12 @@ extension QEMUDriver {
             throw .refused("snapshot \(id) cannot be restored on this host: \(differences.joined(separator: "; "))")
         }
         parent.spec.network = network
-        // Not its files: the kernel and initrd it names are on the parent's host, and a clone
-        // restored from a stream never boots (no `-kernel`), so they never travel.
+        // Not its kernel and initrd: they are on the parent's host, and a clone restored from a
+        // stream never boots (no `-kernel`), so they never travel. Its disk is this host's copy.
         try parent.spec.validate(checkFiles: false)
+        if let image = parent.spec.disk, !FileManager.default.fileExists(atPath: image) {
+            throw .snapshot("snapshot \(id) sits on the image \(image), which this host no longer holds")
+        }
         var batch = CloneBatch(started: [])
         let names = admissibleNames(requested, pool: pool, into: &batch)
         guard !names.isEmpty else { return batch }

@@ -154,6 +154,12 @@ final class NamespaceHost: @unchecked Sendable {
         return out.split(separator: "\n").map(String.init)
     }
 
+    /// Runs a command inside the host's mount namespace (its private /run and /dev/shm).
+    func run(_ command: [String]) async throws -> String {
+        guard let pid = sshd?.pid else { throw TopologyError("the host's sshd is not running") }
+        return try await tool("nsenter", ["-t", "\(pid)", "-m"] + command)
+    }
+
     func setLink(up: Bool) async throws {
         _ = try await tool("ip", ["link", "set", rootSide, up ? "up" : "down"])
     }

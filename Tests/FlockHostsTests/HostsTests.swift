@@ -144,18 +144,20 @@ extension HostsTests {
     }
 
     /// The parent's QEMU driver on the root "host", bridged into `parentNet`, and a warm parent
-    /// of pool `pool` whose cache holds `keys`.
+    /// of pool `pool` whose cache holds `keys`, with `disk` attached when given.
     static func warmParent(
-        pool: String, root: String, parentNet: ParentNetwork, keys: [String]
+        pool: String, root: String, parentNet: ParentNetwork, keys: [String], disk: String? = nil,
+        snapshotMaxAge: Duration = .seconds(600)
     ) async throws -> (QEMUDriver, VMRecord) {
         let driver = QEMUDriver(
             configuration: QEMUDriverConfiguration(
-                stateRoot: root, snapshotMaxAge: .seconds(600), quitTimeout: .seconds(3),
+                stateRoot: root, snapshotMaxAge: snapshotMaxAge, quitTimeout: .seconds(3),
                 networkNamespace: parentNet.namespace, logger: LineLogHandler.logger(label: "test") { _ in }))
         var spec = VMSpec(
             name: "flock-\(pool)-parent", pool: pool, kernel: guest + "/vmlinuz", initrd: guest + "/initrd.img",
             append: "console=ttyS0 quiet flock.miss_cost_ms=200 flock.ip=none", memoryMiB: 256, cpus: 1,
             accelerator: .tcg)
+        spec.disk = disk
         spec.network = NetworkSpec(
             mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
         let parent = try await driver.startParent(spec)
