@@ -20,6 +20,39 @@ public final class DemoFlockd: Sendable {
         public var binary: String
         /// How long a new clone has to pass its health check under TCG.
         public var healthTimeout = "60s"
+        /// Other hosts the pool places its clones on (`hosts:` and `placement:`); empty: all on
+        /// the parent's host.
+        public var hosts: [Host] = []
+
+        /// One host as `hosts:` names it in flockd.yaml.
+        public struct Host: Sendable {
+            public var name: String
+            /// `user@address`.
+            public var ssh: String
+            public var identityFile: String
+            public var knownHosts: String
+            public var stateRoot: String
+            public var flockctl: String
+            public var bridge: String
+            public var cidr: String
+            public var gateway: String
+            public var lostAfter = "5s"
+
+            public init(
+                name: String, ssh: String, identityFile: String, knownHosts: String, stateRoot: String,
+                flockctl: String, bridge: String, cidr: String, gateway: String
+            ) {
+                self.name = name
+                self.ssh = ssh
+                self.identityFile = identityFile
+                self.knownHosts = knownHosts
+                self.stateRoot = stateRoot
+                self.flockctl = flockctl
+                self.bridge = bridge
+                self.cidr = cidr
+                self.gateway = gateway
+            }
+        }
 
         public init(
             directory: String, haproxySocket: String, qemuStateRoot: String, networkNamespace: String? = nil,
@@ -65,14 +98,25 @@ public final class DemoFlockd: Sendable {
             snapshot_max_age: 15s
             boot_timeout: 120s
             agent_timeout: 60s
-        \(settings.networkNamespace.map { "    network_namespace: \($0)\n" } ?? "")pools:
+        \(settings.networkNamespace.map { "    network_namespace: \($0)\n" } ?? "")\(hostsSection(settings.hosts))pools:
           \(settings.policy.pool):
             policy: policy.yaml
             balancer: haproxy
             hypervisor: local
             parent: \(settings.policy.parent)
-
+        \(settings.hosts.isEmpty ? "" : "    placement: { hosts: [\(settings.hosts.map(\.name).joined(separator: ", "))] }\n")
         """
+    }
+
+    /// `hosts:`, one line each, or nothing.
+    static func hostsSection(_ hosts: [Settings.Host]) -> String {
+        guard !hosts.isEmpty else { return "" }
+        return "hosts:\n"
+            + hosts.map { host in
+                "  \(host.name): { ssh: \(host.ssh), identity_file: \(host.identityFile), known_hosts: \(host.knownHosts), "
+                    + "state_root: \(host.stateRoot), flockctl: \(host.flockctl), bridge: \(host.bridge), cidr: \(host.cidr), "
+                    + "gateway: \(host.gateway), lost_after: \(host.lostAfter) }\n"
+            }.joined()
     }
 
     /// Writes the config and the policy; call `start()` to run flockd.

@@ -13,9 +13,12 @@ public final class DemoStack: Sendable {
     /// Every request through the frontend, with its latency as HAProxy measured it.
     public let requestLog: RequestLog
 
-    /// Starts haproxy with a generated config, then flockd with `policy`; undoes the first if
-    /// the second fails.
-    public init(directory: String, parent: DemoParent, policy: DemoPolicy, flockdBinary: String) async throws {
+    /// Starts haproxy with a generated config, then flockd with `policy` (placing clones on
+    /// `hosts` when given); undoes the first if the second fails.
+    public init(
+        directory: String, parent: DemoParent, policy: DemoPolicy, flockdBinary: String,
+        hosts: [DemoFlockd.Settings.Host] = []
+    ) async throws {
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.directory = directory
@@ -34,11 +37,11 @@ public final class DemoStack: Sendable {
         policy.parent = parent.name
         policy.pool = parent.pool
         do {
-            flockd = try DemoFlockd(
-                settings: DemoFlockd.Settings(
-                    directory: directory, haproxySocket: haproxy.socketPath, qemuStateRoot: parent.stateRoot,
-                    networkNamespace: parent.driver.configuration.networkNamespace, policy: policy,
-                    binary: flockdBinary))
+            var settings = DemoFlockd.Settings(
+                directory: directory, haproxySocket: haproxy.socketPath, qemuStateRoot: parent.stateRoot,
+                networkNamespace: parent.driver.configuration.networkNamespace, policy: policy, binary: flockdBinary)
+            settings.hosts = hosts
+            flockd = try DemoFlockd(settings: settings)
             try await flockd.start()
         } catch {
             await haproxy.stop()
