@@ -1,5 +1,6 @@
 import FlockController
 import FlockCore
+import FlockHostRig
 import FlockQEMU
 import FlockStore
 import FlockTestSupport
@@ -21,17 +22,11 @@ struct PlacedPool {
 
     /// `max` counts the parent; each scale-out adds at most two clones, a second apart.
     init(
-        pool: String, scratch: Scratch, keys: TestKeys, hosts: [NamespaceHost], driver: QEMUDriver, parent: VMRecord,
+        pool: String, scratch: Scratch, keys: RigKeys, hosts: [NamespaceHost], driver: QEMUDriver, parent: VMRecord,
         max: Int, lostAfter: Duration = .seconds(15), settings: PoolController.Settings = .init()
     ) async throws {
-        members = try hosts.map { host in
-            PlacingHypervisor.Member(
-                name: "h\(host.index)",
-                host: RemoteHost(
-                    target: try HostsTests.target(host, keys: keys), logPath: scratch.path("h\(host.index).log")),
-                network: NetworkSpec(mode: .bridge, bridge: host.bridge, cidr: host.vmSubnet, gateway: host.vmGateway),
-                shipLog: scratch.path("h\(host.index)-ship.log"), lostAfter: lostAfter)
-        }
+        let flockctl = try HostsTests.flockctl
+        members = hosts.map { $0.member(keys: keys, flockctl: flockctl, lostAfter: lostAfter) }
         placing = PlacingHypervisor(
             local: driver, includesLocal: false, members: members, strategy: .spread,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

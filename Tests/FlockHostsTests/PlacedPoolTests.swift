@@ -1,5 +1,6 @@
 import FlockController
 import FlockCore
+import FlockHostRig
 import FlockQEMU
 import FlockStore
 import FlockSystem
@@ -17,7 +18,7 @@ extension HostsTests {
     /// placement is in the pool's events.
     @Test func poolSpreadsClonesOverTwoHostsAndShipsTheSnapshotOncePerHost() async throws {
         let scratch = try Scratch(prefix: "flock-placed")
-        let keys = try await TestKeys(directory: scratch.dir.path)
+        let keys = try await RigKeys(directory: scratch.dir.path)
         try await Self.withTopology(
             [64, 65], scratch: scratch, start: { try await $0.startSSHD(clientKey: try keys.publicKey) }
         ) {
@@ -27,7 +28,7 @@ extension HostsTests {
     }
 
     private func runPlacedPool(
-        scratch: Scratch, keys: TestKeys, parentNet: ParentNetwork, root: String, hosts: [NamespaceHost]
+        scratch: Scratch, keys: RigKeys, parentNet: ParentNetwork, root: String, hosts: [NamespaceHost]
     ) async throws {
         let (driver, parent) = try await Self.warmParent(
             pool: "pl", root: root, parentNet: parentNet, keys: ["k1", "k2"])
