@@ -151,7 +151,12 @@ public final class BenchHostsRunner: Sendable {
             transfers[name] = trip.transfer
         }
 
-        // (2) Rounds: one same-host clone and one on each holding host, the order rotating.
+        // (2) Rounds: one same-host clone and one on each holding host, the order rotating. Every
+        // clone stays until the end, so each gets an address no VM had in this run: a clone on an
+        // address freed seconds before finds the previous VM's MAC in its neighbours' caches, and
+        // its first SYNs go nowhere until its gratuitous ARP lands (about 200 ms, measured), which
+        // would count against whichever side reused more addresses, not against the clone.
+        var kept: [(via: any Hypervisor, name: String)] = []
         var local: [HostsCloneSample] = []
         var held: [HostsCloneSample] = []
         var heldTransferBytes: [Int] = []
@@ -166,8 +171,8 @@ public final class BenchHostsRunner: Sendable {
                         "round \(round + 1)/\(rounds): a clone on \(member(hosts[place])), which holds the snapshot")
                     held.append(
                         try await measure.clone(
-                            via: single[place], host: member(hosts[place]), veth: hosts[place], name: name,
-                            destroy: true))
+                            via: single[place], host: member(hosts[place]), veth: hosts[place], name: name))
+                    kept.append((single[place], name))
                     guard let trip = await single[place].transfers.last, !trip.transfer.shipped else {
                         throw BenchHTTP.Failure(
                             description: "\(member(hosts[place])) shipped the snapshot again: it should hold it")
@@ -175,13 +180,14 @@ public final class BenchHostsRunner: Sendable {
                     heldTransferBytes.append(trip.transfer.bytes)
                 } else {
                     progress("round \(round + 1)/\(rounds): a clone on the parent's host")
-                    local.append(
-                        try await measure.clone(via: driver, host: "local", veth: nil, name: name, destroy: true))
+                    local.append(try await measure.clone(via: driver, host: "local", veth: nil, name: name))
+                    kept.append((driver, name))
                 }
             }
         }
 
-        // (3) Eight clones over both hosts in one batch, spread, both holding the snapshot.
+        // (3) Eight clones over both hosts in one batch, spread, both holding the snapshot; the
+        // clones above still run, as a pool's earlier clones would.
         progress("\(Self.eightClones) clones over \(hosts.count) hosts")
         let eight = try await measure.batch(via: both, count: Self.eightClones, suffix: "eight")
         var perHost: [String: Int] = [:]
@@ -190,6 +196,7 @@ public final class BenchHostsRunner: Sendable {
         for (index, host) in hosts.enumerated() {
             try await single[index].destroy(name: OwnedName.make(pool: spec.pool, suffix: "first\(member(host))"))
         }
+        for (hypervisor, name) in kept { try await hypervisor.destroy(name: name) }
 
         return BenchHostsReport(
             machine: BenchMachine.describe(accelerator: parent.accelerator.rawValue, loadAtStart: loadAtStart),
@@ -219,9 +226,9 @@ struct HostsCloneMeasure: Sendable {
     let keys: [String]
 
     /// One lazy clone through `hypervisor`: decision → ack → first 200, then the first request
-    /// for each warmed key on it and on the parent; destroyed after when `destroy`.
+    /// for each warmed key on it and on the parent. It keeps running: the caller destroys it.
     func clone(
-        via hypervisor: any Hypervisor, host: String, veth: NamespaceHost?, name: String, destroy: Bool = false
+        via hypervisor: any Hypervisor, host: String, veth: NamespaceHost?, name: String
     ) async throws -> HostsCloneSample {
         let before = veth?.vethBytes()
         let started = ContinuousClock.now
@@ -236,7 +243,6 @@ struct HostsCloneMeasure: Sendable {
         guard let servingMs = await BenchFirstOK.poll(address, port, since: started, until: started + .seconds(300))
         else { throw BenchHTTP.Failure(description: "clone \(name) on \(host) never answered /healthz") }
         let (warm, hits, parentMs) = try await warmRequests(address, port)
-        if destroy { try await hypervisor.destroy(name: name) }
         return HostsCloneSample(
             host: host, ackMs: ackMs, servingMs: max(servingMs, ackMs), warmMs: warm, warmHits: hits,
             parentMs: parentMs, vethBytes: bytes)
