@@ -52,8 +52,8 @@ public final class BenchHostsRunner: Sendable {
     let rig: HostRig
     let makeDriver: @Sendable (_ networkNamespace: String) -> QEMUDriver
     let progress: @Sendable (String) -> Void
-    private let live = Mutex<(driver: QEMUDriver?, placers: [PlacingHypervisor], members: [PlacingHypervisor.Member])>(
-        (nil, [], []))
+    /// What `cleanUp` must stop and close, once made.
+    private let live = Mutex<(driver: QEMUDriver?, members: [PlacingHypervisor.Member])>((nil, []))
 
     /// The parent's driver, made by `makeDriver` for the parent network's namespace, must use
     /// `root` as its state root. The rig's files (keys, sshd configs and logs) go to a private
@@ -108,8 +108,8 @@ public final class BenchHostsRunner: Sendable {
         }
         // One snapshot for the whole run, pinned: every clone, here or there, restores from it,
         // so no clone pays a parent pause and each host needs it shipped once.
+        // Released at the end; on a failure, `cleanUp` stops the parent and its snapshots go with it.
         let exported = try await driver.exportSnapshot(ofParent: parent.name)
-        defer { Task { await driver.releaseExport(exported.record.id) } }
 
         let members = hosts.map { $0.member(keys: sshKeys, flockctl: flockctl) }
         let logger = Logger(label: "flock-bench.hosts", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -118,9 +118,7 @@ public final class BenchHostsRunner: Sendable {
         }
         let both = PlacingHypervisor(
             local: driver, includesLocal: false, members: members, strategy: .spread, logger: logger)
-        live.withLock {
-            $0.placers = single + [both]; $0.members = members
-        }
+        live.withLock { $0.members = members }
         let measure = HostsCloneMeasure(
             spec: spec, parent: parent, parentEndpoint: (parentAddress, parentPort), keys: keys)
 
@@ -131,7 +129,7 @@ public final class BenchHostsRunner: Sendable {
         for (host, member) in zip(hosts, members) {
             let started = ContinuousClock.now
             _ = try await member.host.hello()
-            sessionStartMs[self.member(host)] = BenchMath.milliseconds(ContinuousClock.now - started)
+            sessionStartMs[memberName(host)] = BenchMath.milliseconds(ContinuousClock.now - started)
         }
 
         // (1) The first clone on each host: the transfer, then the restore. It stays running: a
@@ -139,7 +137,7 @@ public final class BenchHostsRunner: Sendable {
         var firstOnHost: [HostsCloneSample] = []
         var transfers: [String: RemoteHost.Transfer] = [:]
         for (index, host) in hosts.enumerated() {
-            let name = member(host)
+            let name = memberName(host)
             progress("first clone on \(name): ships the snapshot")
             firstOnHost.append(
                 try await measure.clone(
@@ -164,18 +162,19 @@ public final class BenchHostsRunner: Sendable {
         for round in 0..<rounds {
             let order = Array(places[(round % places.count)...] + places[..<(round % places.count)])
             for place in order {
-                let suffix = "r\(round)\(place.map { member(hosts[$0]) } ?? "local")"
+                let suffix = "r\(round)\(place.map { memberName(hosts[$0]) } ?? "local")"
                 let name = OwnedName.make(pool: spec.pool, suffix: suffix)
                 if let place {
                     progress(
-                        "round \(round + 1)/\(rounds): a clone on \(member(hosts[place])), which holds the snapshot")
+                        "round \(round + 1)/\(rounds): a clone on \(memberName(hosts[place])), which holds the snapshot"
+                    )
                     held.append(
                         try await measure.clone(
-                            via: single[place], host: member(hosts[place]), veth: hosts[place], name: name))
+                            via: single[place], host: memberName(hosts[place]), veth: hosts[place], name: name))
                     kept.append((single[place], name))
                     guard let trip = await single[place].transfers.last, !trip.transfer.shipped else {
                         throw BenchHTTP.Failure(
-                            description: "\(member(hosts[place])) shipped the snapshot again: it should hold it")
+                            description: "\(memberName(hosts[place])) shipped the snapshot again: it should hold it")
                     }
                     heldTransferBytes.append(trip.transfer.bytes)
                 } else {
@@ -194,9 +193,10 @@ public final class BenchHostsRunner: Sendable {
         for name in eight.names { perHost[await both.home(of: name) ?? "?", default: 0] += 1 }
         for name in eight.names { try await both.destroy(name: name) }
         for (index, host) in hosts.enumerated() {
-            try await single[index].destroy(name: OwnedName.make(pool: spec.pool, suffix: "first\(member(host))"))
+            try await single[index].destroy(name: OwnedName.make(pool: spec.pool, suffix: "first\(memberName(host))"))
         }
         for (hypervisor, name) in kept { try await hypervisor.destroy(name: name) }
+        await driver.releaseExport(exported.record.id)
 
         return BenchHostsReport(
             machine: BenchMachine.describe(accelerator: parent.accelerator.rawValue, loadAtStart: loadAtStart),
@@ -205,7 +205,7 @@ public final class BenchHostsRunner: Sendable {
             heldTransferBytes: heldTransferBytes, sessionStartMs: sessionStartMs, eight: eight, eightPerHost: perHost)
     }
 
-    private func member(_ host: NamespaceHost) -> String { "h\(host.index)" }
+    private func memberName(_ host: NamespaceHost) -> String { "h\(host.index)" }
 
     /// Stops every VM (the hosts' go with their namespaces), closes the SSH sessions, removes the
     /// rig (namespaces, veths, sshd) and its files; errors are ignored, the reaper follows.
