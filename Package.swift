@@ -74,7 +74,9 @@ let package = Package(
         .target(name: "FlockStore", dependencies: ["FlockCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "FlockController",
-            dependencies: ["FlockCore", "FlockStore", "FlockSystem", .product(name: "Metrics", package: "swift-metrics")]
+            dependencies: [
+                "FlockCore", "FlockStore", "FlockSystem", .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
 
         // Hypervisors.
@@ -93,6 +95,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Namespace "hosts" on one machine (network namespaces, each with sshd and a VM bridge), for
+        // the hosts bench, demos and FlockHostsTests; needs root.
+        .target(name: "FlockHostRig", dependencies: ["FlockCore", "FlockSystem", "FlockHosts", "FlockQEMU"]),
         // libxl and libxenstore from libxen-dev (Xen 4.17), for the Xen driver.
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .target(
@@ -161,13 +166,14 @@ let package = Package(
         .target(
             name: "FlockBench",
             dependencies: [
-                "FlockCLI", "FlockCore", "FlockController", "FlockDemo", "FlockQEMU", "FlockStore", "FlockTesting",
+                "FlockCLI", "FlockCore", "FlockController", "FlockDemo", "FlockHostRig", "FlockHosts", "FlockQEMU",
+                "FlockStore", "FlockSystem", "FlockTesting", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "flock-bench",
             dependencies: [
-                "FlockBench", "FlockCLI", "FlockCore", "FlockDemo", "FlockQEMU",
+                "FlockBench", "FlockCLI", "FlockCore", "FlockDemo", "FlockHostRig", "FlockQEMU", "FlockSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -227,7 +233,8 @@ let package = Package(
         .testTarget(
             name: "FlockHostsTests",
             dependencies: [
-                "FlockHosts", "FlockQEMU", "FlockCore", "FlockController", "FlockDaemon", "FlockStore", "FlockSystem",
+                "FlockHosts", "FlockHostRig", "FlockQEMU", "FlockCore", "FlockController", "FlockDaemon", "FlockStore",
+                "FlockSystem",
                 "FlockTestSupport", "FlockTesting", "flockctl", .product(name: "Logging", package: "swift-log"),
             ]
         ),

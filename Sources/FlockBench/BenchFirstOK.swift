@@ -33,9 +33,22 @@ struct BenchFirstOK: Sendable {
             }
         }
         guard let (host, port) = endpoint else { return nil }
+        return await Self.poll(host, port, since: started, until: deadline) {
+            startFinished.isSet && recordOnDisk(name) == nil
+        }.map { ($0, host, port) }
+    }
+
+    /// Probes `host:port`'s `/healthz` until it answers 200 (the milliseconds since `started`),
+    /// `deadline` passes or `gone` says the VM went away (nil); the attempts as `wait` describes.
+    /// For VMs whose endpoint is known without their record on this machine: `bench hosts`'
+    /// clones on other hosts.
+    static func poll(
+        _ host: String, _ port: Int, since started: ContinuousClock.Instant, until deadline: ContinuousClock.Instant,
+        gone: () -> Bool = { false }
+    ) async -> Double? {
         let first = BenchFirstAnswer()
         while ContinuousClock.now < deadline, !Task.isCancelled {
-            if let elapsed = first.value { return (elapsed, host, port) }
+            if let elapsed = first.value { return elapsed }
             if first.begin(limit: 4) {
                 let patience: Duration = ContinuousClock.now - started < .seconds(20) ? .milliseconds(250) : .seconds(3)
                 Task.detached {
@@ -43,10 +56,10 @@ struct BenchFirstOK: Sendable {
                     first.end(ok: response?.status == 200, at: BenchMath.milliseconds(ContinuousClock.now - started))
                 }
             }
-            if startFinished.isSet, recordOnDisk(name) == nil { return nil }
+            if gone() { return nil }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        return first.value.map { ($0, host, port) }
+        return first.value
     }
 
     /// The VM's record read straight from its directory, not through the driver: the driver is

@@ -11,16 +11,18 @@ import Foundation
 /// on Ctrl-C or SIGTERM.
 enum BenchVMRun {
     /// A driver whose log lines are stamped with the seconds since the bench began, printed
-    /// with `--verbose` or when stderr is a terminal.
+    /// with `--verbose` or when stderr is a terminal. `networkNamespace` holds the VMs' bridge
+    /// (bridge networking); `snapshotMaxAge` above zero lets clones reuse a snapshot.
     static func driver(
         root: String, label: String, verbose: Bool, lazyFreeze: LazyFreeze = .copyWhilePaused,
-        bootTimeout: Duration = .seconds(120), warmStandbys: Bool = false
+        bootTimeout: Duration = .seconds(120), warmStandbys: Bool = false, networkNamespace: String? = nil,
+        snapshotMaxAge: Duration = .zero
     ) -> QEMUDriver {
         let origin = ContinuousClock.now
         return QEMUDriver(
             configuration: QEMUDriverConfiguration(
-                stateRoot: root, snapshotMaxAge: .zero, bootTimeout: bootTimeout, lazyFreeze: lazyFreeze,
-                warmStandbys: warmStandbys,
+                stateRoot: root, snapshotMaxAge: snapshotMaxAge, bootTimeout: bootTimeout, lazyFreeze: lazyFreeze,
+                networkNamespace: networkNamespace, warmStandbys: warmStandbys,
                 logger: LineLogHandler.logger(label: label) { line in
                     let stamp = String(format: "%9.3f", BenchMath.milliseconds(ContinuousClock.now - origin) / 1000)
                     if verbose || isatty(2) == 1 { printError("flock-bench: [\(stamp) s] \(line)") }

@@ -12,8 +12,8 @@ struct FlockBenchCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flock-bench",
         abstract:
-            "Measure clone modes side by side, time to peak, the reaction to a load step, and the controller at scale.",
-        subcommands: [BenchClone.self, BenchPeak.self, BenchScaleOut.self, BenchController.self]
+            "Measure clone modes side by side, time to peak, the reaction to a load step, clones on other hosts, and the controller at scale.",
+        subcommands: [BenchClone.self, BenchPeak.self, BenchScaleOut.self, BenchHosts.self, BenchController.self]
     )
 
     static func main() async { await runCommandLine() }

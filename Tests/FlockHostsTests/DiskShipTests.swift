@@ -1,4 +1,5 @@
 import FlockCore
+import FlockHostRig
 import FlockQEMU
 import FlockSystem
 import FlockTestSupport
@@ -14,7 +15,7 @@ extension HostsTests {
     /// its layers but not the image again, and the image goes when the last snapshot on it does.
     @Test func aParentWithADiskShipsItsLayersAndTheImageOnce() async throws {
         let scratch = try Scratch(prefix: "flock-disk")
-        let keys = try await TestKeys(directory: scratch.dir.path)
+        let keys = try await RigKeys(directory: scratch.dir.path)
         try await Self.withTopology(
             [68], scratch: scratch, start: { try await $0.startSSHD(clientKey: try keys.publicKey) }
         ) { parentNet, root, hosts in
@@ -23,7 +24,7 @@ extension HostsTests {
     }
 
     private func runDiskShip(
-        scratch: Scratch, keys: TestKeys, parentNet: ParentNetwork, root: String, host: NamespaceHost
+        scratch: Scratch, keys: RigKeys, parentNet: ParentNetwork, root: String, host: NamespaceHost
     ) async throws {
         let image = "\(root)/image.qcow2"
         #expect(

@@ -1,4 +1,5 @@
 import FlockCore
+import FlockHostRig
 import FlockQEMU
 import FlockSystem
 import FlockTestSupport
@@ -8,7 +9,7 @@ import Testing
 @testable import FlockHosts
 
 /// Real sshd in network namespaces with private /run and /dev/shm, the built flockctl as the
-/// remote command, real QEMU (TCG) on both sides; see `NamespaceHost`.
+/// remote command, real QEMU (TCG) on both sides; see `HostRig` and `NamespaceHost`.
 @Suite(.serialized)
 struct HostsTests {
     static var guest: String {
@@ -19,28 +20,23 @@ struct HostsTests {
 
     static var flockctl: String {
         get throws {
-            guard let url = BuiltBinary.url("flockctl") else { throw TopologyError("flockctl is not built") }
+            guard let url = BuiltBinary.url("flockctl") else { throw RigError("flockctl is not built") }
             return url.path
         }
     }
 
-    static func target(_ host: NamespaceHost, keys: TestKeys, stateRoot: String? = nil) throws -> SSHTarget {
-        SSHTarget(
-            user: "root", host: host.address, identityFile: keys.identity, knownHostsFile: host.knownHosts,
-            stateRoot: stateRoot ?? host.stateRoot, flockctl: try flockctl, serverAliveInterval: 1, connectTimeout: 5)
+    static func target(_ host: NamespaceHost, keys: RigKeys, stateRoot: String? = nil) throws -> SSHTarget {
+        host.target(keys: keys, flockctl: try flockctl, stateRoot: stateRoot)
     }
-
-    static func tag() -> String { String(UInt32.random(in: 0...0xfff), radix: 16) }
 
     /// Missing or loose key files, an unknown host key and a state root with `..` are each
     /// refused with a message that says what and where.
     @Test func badConfigurationIsRefusedClearly() async throws {
         let scratch = try Scratch(prefix: "flock-hosts")
-        let keys = try await TestKeys(directory: scratch.dir.path)
-        let host = try await NamespaceHost(index: 61, tag: Self.tag(), directory: scratch.path("a"))
-        defer { Task { await host.destroy() } }
+        let keys = try await RigKeys(directory: scratch.dir.path)
+        let rig = HostRig()
         do {
-            try FileManager.default.createDirectory(atPath: host.directory, withIntermediateDirectories: true)
+            let host = try await rig.makeHost(index: 61, directory: scratch.path("a"))
             try await host.startSSHD(clientKey: try keys.publicKey)
 
             // The good path first, so the refusals below are about what they change.
@@ -82,7 +78,8 @@ struct HostsTests {
                 looseError?.message.contains("has mode 644; it must be 0600") == true, "\(looseError?.message ?? "")")
 
             let otherKnown = scratch.path("other_known_hosts")
-            _ = try await tool("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", scratch.path("other_host_key")])
+            try await RigTool.run(
+                "ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", scratch.path("other_host_key")])
             let otherLine = try String(contentsOfFile: scratch.path("other_host_key.pub"), encoding: .utf8)
             try "\(host.address) \(otherLine)".write(toFile: otherKnown, atomically: true, encoding: .utf8)
             var unknown = try Self.target(host, keys: keys)
@@ -103,10 +100,10 @@ struct HostsTests {
                 "\(dottedError?.message ?? "")")
             await dotted.close()
         } catch {
-            await host.destroy()
+            await rig.destroy()
             throw error
         }
-        await host.destroy()
+        await rig.destroy()
     }
 }
 
@@ -117,21 +114,18 @@ extension HostsTests {
         _ indexes: [Int], scratch: Scratch, start: (NamespaceHost) async throws -> Void,
         _ body: (ParentNetwork, String, [NamespaceHost]) async throws -> Void
     ) async throws {
-        let tag = tag()
-        let parentNet = try await ParentNetwork(tag: tag)
-        var hosts: [NamespaceHost] = []
+        let rig = HostRig()
         let root = try tmpfsScratch("hosts-parent")
         ExitCleanup.register(root)
         func tearDown() async {
-            for host in hosts { await host.destroy() }
-            await parentNet.destroy()
+            await rig.destroy()
             try? FileManager.default.removeItem(atPath: root)
         }
         do {
+            let parentNet = try await rig.makeParentNetwork()
+            var hosts: [NamespaceHost] = []
             for index in indexes {
-                let directory = scratch.path("host\(index)")
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                let host = try await NamespaceHost(index: index, tag: tag, directory: directory)
+                let host = try await rig.makeHost(index: index, directory: scratch.path("host\(index)"))
                 hosts.append(host)
                 try await start(host)
             }
@@ -158,8 +152,7 @@ extension HostsTests {
             append: "console=ttyS0 quiet flock.miss_cost_ms=200 flock.ip=none", memoryMiB: 256, cpus: 1,
             accelerator: .tcg)
         spec.disk = disk
-        spec.network = NetworkSpec(
-            mode: .bridge, bridge: parentNet.bridge, cidr: parentNet.subnet, gateway: parentNet.gateway)
+        spec.network = parentNet.network
         let parent = try await driver.startParent(spec)
         let address = try #require(parent.address)
         for key in keys {

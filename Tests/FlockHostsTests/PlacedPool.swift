@@ -1,6 +1,7 @@
 import FlockController
 import FlockCore
 import FlockDaemon
+import FlockHostRig
 import FlockQEMU
 import FlockStore
 import FlockTestSupport
@@ -22,18 +23,12 @@ struct PlacedPool {
 
     /// `max` counts the parent; each scale-out adds at most two clones, a second apart.
     init(
-        pool: String, scratch: Scratch, keys: TestKeys, hosts: [NamespaceHost], driver: QEMUDriver, parent: VMRecord,
+        pool: String, scratch: Scratch, keys: RigKeys, hosts: [NamespaceHost], driver: QEMUDriver, parent: VMRecord,
         max: Int, lostAfter: Duration = .seconds(15), settings: PoolController.Settings = .init()
     ) async throws {
         _ = DaemonMetrics.registry  // flockd's Prometheus backend, so that tests read the metrics
-        members = try hosts.map { host in
-            PlacingHypervisor.Member(
-                name: "h\(host.index)",
-                host: RemoteHost(
-                    target: try HostsTests.target(host, keys: keys), logPath: scratch.path("h\(host.index).log")),
-                network: NetworkSpec(mode: .bridge, bridge: host.bridge, cidr: host.vmSubnet, gateway: host.vmGateway),
-                shipLog: scratch.path("h\(host.index)-ship.log"), lostAfter: lostAfter)
-        }
+        let flockctl = try HostsTests.flockctl
+        members = hosts.map { $0.member(keys: keys, flockctl: flockctl, lostAfter: lostAfter) }
         placing = PlacingHypervisor(
             pool: pool, local: driver, includesLocal: false, members: members, strategy: .spread,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

@@ -1,6 +1,7 @@
 import FlockController
 import FlockCore
 import FlockDaemon
+import FlockHostRig
 import FlockQEMU
 import FlockStore
 import FlockSystem
@@ -19,7 +20,7 @@ extension HostsTests {
     /// placement is in the pool's events.
     @Test func poolSpreadsClonesOverTwoHostsAndShipsTheSnapshotOncePerHost() async throws {
         let scratch = try Scratch(prefix: "flock-placed")
-        let keys = try await TestKeys(directory: scratch.dir.path)
+        let keys = try await RigKeys(directory: scratch.dir.path)
         try await Self.withTopology(
             [64, 65], scratch: scratch, start: { try await $0.startSSHD(clientKey: try keys.publicKey) }
         ) {
@@ -29,7 +30,7 @@ extension HostsTests {
     }
 
     private func runPlacedPool(
-        scratch: Scratch, keys: TestKeys, parentNet: ParentNetwork, root: String, hosts: [NamespaceHost]
+        scratch: Scratch, keys: RigKeys, parentNet: ParentNetwork, root: String, hosts: [NamespaceHost]
     ) async throws {
         let (driver, parent) = try await Self.warmParent(
             pool: "pl", root: root, parentNet: parentNet, keys: ["k1", "k2"])

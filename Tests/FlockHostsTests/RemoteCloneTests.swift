@@ -1,4 +1,5 @@
 import FlockCore
+import FlockHostRig
 import FlockQEMU
 import FlockSystem
 import FlockTestSupport
@@ -14,7 +15,7 @@ extension HostsTests {
     /// whose link goes down fails its pending request within the deadline, and reconnects after.
     @Test func snapshotShipsOnceAndRemoteClonesServeWarm() async throws {
         let scratch = try Scratch(prefix: "flock-hosts")
-        let keys = try await TestKeys(directory: scratch.dir.path)
+        let keys = try await RigKeys(directory: scratch.dir.path)
         try await Self.withTopology(
             [62, 63], scratch: scratch,
             start: { host in
@@ -34,7 +35,7 @@ extension HostsTests {
     }
 
     private func run(
-        scratch: Scratch, keys: TestKeys, parentNet: ParentNetwork, root: String, hostA: NamespaceHost,
+        scratch: Scratch, keys: RigKeys, parentNet: ParentNetwork, root: String, hostA: NamespaceHost,
         hostB: NamespaceHost
     ) async throws {
         let (driver, parent) = try await Self.warmParent(
