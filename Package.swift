@@ -147,7 +147,7 @@ let package = Package(
         .target(
             name: "FlockDemo",
             dependencies: [
-                "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU",
+                "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockHostRig",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),

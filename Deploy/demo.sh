@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: Flock end to end on this machine. Installs what is missing, builds the guest
-# image, flockctl and flockd, then runs 'flockctl demo': HAProxy with a generated config, the warm
-# parent VM, flockd with a demo policy and a wrk load step (~1x → ~4x → ~1x), with live progress,
-# a summary table, JSON and an SVG chart in .build-demo/. Then the policy backtest, which is cheap.
+# image, flockctl and flockd, then runs 'flockctl demo --hosts 2': HAProxy with a generated config,
+# the warm parent VM, two namespace hosts reached over SSH for its clones, flockd with a demo policy
+# and a wrk load step (~1x → ~4x → ~1x), with live progress, a summary table, JSON and an SVG chart
+# in .build-demo/. Then the policy backtest, which is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ bin=$(swift build --show-bin-path)
 
 out=.build-demo/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
-"$bin/flockctl" demo --json "$out/demo-summary.json" --chart "$out/demo-chart.svg"
+"$bin/flockctl" demo --hosts 2 --json "$out/demo-summary.json" --chart "$out/demo-chart.svg"
 echo "demo: summary $out/demo-summary.json, chart $out/demo-chart.svg"
 
 "$bin/flockctl" policy validate Policies/*.yaml

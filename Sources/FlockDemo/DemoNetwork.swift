@@ -1,3 +1,4 @@
+import FlockHostRig
 import FlockSystem
 import Foundation
 
@@ -53,10 +54,7 @@ public struct DemoNetwork: Sendable {
         do {
             for step in steps { try await run("ip", step, log: log) }
             try await run("ip", ["netns", "exec", namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"], log: log)
-            let rules = "\(NSTemporaryDirectory())/flock-demo-\(getpid()).nft"
-            try firewall.write(toFile: rules, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(atPath: rules) }
-            try await run("ip", ["netns", "exec", namespace, "nft", "-f", rules], log: log)
+            try await VMFirewall.install(in: namespace, table: "flock_demo", uplink: uplink, bridge: bridge)
         } catch {
             await network.destroy()
             throw error
@@ -70,24 +68,6 @@ public struct DemoNetwork: Sendable {
         _ = try? await ChildProcess.run("ip", ["link", "delete", Self.rootSide], log: "/dev/null")
         _ = try? await ChildProcess.run("ip", ["netns", "delete", Self.namespace], log: "/dev/null")
     }
-
-    /// Only the root namespace opens connections: to the VMs, through the uplink. Replies pass;
-    /// whatever a guest starts (toward the namespace, the root namespace or further) is dropped.
-    static let firewall = """
-        table inet flock_demo {
-            chain forward {
-                type filter hook forward priority filter; policy drop;
-                ct state established,related accept
-                iifname "\(uplink)" oifname "\(bridge)" accept
-            }
-            chain input {
-                type filter hook input priority filter; policy accept;
-                iifname "\(bridge)" ct state established,related accept
-                iifname "\(bridge)" drop
-            }
-        }
-
-        """
 
     private static func run(_ tool: String, _ arguments: [String], log: String) async throws {
         let status = try await ChildProcess.run(tool, arguments, log: log)

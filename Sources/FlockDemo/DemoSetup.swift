@@ -1,4 +1,5 @@
 import FlockCore
+import FlockHostRig
 import FlockQEMU
 import FlockSystem
 import Foundation
@@ -21,14 +22,24 @@ public enum DemoSetup {
         public let spec: VMSpec
         let flockd: String
         public let policy: DemoPolicy
+        /// How many namespace hosts the clones go to (`--hosts`); 0: the parent's host.
+        public let hostCount: Int
+        /// The flockctl the hosts' sshd runs as `flockctl host serve` (the namespaces share this
+        /// machine's file system).
+        let flockctl: String
         let started = Started()
 
-        init(workdir: String, createdWorkdir: Bool, spec: VMSpec, flockd: String, policy: DemoPolicy) {
+        init(
+            workdir: String, createdWorkdir: Bool, spec: VMSpec, flockd: String, policy: DemoPolicy, hostCount: Int,
+            flockctl: String
+        ) {
             self.workdir = workdir
             self.createdWorkdir = createdWorkdir
             self.spec = spec
             self.flockd = flockd
             self.policy = policy
+            self.hostCount = hostCount
+            self.flockctl = flockctl
         }
         var bridged: Bool { spec.network.mode == .bridge }
         var stateRoot: String { "\(workdir)/qemu" }
@@ -36,7 +47,8 @@ public enum DemoSetup {
 
     /// What has been started so far, for the clean-up to stop (and only that).
     final class Started: Sendable {
-        private let parts = Mutex<(parent: DemoParent?, stack: DemoStack?, network: DemoNetwork?)>((nil, nil, nil))
+        private let parts = Mutex<(parent: DemoParent?, stack: DemoStack?, network: DemoNetwork?, rig: DemoHosts?)>(
+            (nil, nil, nil, nil))
         var parent: DemoParent? {
             get { parts.withLock { $0.parent } }
             set { parts.withLock { $0.parent = newValue } }
@@ -49,22 +61,34 @@ public enum DemoSetup {
             get { parts.withLock { $0.network } }
             set { parts.withLock { $0.network = newValue } }
         }
+        var hosts: DemoHosts? {
+            get { parts.withLock { $0.rig } }
+            set { parts.withLock { $0.rig = newValue } }
+        }
     }
 
     /// Resolves everything before anything starts. `policy` gives the pool's tuning; its pool,
     /// parent and port come from the spec, which `parentSpec` reads (the command's spec file
     /// reader, called after the tools are found). `kernelArguments` are added to the parent's
     /// command line (the demo app reads its knobs there). `network` is how the VMs are reached:
-    /// `bridge` (a `DemoNetwork`, root only) or QEMU's user-mode networking.
+    /// `bridge` (a `DemoNetwork`, root only) or QEMU's user-mode networking. With `hosts`, the
+    /// clones go to that many namespace hosts (`DemoHosts`; bridge only).
     public static func prepare(
         workdir: String?, parentSpec: () throws -> VMSpec, flockd: String?, policy: DemoPolicy,
-        network: NetworkSpec.Mode = .bridge, kernelArguments: [String] = []
+        network: NetworkSpec.Mode = .bridge, kernelArguments: [String] = [], hosts: Int = 0
     ) throws -> Setup {
         for tool in ["haproxy", "wrk", "qemu-system-x86_64"] where findExecutable(tool) == nil {
             throw DemoError("\(tool) is not installed (hint: bash Deploy/setup.sh)")
         }
         if network == .bridge { try DemoNetwork.checkPrerequisites() }
+        if hosts > 0 {
+            guard network == .bridge else {
+                throw DemoError("--hosts needs --network bridge: HAProxy reaches the hosts' VMs on their bridges")
+            }
+            if let missing = HostRig.missingPrerequisite() { throw DemoError(missing) }
+        }
         let flockdPath = try flockdBinary(flockd)
+        let flockctlPath = try sibling("flockctl", of: flockdPath)
         var spec = try parentSpec()
         var arguments = kernelArguments
         switch network {
@@ -85,7 +109,9 @@ public enum DemoSetup {
         policy.pool = spec.pool
         policy.guestPort = spec.guestPort
         let (directory, created) = try makeWorkdir(workdir)
-        return Setup(workdir: directory, createdWorkdir: created, spec: spec, flockd: flockdPath, policy: policy)
+        return Setup(
+            workdir: directory, createdWorkdir: created, spec: spec, flockd: flockdPath, policy: policy,
+            hostCount: hosts, flockctl: flockctlPath)
     }
 
     /// The given directory (created if missing), else a fresh one on tmpfs: the QEMU state root
@@ -133,6 +159,14 @@ public enum DemoSetup {
         throw DemoError("flockd is not built (hint: swift build --product flockd)")
     }
 
+    /// The flockctl built with `flockd` (the hosts run it), else the one in PATH.
+    private static func sibling(_ name: String, of binary: String) throws -> String {
+        let next = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: next) { return next }
+        if let found = findExecutable(name) { return found }
+        throw DemoError("\(name) is not built (hint: swift build --product \(name))")
+    }
+
     /// Boots, starts, drives and reports; the clean-up is the caller's (`DemoSignals`).
     public static func execute(
         _ setup: Setup, plan: LoadPlan, json: String?, chart: String?, view: DemoView
@@ -171,9 +205,18 @@ public enum DemoSetup {
             networkNamespace: setup.bridged ? DemoNetwork.namespace : nil,
             log: { line in view.note("qemu: \(line)") })
         setup.started.parent = parent
+        var hosts: [DemoFlockd.Settings.Host] = []
+        if setup.hostCount > 0 {
+            let rig = DemoHosts()
+            setup.started.hosts = rig
+            hosts = try await rig.create(count: setup.hostCount, flockctl: setup.flockctl)
+            for host in hosts {
+                view.note("host \(host.name): sshd at \(host.ssh), VMs on \(host.cidr) (a network namespace)")
+            }
+        }
         view.note("parent serving on \(parent.host):\(parent.port); starting haproxy and flockd")
         let stack = try await DemoStack(
-            directory: setup.workdir, parent: parent, policy: setup.policy, flockdBinary: setup.flockd)
+            directory: setup.workdir, parent: parent, policy: setup.policy, flockdBinary: setup.flockd, hosts: hosts)
         setup.started.stack = stack
         view.note(
             "haproxy frontend \(stack.frontendURL), flockd API 127.0.0.1:\(stack.flockd.port); policy: "
@@ -216,6 +259,10 @@ public enum DemoSetup {
         if let parent = setup.started.parent {
             view.note("stopping the parent VM")
             await parent.stop()
+        }
+        if let hosts = setup.started.hosts {
+            view.note("removing the namespace hosts and their VMs")
+            await hosts.destroy()
         }
         if let network = setup.started.network {
             view.note("removing the VM network")

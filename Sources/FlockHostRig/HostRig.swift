@@ -33,7 +33,7 @@ public final class HostRig: Sendable {
         guard FileManager.default.isExecutableFile(atPath: sshd) else {
             return "\(sshd) is missing: the namespace hosts each run an sshd (hint: apt-get install openssh-server)"
         }
-        for tool in ["ip", "unshare", "ssh", "ssh-keygen"] where findExecutable(tool) == nil {
+        for tool in ["ip", "nft", "unshare", "ssh", "ssh-keygen"] where findExecutable(tool) == nil {
             return "\(tool) is not installed (hint: bash Deploy/setup.sh)"
         }
         return nil

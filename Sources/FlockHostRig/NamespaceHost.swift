@@ -63,6 +63,7 @@ public final class NamespaceHost: @unchecked Sendable {
         do {
             for step in steps { try await RigTool.run("ip", step) }
             try await RigTool.run("ip", ["netns", "exec", namespace, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+            try await VMFirewall.install(in: namespace, table: "flock_host", uplink: "up0", bridge: bridge)
         } catch {
             await destroy()
             throw error

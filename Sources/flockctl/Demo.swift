@@ -53,6 +53,12 @@ struct Demo: AsyncParsableCommand {
     var network = NetworkSpec.Mode.bridge
 
     @Option(
+        help: ArgumentHelp(
+            "Place the clones on this many namespace hosts (each a network namespace with its own sshd and VM bridge, reached over SSH as other machines would be; root, sshd); 0 keeps them on the parent's host.",
+            valueName: "n"))
+    var hosts = 0
+
+    @Option(
         name: .customLong("parent-spec"),
         help: ArgumentHelp("The parent VM spec (default: the --guest image's).", valueName: "file"))
     var parentSpec: String?
@@ -74,6 +80,7 @@ struct Demo: AsyncParsableCommand {
 
     func validate() throws {
         guard (2...8).contains(maxCapacity) else { throw ValidationError("--max must be 2...8") }
+        guard (0...4).contains(hosts) else { throw ValidationError("--hosts must be 0...4") }
         guard calm >= 5, step >= 10, tail >= 10, calm + step + tail <= 900 else {
             throw ValidationError("--calm ≥ 5, --step ≥ 10, --tail ≥ 10 seconds, 15 minutes at most in all")
         }
@@ -89,7 +96,7 @@ struct Demo: AsyncParsableCommand {
         do {
             setup = try DemoSetup.prepare(
                 workdir: workdir, parentSpec: { try VMSpecFile.load(parentSpec ?? guest.spec) }, flockd: flockd,
-                policy: policy, network: network)
+                policy: policy, network: network, hosts: hosts)
         } catch let error as DemoError {
             throw CLIFailure("error: \(error)")
         }
