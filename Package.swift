@@ -263,8 +263,8 @@ let package = Package(
         .testTarget(
             name: "FlockEndToEndTests",
             dependencies: [
-                "FlockDemo", "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockTestSupport",
-                "flockd",
+                "FlockDemo", "FlockCore", "FlockSystem", "FlockStore", "FlockHAProxy", "FlockQEMU", "FlockHostRig",
+                "FlockTestSupport", "flockd",
             ]
         ),
     ],

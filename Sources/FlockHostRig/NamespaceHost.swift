@@ -152,12 +152,19 @@ public final class NamespaceHost: @unchecked Sendable {
         }.reduce(0, +)
     }
 
-    /// Kills everything in the namespace (sshd, sessions, QEMUs: their private mounts and the
-    /// snapshots on them go with the last of them), then deletes it; certain.
-    public func destroy() async {
+    /// The host crashes: everything in its namespace is SIGKILLed (sshd, sessions, QEMUs; their
+    /// private mounts and the snapshots on them go with the last of them), and the namespace, its
+    /// links and route stay, so `startSSHD` brings it back, empty, as a rebooted machine.
+    public func crash() async {
         await HostRig.killAll(in: namespace)
         sshd?.kill()
         await sshd?.waitForExit(timeout: .seconds(5))
+    }
+
+    /// Kills everything in the namespace (sshd, sessions, QEMUs: their private mounts and the
+    /// snapshots on them go with the last of them), then deletes it; certain.
+    public func destroy() async {
+        await crash()
         _ = try? await RigTool.run("ip", ["link", "delete", rootSide])
         _ = try? await RigTool.run("ip", ["netns", "delete", namespace])
     }
