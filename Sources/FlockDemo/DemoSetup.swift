@@ -25,13 +25,13 @@ public enum DemoSetup {
         /// How many namespace hosts the clones go to (`--hosts`); 0: the parent's host.
         public let hostCount: Int
         /// The flockctl the hosts' sshd runs as `flockctl host serve` (the namespaces share this
-        /// machine's file system).
-        let flockctl: String
+        /// machine's file system); nil without hosts.
+        let flockctl: String?
         let started = Started()
 
         init(
             workdir: String, createdWorkdir: Bool, spec: VMSpec, flockd: String, policy: DemoPolicy, hostCount: Int,
-            flockctl: String
+            flockctl: String?
         ) {
             self.workdir = workdir
             self.createdWorkdir = createdWorkdir
@@ -88,7 +88,7 @@ public enum DemoSetup {
             if let missing = HostRig.missingPrerequisite() { throw DemoError(missing) }
         }
         let flockdPath = try flockdBinary(flockd)
-        let flockctlPath = try sibling("flockctl", of: flockdPath)
+        let flockctlPath = hosts > 0 ? try sibling("flockctl", of: flockdPath) : nil
         var spec = try parentSpec()
         var arguments = kernelArguments
         switch network {
@@ -206,10 +206,10 @@ public enum DemoSetup {
             log: { line in view.note("qemu: \(line)") })
         setup.started.parent = parent
         var hosts: [DemoFlockd.Settings.Host] = []
-        if setup.hostCount > 0 {
+        if setup.hostCount > 0, let flockctl = setup.flockctl {
             let rig = DemoHosts()
             setup.started.hosts = rig
-            hosts = try await rig.create(count: setup.hostCount, flockctl: setup.flockctl)
+            hosts = try await rig.create(indexes: Array(1...setup.hostCount), flockctl: flockctl)
             for host in hosts {
                 view.note("host \(host.name): sshd at \(host.ssh), VMs on \(host.cidr) (a network namespace)")
             }

@@ -29,7 +29,8 @@ public enum VMFirewall {
 
     /// Loads the rules into network namespace `namespace` (`nft -f`, from a private temporary file).
     public static func install(in namespace: String, table: String, uplink: String, bridge: String) async throws {
-        let file = "\(NSTemporaryDirectory())/flock-\(table)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).nft"
+        let file = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "flock-\(table)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).nft")
         guard
             FileManager.default.createFile(
                 atPath: file, contents: Data(rules(table: table, uplink: uplink, bridge: bridge).utf8),

@@ -222,8 +222,9 @@ public struct HostServer: Sendable {
     }
 
     /// `snapshot-receive`: checks the manifest, says `ready` (with what to skip) or `held`, then
-    /// reads the data, points a disk's layers at this host's copies and installs it. Returns false when the stream can no longer be trusted (a failure mid-data):
-    /// the session then ends, and the client retries on a new one.
+    /// reads the data, points a disk's layers at this host's copies and installs it. Returns
+    /// false when the stream can no longer be trusted (a failure mid-data): the session then
+    /// ends, and the client retries on a new one.
     private func receive(_ request: HostRequest, from reader: ByteReader) async -> Bool {
         guard let manifest = request.manifest else {
             answer(.failure(request.id, "snapshot-receive needs 'manifest'"))

@@ -140,7 +140,9 @@ public actor PlacingHypervisor: Hypervisor {
         }
         if let previous = currentExport { await local.releaseExport(previous) }
         currentExport = exported.record.id
-        await releaseStaleSnapshots(of: request.parent, keeping: exported.record.id)
+        await releaseStaleSnapshots(
+            of: request.parent, keeping: exported.record.id,
+            on: Set(reports.filter { $0.reachable && $0.name != Placement.localHost }.map(\.name)))
         batch.started.sort { $0.name < $1.name }
         // No host could take any clone: the batch fails whole, as a single host's would, saying why.
         if plan.choices.isEmpty { throw FlockError.conflict(batch.failed.values.sorted().first ?? "no host") }
@@ -188,14 +190,14 @@ public actor PlacingHypervisor: Hypervisor {
         }
     }
 
-    /// Deletes, on each host that answered this batch's hello, the parent's older snapshots that
-    /// no clone there maps. The last clone of a snapshot deletes it as it goes, but one whose
+    /// Deletes, on each host that answered this batch's hello (`answered`: asking one that did not
+    /// would hold the batch for a deadline), the parent's older snapshots that no clone there maps. The last clone of a snapshot deletes it as it goes, but one whose
     /// clones all failed, or that a host received just before the parent's next snapshot, has no
     /// last clone and would hold the host's tmpfs for good. The host refuses a snapshot in use
     /// (a clone being started from it included), so this never races a batch.
-    private func releaseStaleSnapshots(of parent: String, keeping current: String) async {
-        for (host, seen) in sightings.sorted(by: { $0.key < $1.key }) {
-            guard let hello = seen.hello, let member = members[host], watch.lostCause(host) == nil else { continue }
+    private func releaseStaleSnapshots(of parent: String, keeping current: String, on answered: Set<String>) async {
+        for host in answered.sorted() {
+            guard let hello = sightings[host]?.hello, let member = members[host] else { continue }
             let used = Set(hello.vms.compactMap(\.lineage.snapshot))
             for id in hello.snapshots where id.hasPrefix("\(parent)-g") && id != current && !used.contains(id) {
                 do {
