@@ -23,7 +23,7 @@ struct BenchHosts: AsyncParsableCommand {
             the first warmed request on a remote clone against the parent. The hosts share this \
             machine's cores: a rig for measuring placement over SSH, not a cluster.
 
-            Needs root, OpenSSH (/usr/sbin/sshd, ssh, ssh-keygen), iproute2, QEMU, the guest image \
+            Needs root, OpenSSH (/usr/sbin/sshd, ssh, ssh-keygen), iproute2, nftables, QEMU, the guest image \
             (bash Deploy/guest/build.sh) and the built flockctl (the hosts run `flockctl host serve`). \
             Every namespace, VM, sshd and file it makes is removed at the end, on error and on Ctrl-C.
             """)
