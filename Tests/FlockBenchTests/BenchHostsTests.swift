@@ -70,8 +70,10 @@ import Testing
         return Set(entries.filter { $0.hasPrefix("flock-bench-hosts-") })
     }
 
-    /// The named network namespaces (`ip netns` keeps them in /run/netns).
+    /// The rigs' named network namespaces (`ip netns` keeps them in /run/netns); the other
+    /// benches' smoke tests, which may run meanwhile, make their own (`flock-demo`).
     static func namespaces() -> Set<String> {
-        Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        return Set(all.filter { $0.hasPrefix("flkhost") || $0.hasPrefix("flkpar") })
     }
 }
