@@ -28,9 +28,9 @@ enum ControllerMetrics {
         }
     }
 
-    /// Makes the series that only events would otherwise create, at zero, when a pool starts:
-    /// `increase()` over a counter whose series appears at 1 misses that first failure, and a
-    /// latency quantile over no series reads as no data rather than as no clones yet.
+    /// Makes the series that only events would otherwise create, at zero, when a pool starts
+    /// (recovers): `increase()` over a counter whose series appears at 1 misses that first
+    /// failure, and a latency quantile over no series reads as no data rather than as no clones yet.
     static func declare(pool: String) {
         for kind in ["clone", "standby"] {
             _ = Counter(label: "flock_errors_total", dimensions: [("pool", pool), ("kind", kind)])

@@ -96,7 +96,6 @@ public actor PoolController {
         self.drivers = drivers
         self.settings = settings
         self.clock = clock
-        ControllerMetrics.declare(pool: policy.pool)
     }
 
     /// Replaces the policy, e.g. after `flockctl policy apply` or a rollback stored a new version.

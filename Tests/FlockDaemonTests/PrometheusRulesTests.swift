@@ -136,7 +136,7 @@ import Testing
 
         // Every recording rule returns data, and every rule evaluates without error.
         for name in recorded.sorted() {
-            let data = try await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
+            let data = await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
                 !(try await prometheus.query(name)).isEmpty
             }
             #expect(data, "recording rule \(name) returned no data")
@@ -144,13 +144,30 @@ import Testing
         for rule in try await prometheus.rules() {
             #expect(rule["health"] as? String == "ok", "\(rule)")
         }
+        // So does every alert's expression without its threshold (`... == 0` → `...`): what it
+        // compares exists, so an alert that stays quiet below does so because its condition is
+        // false, not because it selects nothing. (The two that compare series with series are
+        // caused below.)
+        var thresholds = 0
+        for alert in alerting {
+            let query = alert["query"] as? String ?? ""
+            let operand = query.replacingOccurrences(
+                of: #"\s*(==|!=|>=|<=|>|<)\s*[0-9.]+\s*$"#, with: "", options: .regularExpression)
+            guard operand != query else { continue }
+            thresholds += 1
+            let data = await eventuallyRetryingErrors(timeout: .seconds(30), every: .seconds(1)) {
+                !(try await prometheus.query(operand)).isEmpty
+            }
+            #expect(data, "\(alert["name"] ?? "?"): \(operand) returned no data")
+        }
+        #expect(thresholds == 6, "alerts compared with a number: \(thresholds)")
 
         // Alerts for the conditions in place: pending (their 'for:' of 5 and 10 minutes is not
         // waited out) or, for the host, firing after its minute.
         for (alert, pool) in [
             ("FlockPoolAtMaxCapacity", "web"), ("FlockStandbysBelowTarget", "spare"), ("FlockCloneFailures", "spare"),
         ] {
-            let active = try await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
+            let active = await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
                 try await prometheus.alerts().contains { $0.name == alert && $0.labels["pool"] == pool }
             }
             let seen = try await prometheus.alerts()
@@ -158,7 +175,7 @@ import Testing
         }
         let atMax = try await prometheus.alerts().filter { $0.name == "FlockPoolAtMaxCapacity" }
         #expect(atMax.allSatisfy { $0.labels["pool"] == "web" }, "the spare pool has room left: \(atMax)")
-        let hostDown = try await eventuallyRetryingErrors(timeout: .seconds(120), every: .seconds(1)) {
+        let hostDown = await eventuallyRetryingErrors(timeout: .seconds(120), every: .seconds(1)) {
             try await prometheus.alerts().contains {
                 $0.name == "FlockHostDown" && $0.labels["host"] == "b1" && $0.state == "firing"
             }
@@ -175,7 +192,7 @@ import Testing
         haproxy.child.signal(SIGKILL)
         _ = await haproxy.child.waitForExit()
         for alert in ["FlockMetricMissing", "HAProxyExporterDown"] {
-            let active = try await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
+            let active = await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
                 try await prometheus.alerts().contains { $0.name == alert }
             }
             seen = try await prometheus.alerts()
@@ -187,7 +204,7 @@ import Testing
         // flockd itself gone.
         flockd.signal(SIGTERM)
         #expect(await flockd.waitForExit() == 0, "\(flockd.stderr)")
-        let down = try await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
+        let down = await eventuallyRetryingErrors(timeout: .seconds(60), every: .seconds(1)) {
             try await prometheus.alerts().contains { $0.name == "FlockdDown" }
         }
         seen = try await prometheus.alerts()
