@@ -19,6 +19,7 @@ packages=(
     e2fsprogs       # mke2fs -d turns the Debian guest's root tree into an ext4 disk without a loop mount
     openssh-client  # Flock reaches its other hypervisor hosts over ssh (FlockHosts)
     openssh-server  # the hosts tests run sshd in network namespaces, as each host does
+    prometheus      # prometheus and promtool: the Deploy/prometheus rules are checked and evaluated for real (2.42)
 )
 
 missing=()

@@ -14,6 +14,7 @@ extension PoolController {
     /// whose identity was never acknowledged are rolled back.
     @discardableResult
     public func recover() async throws -> ReconcileReport {
+        ControllerMetrics.declare(pool: pool)
         let time = now()
         try adoptParent(at: time)
         try remember(at: time)

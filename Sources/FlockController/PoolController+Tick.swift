@@ -50,7 +50,7 @@ extension PoolController {
             event(.failure, "could not record a decision: \(error)")
         }
         for event in decision.events { _ = try? store.record(event) }
-        ControllerMetrics.record(decision, pool: pool, instances: all)
+        ControllerMetrics.record(decision, policy: policy, instances: all)
 
         resumeUnfinishedWork(all)
         if !paused && !decision.dryRun {

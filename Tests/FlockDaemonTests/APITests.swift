@@ -53,7 +53,10 @@ import Testing
             #expect(metrics.contentType?.hasPrefix("text/plain") == true)
             for family in [
                 "flock_decisions_total{", "flock_instances{", "flock_metric_missing{", "flock_tick_seconds_bucket{",
-                "flock_metric_staleness_seconds{", "flock_pool_paused{",
+                "flock_metric_staleness_seconds{", "flock_pool_paused{", "flock_capacity{", "flock_capacity_max{",
+                "flock_standby_target{",
+                // At zero from the pool's start, before any clone serves or fails.
+                "flock_errors_total{", "flock_clone_to_serving_seconds_bucket{",
             ] {
                 #expect(metrics.text.contains(family), "missing \(family)")
             }
