@@ -100,6 +100,11 @@ extension PoolController {
     /// Servers of this pool without a live instance are removed; serving clones the balancer lost
     /// are registered again; a serving clone that stays DOWN for longer than its health check
     /// allows is failed, so that capacity and per-server metrics count the same servers.
+    ///
+    /// A clone that flaps (DOWN, UP for a check or two, DOWN again: a guest too slow for its check
+    /// timeout) serves almost nothing, yet no single DOWN spell lasts the allowance. So its DOWN
+    /// clock stops only once it has stayed UP for the allowance too; until then a flapping clone
+    /// is failed and replaced like one that stays DOWN.
     private func reconcileServers(
         _ servers: [BalancerServer], with all: [Instance], at time: Date, _ report: inout ReconcileReport
     ) {
@@ -125,19 +130,33 @@ extension PoolController {
                 continue
             }
             guard server.status == .down else {
-                downSince[name] = nil
+                guard downSince[name] != nil else { continue }
+                let upAgain = upAgainSince[name] ?? time
+                upAgainSince[name] = upAgain
+                if time.timeIntervalSince(upAgain) >= allowance.seconds {
+                    downSince[name] = nil
+                    upAgainSince[name] = nil
+                    flapping.remove(name)
+                }
                 continue
             }
+            if upAgainSince.removeValue(forKey: name) != nil { flapping.insert(name) }
             let since = downSince[name] ?? time
             downSince[name] = since
             let down = time.timeIntervalSince(since)
             if down >= allowance.seconds {
                 downSince[name] = nil
+                let spell =
+                    flapping.remove(name) != nil ? " (UP again meanwhile, never for \(allowance.flockText))" : ""
                 fail(
-                    name, because: "DOWN in \(backend) for \(Duration.seconds(down).flockText): its health check fails")
+                    name,
+                    because:
+                        "DOWN in \(backend) for \(Duration.seconds(down).flockText)\(spell): its health check fails")
             }
         }
-        downSince = downSince.filter { byName[$0.key]?.status == .down }
+        downSince = downSince.filter { byName[$0.key] != nil }
+        upAgainSince = upAgainSince.filter { downSince[$0.key] != nil }
+        flapping = flapping.filter { downSince[$0] != nil }
     }
 
     /// How long a serving server may be DOWN before it stops counting: the checks HAProxy needs

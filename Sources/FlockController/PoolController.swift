@@ -46,6 +46,10 @@ public actor PoolController {
     /// When the reconcile first saw each VM without a live record, and each serving clone DOWN.
     var orphanSince: [String: Date] = [:]
     var downSince: [String: Date] = [:]
+    /// When a clone with a running DOWN clock was seen UP again, and the clones whose clock ran
+    /// on through such a spell (see `reconcileServers`).
+    var upAgainSince: [String: Date] = [:]
+    var flapping: Set<String> = []
     /// Backends earlier policy versions used, until none of this pool's servers is left in them;
     /// nil until the store's policy history has been read.
     var retiredBackends: Set<String>?

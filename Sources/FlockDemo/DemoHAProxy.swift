@@ -35,6 +35,9 @@ public final class DemoHAProxy: Sendable {
             timeout client 30s
             timeout server 30s
             timeout queue 15s
+            # Without it a check times out at its 'inter' (500 ms in the demo policy), and a TCG
+            # guest on a loaded machine answers slower than that now and then: its server flaps.
+            timeout check 2s
 
         frontend web
             bind 127.0.0.1:\(frontendPort)

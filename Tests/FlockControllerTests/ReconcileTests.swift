@@ -101,6 +101,41 @@ import Testing
         #expect(serving.count == 1 && serving[0].name != clone.name, "a fresh clone took its place")
     }
 
+    /// A clone that flaps (DOWN, briefly UP, DOWN again), as a guest too slow for its check
+    /// timeout does, is failed and replaced once its DOWN clock passes the allowance; one that
+    /// stays UP for the allowance starts from zero at its next DOWN spell.
+    @Test func aFlappingCloneIsReplacedButOneThatRecoversIsNot() async throws {
+        let h = try ControllerHarness()
+        try await h.controller.recover()
+        await h.tick(sessionsPerServer: 20)  // 1 → 2
+        let clone = try #require(try h.clones(.serving).first)
+        func spell(_ status: BalancerServer.Status, seconds: Int) async {
+            await h.balancer.setStatus(status, backend: "app", server: clone.name)
+            for _ in 0..<(seconds / 2) {
+                h.advance(2)
+                await h.tick(sessionsPerServer: 10)
+            }
+        }
+        // DOWN 6 s, UP 12 s (seen UP over 10 s, the allowance: 2 s × (rise 2 + fall 3)), DOWN
+        // 6 s: it recovered in between.
+        await spell(.down, seconds: 6)
+        await spell(.up, seconds: 12)
+        await spell(.down, seconds: 6)
+        #expect(try h.clones(.serving).map(\.name) == [clone.name], "it stayed UP for the allowance in between")
+        // Then it flaps: UP 2 s, DOWN 4 s, again and again. Within the allowance of its first
+        // DOWN spell it is failed.
+        for _ in 0..<2 {
+            await spell(.up, seconds: 2)
+            await spell(.down, seconds: 4)
+        }
+        #expect(try h.store.instance(named: clone.name)?.state == .gone)
+        let said = try messages(h)
+        #expect(
+            said.contains {
+                $0.contains(clone.name) && $0.contains("DOWN in app for") && $0.contains("UP again meanwhile")
+            }, "\(said)")
+    }
+
     /// A `flock-` server of this pool that no live instance stands behind is drained and removed
     /// while the daemon runs; servers of other pools, and others' servers, are left alone.
     @Test func aStaleServerIsRemovedAtRunTime() async throws {
