@@ -82,16 +82,8 @@ public final class BenchHostsRunner: Sendable {
     public func run() async throws -> BenchHostsReport {
         let loadAtStart = BenchMachine.loadAverage()
         progress("making \(Self.hostIndexes.count) namespace hosts with sshd, and the parent's network")
-        try FileManager.default.createDirectory(
-            atPath: rigDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let sshKeys = try await RigKeys(directory: rigDirectory)
+        let (sshKeys, hosts) = try await rig.makeHosts(indexes: Self.hostIndexes, directory: rigDirectory)
         let parentNetwork = try await rig.makeParentNetwork()
-        var hosts: [NamespaceHost] = []
-        for index in Self.hostIndexes {
-            let host = try await rig.makeHost(index: index, directory: "\(rigDirectory)/h\(index)")
-            try await host.startSSHD(clientKey: try sshKeys.publicKey)
-            hosts.append(host)
-        }
         let driver = makeDriver(parentNetwork.namespace)
         live.withLock { $0.driver = driver }
         var parentSpec = spec

@@ -22,21 +22,14 @@ public final class DemoHosts: Sendable {
 
     /// Builds hosts `h<index>` with sshd running, and says how flockd reaches each.
     public func create(indexes: [Int], flockctl: String) async throws -> [DemoFlockd.Settings.Host] {
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let keys = try await RigKeys(directory: directory)
+        let (keys, hosts) = try await rig.makeHosts(indexes: indexes, directory: directory)
         self.keys.withLock { $0 = keys }
-        var hosts: [DemoFlockd.Settings.Host] = []
-        for index in indexes {
-            let host = try await rig.makeHost(index: index, directory: "\(directory)/h\(index)")
-            try await host.startSSHD(clientKey: try keys.publicKey)
-            hosts.append(
-                DemoFlockd.Settings.Host(
-                    name: "h\(index)", ssh: "root@\(host.address)", identityFile: keys.identity,
-                    knownHosts: host.knownHosts, stateRoot: host.stateRoot, flockctl: flockctl, bridge: host.bridge,
-                    cidr: host.vmSubnet, gateway: host.vmGateway))
+        return hosts.map { host in
+            DemoFlockd.Settings.Host(
+                name: "h\(host.index)", ssh: "root@\(host.address)", identityFile: keys.identity,
+                knownHosts: host.knownHosts, stateRoot: host.stateRoot, flockctl: flockctl, bridge: host.bridge,
+                cidr: host.vmSubnet, gateway: host.vmGateway)
         }
-        return hosts
     }
 
     /// Starts a crashed host's sshd again (`NamespaceHost.crash`), with the same keys: it comes

@@ -88,7 +88,14 @@ public enum DemoSetup {
             if let missing = HostRig.missingPrerequisite() { throw DemoError(missing) }
         }
         let flockdPath = try flockdBinary(flockd)
-        let flockctlPath = hosts > 0 ? try sibling("flockctl", of: flockdPath) : nil
+        var flockctlPath: String?
+        if hosts > 0 {
+            // The flockctl built with flockd: the hosts run it as their remote command.
+            guard let found = findSiblingExecutable("flockctl", of: flockdPath) else {
+                throw DemoError("flockctl is not built (hint: swift build --product flockctl)")
+            }
+            flockctlPath = found
+        }
         var spec = try parentSpec()
         var arguments = kernelArguments
         switch network {
@@ -152,19 +159,10 @@ public enum DemoSetup {
             }
             return found
         }
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = me.deletingLastPathComponent().appendingPathComponent("flockd").path
-        if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
-        if let found = findExecutable("flockd") { return found }
-        throw DemoError("flockd is not built (hint: swift build --product flockd)")
-    }
-
-    /// The flockctl built with `flockd` (the hosts run it), else the one in PATH.
-    private static func sibling(_ name: String, of binary: String) throws -> String {
-        let next = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: next) { return next }
-        if let found = findExecutable(name) { return found }
-        throw DemoError("\(name) is not built (hint: swift build --product \(name))")
+        guard let found = findSiblingExecutable("flockd") else {
+            throw DemoError("flockd is not built (hint: swift build --product flockd)")
+        }
+        return found
     }
 
     /// Boots, starts, drives and reports; the clean-up is the caller's (`DemoSignals`).

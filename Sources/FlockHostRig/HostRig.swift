@@ -68,6 +68,21 @@ public final class HostRig: Sendable {
         return host
     }
 
+    /// Builds hosts at `indexes` with their sshd running, all accepting one fresh client key made
+    /// in `directory` (0700; each host's files in `h<index>` under it).
+    public func makeHosts(indexes: [Int], directory: String) async throws -> (keys: RigKeys, hosts: [NamespaceHost]) {
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let keys = try await RigKeys(directory: directory)
+        var hosts: [NamespaceHost] = []
+        for index in indexes {
+            let host = try await makeHost(index: index, directory: "\(directory)/h\(index)")
+            try await host.startSSHD(clientKey: try keys.publicKey)
+            hosts.append(host)
+        }
+        return (keys, hosts)
+    }
+
     /// Destroys the hosts (and every process in them), then the parent's network.
     public func destroy() async {
         for host in hosts { await host.destroy() }

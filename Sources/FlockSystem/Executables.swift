@@ -12,3 +12,13 @@ public func findExecutable(_ name: String) -> String? {
     }
     return nil
 }
+
+/// An executable built alongside `binary` (by default the running one, its symbolic links
+/// resolved), else `name` in `PATH`; an absolute path either way, since one that another process
+/// runs (sshd, as a host's remote command) must not depend on this one's working directory.
+public func findSiblingExecutable(_ name: String, of binary: String = CommandLine.arguments[0]) -> String? {
+    let next = URL(fileURLWithPath: binary).resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent(name).path
+    if FileManager.default.isExecutableFile(atPath: next) { return next }
+    return findExecutable(name).map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+}

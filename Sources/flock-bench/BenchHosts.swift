@@ -91,10 +91,9 @@ struct BenchHosts: AsyncParsableCommand {
             }
             return URL(fileURLWithPath: found).standardizedFileURL.path
         }
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = me.deletingLastPathComponent().appendingPathComponent("flockctl").path
-        if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
-        if let found = findExecutable("flockctl") { return URL(fileURLWithPath: found).standardizedFileURL.path }
-        throw CLIFailure("error: bench hosts: flockctl is not built (hint: swift build --product flockctl)")
+        guard let found = findSiblingExecutable("flockctl") else {
+            throw CLIFailure("error: bench hosts: flockctl is not built (hint: swift build --product flockctl)")
+        }
+        return found
     }
 }
