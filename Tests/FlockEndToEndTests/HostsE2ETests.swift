@@ -135,7 +135,10 @@ private final class HostsRun: Sendable {
         try await flockd.start()
         let moved = await servingSpread(["h82": 2], timeout: .seconds(90))
         let afterRestart = await picture()
-        #expect(moved != nil, "h81's clones were never replaced on h82 after the restart: \(afterRestart)")
+        let failing = flockd.log.split(separator: "\n").filter { $0.contains("fail") }.suffix(12)
+        #expect(
+            moved != nil,
+            "h81's clones were never replaced on h82 after the restart: \(afterRestart); flockd: \(failing)")
         print(
             "hosts e2e: h81 cut and flockd restarted; its clones replaced on h82 after "
                 + String(format: "%.1f s", (ContinuousClock.now - cut).seconds))
@@ -199,11 +202,12 @@ private final class HostsRun: Sendable {
         return line.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
+    /// The store's clones, the distinct causes of those that failed, and HAProxy's servers.
     func picture() async -> String {
-        let clones = (try? stack.store().instances(pool: pool).filter { $0.role == .clone })?.map {
-            "\($0.name)=\($0.state.rawValue)@\($0.address ?? "-")"
-        }
-        return "store \(clones ?? []); haproxy \((try? await servers().sorted()) ?? [])"
+        let clones = (try? stack.store().instances(pool: pool).filter { $0.role == .clone }) ?? []
+        let listed = clones.map { "\($0.name)=\($0.state.rawValue)@\($0.address ?? "-")" }
+        let causes = Set(clones.compactMap(\.failure)).sorted()
+        return "store \(listed); failures \(causes); haproxy \((try? await servers().sorted()) ?? [])"
     }
 }
 
