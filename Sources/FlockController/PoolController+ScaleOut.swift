@@ -34,10 +34,16 @@ extension PoolController {
     }
 
     /// Forks the batch from the parent, then registers every clone that started, in parallel.
+    ///
+    /// The batch counts toward the clone backoff as a whole, and succeeds only once every clone
+    /// in it serves: clones that start but never pass their health check (a host whose VMs the
+    /// balancer cannot reach, a guest that does not come up) would otherwise be retried at full
+    /// speed, a new clone every few seconds, forever.
     private func cloneBatch(_ names: [String], decidedAt: Date) async {
         defer { for name in names { inFlight[name] = nil } }
         let request = CloneRequest(pool: pool, parent: policy.parent, mode: policy.cloneMode, names: names)
         let started: [VMInfo]
+        var cloneFailed: Bool
         do {
             let batch = try await journaled(
                 "clone", instance: nil,
@@ -62,7 +68,7 @@ extension PoolController {
                 await destroy(name)
             }
             started = batch.started
-            noteCloneOutcome(failed: !batch.failed.isEmpty)
+            cloneFailed = !batch.failed.isEmpty
         } catch {
             for name in names {
                 fail(name, because: "clone failed: \(error)")
@@ -71,9 +77,11 @@ extension PoolController {
             noteCloneOutcome(failed: true)
             return
         }
+        var recorded: [String] = []
         for vm in started {
             do {
                 guard var instance = try store.instance(named: vm.name) else {
+                    cloneFailed = true
                     continue
                 }
                 instance.address = vm.address
@@ -85,24 +93,33 @@ extension PoolController {
                 try store.transition(instance: vm.name, to: .booting, at: now())
                 try store.transition(instance: vm.name, to: .ready, at: now(), note: "identity acknowledged")
                 FaultPoint.reach("scale-out:ready")
+                recorded.append(vm.name)
             } catch {
                 fail(vm.name, because: "could not record the clone: \(error)")
                 await destroy(vm.name)
+                cloneFailed = true
             }
         }
-        await withTaskGroup(of: Void.self) { group in
-            for vm in started { group.addTask { await self.register(vm.name, decidedAt: decidedAt) } }
+        let served = await withTaskGroup(of: Bool.self) { group in
+            for name in recorded { group.addTask { await self.register(name, decidedAt: decidedAt) } }
+            var all = true
+            for await ok in group { all = all && ok }
+            return all
         }
+        noteCloneOutcome(failed: cloneFailed || !served)
     }
 
     /// Adds a ready clone to the balancer; only a passed health check lets traffic reach it.
-    func register(_ name: String, decidedAt: Date?) async {
+    /// Returns false when the clone failed (and was destroyed); true when it serves, or when only
+    /// the store could not record that it does (retried next tick).
+    @discardableResult
+    func register(_ name: String, decidedAt: Date?) async -> Bool {
         guard let instance = try? store.instance(named: name),
             let address = instance.address
         else {
             fail(name, because: "no address recorded for registration")
             await destroy(name)
-            return
+            return false
         }
         let port = instance.port ?? policy.balancer.port
         let registration = ServerRegistration(
@@ -129,15 +146,21 @@ extension PoolController {
         } catch {
             fail(name, because: "registration failed: \(error)")
             await destroy(name)  // removes the server first, if the balancer got that far
+            return false
         }
+        return true
     }
 
-    /// Backoff for repeated clone failures, so a broken parent does not make the pool spin.
+    /// Backoff for clone batches that failed to serve, so a broken parent or host does not make
+    /// the pool spin.
     private func noteCloneOutcome(failed: Bool) {
         guard let wait = cloneBackoff.note(failed: failed, at: now(), settings),
             cloneBackoff.failures >= settings.failureAlarm
         else { return }
-        event(.failure, "cloning has failed \(cloneBackoff.failures) times in a row; next attempt in \(wait.flockText)")
+        event(
+            .failure,
+            "cloning has failed \(cloneBackoff.failures) times in a row (clones that never served); next attempt in \(wait.flockText)"
+        )
     }
 
     /// Eight lowercase hex digits: short, and unique enough within one pool.

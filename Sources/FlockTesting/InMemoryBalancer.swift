@@ -4,6 +4,7 @@ import FlockCore
 public actor InMemoryBalancer: Balancer {
     private var backends: [String: [String: BalancerServer]]
     private var refuseRemovals = false
+    private var failHealthChecks = false
 
     /// - Parameter backends: the backends that exist; registering into another one fails.
     public init(backends: [String]) {
@@ -25,6 +26,12 @@ public actor InMemoryBalancer: Balancer {
         refuseRemovals = on
     }
 
+    /// Makes every registration fail its health gate until switched off, as a balancer that
+    /// cannot reach the clones' network would.
+    public func failHealthChecks(_ on: Bool) {
+        failHealthChecks = on
+    }
+
     /// Adds a server that Flock does not own, as `haproxy.cfg` would.
     public func addStatic(_ server: BalancerServer, backend: String) {
         backends[backend]?[server.name] = server
@@ -39,6 +46,9 @@ public actor InMemoryBalancer: Balancer {
                 )
             }
             return
+        }
+        guard !failHealthChecks else {
+            throw FlockError.unavailable("\(server.backend)/\(server.name) never passed its health check (test)")
         }
         servers[server.name] = BalancerServer(
             name: server.name, address: server.address, port: server.port, status: .up)

@@ -26,4 +26,25 @@ import Testing
         let alarm = try h.store.events(pool: "web", since: nil, limit: 100).map(\.event.message)
         #expect(alarm.contains { $0.contains("cloning has failed 2 times in a row") })
     }
+
+    /// Clones that start but never pass their health check count against the backoff too: a
+    /// started clone is not a success until it serves.
+    @Test func clonesThatNeverServeBackOffLikeFailedClones() async throws {
+        let h = try ControllerHarness()
+        try await h.controller.recover()
+        await h.balancer.failHealthChecks(true)
+        await h.tick(sessionsPerServer: 20)
+        let failed = try #require(try h.clones(.gone).first)
+        #expect(failed.failure?.contains("registration failed") == true, "\(failed.failure ?? "-")")
+        h.advance(2)
+        await h.tick(sessionsPerServer: 20)
+        #expect(try h.clones().count == 1, "retried within the backoff")
+        let events = try h.store.events(pool: "web", since: nil, limit: 100).map(\.event.message)
+        #expect(events.contains { $0.contains("postponed: cloning failed 1 time(s) in a row") }, "\(events)")
+        // Past the backoff, with the balancer healthy again, the retried clone serves.
+        await h.balancer.failHealthChecks(false)
+        h.advance(10)
+        await h.tick(sessionsPerServer: 20)
+        #expect(try h.clones(.serving).count >= 1)
+    }
 }
