@@ -21,6 +21,8 @@ public struct HAProxyBalancer: Balancer {
     public var healthTimeout: Duration
     /// How often state is polled while waiting for a health check or a drain.
     public var pollInterval: Duration
+    /// How long a removal waits for the streams still using a server (see `remove`).
+    public var removalTimeout: Duration
     /// Names Flock owns start with this (`flock-`).
     public var ownedPrefix: String
 
@@ -30,12 +32,14 @@ public struct HAProxyBalancer: Balancer {
     public init(
         client: RuntimeClient, options: ServerOptions = ServerOptions(),
         healthTimeout: Duration = HAProxyBalancer.defaultHealthTimeout,
-        pollInterval: Duration = .milliseconds(200), ownedPrefix: String = OwnedName.prefix
+        pollInterval: Duration = .milliseconds(200), removalTimeout: Duration = .seconds(20),
+        ownedPrefix: String = OwnedName.prefix
     ) {
         self.client = client
         self.options = options
         self.healthTimeout = healthTimeout
         self.pollInterval = pollInterval
+        self.removalTimeout = removalTimeout
         self.ownedPrefix = ownedPrefix
     }
 
@@ -173,10 +177,20 @@ public struct HAProxyBalancer: Balancer {
         }
     }
 
-    /// Puts the server in maintenance and deletes it. HAProxy refuses while connections remain:
-    /// idle ones close on maintenance, so the delete is retried briefly; sessions still open
-    /// after that (a drain that timed out: a long poll, a stuck client) are shut down, as the
-    /// drain timeout promised, and the delete tried again.
+    /// Puts the server in maintenance and deletes it once nothing uses it. HAProxy refuses while
+    /// connections remain: idle ones close on maintenance, so the delete is retried; sessions still
+    /// open after a moment (a drain that timed out: a long poll, a stuck client) are shut down, as
+    /// the drain timeout promised.
+    ///
+    /// It also waits for the streams HAProxy 2.6 does not count. A request whose connection to the
+    /// server failed (a dead VM, a refused port) waits a turn-around before it tries again, with no
+    /// connection and no session on the server. 2.6 deletes the server under it, and the retry
+    /// then uses freed memory and brings the whole balancer down (reproduced with 2.6.12, which
+    /// aborts with "malloc(): unsorted double linked list corrupted"; 2.9 refuses such a delete
+    /// itself). So the delete is sent only once `show sess` lists no stream on the server. Such
+    /// streams end once their retries are spent (`retries` × `timeout connect`, plus a second's
+    /// turn-around each), which `removalTimeout` covers; past it the removal fails, and the
+    /// caller's next attempt waits again.
     public func remove(backend: String, server: String) async throws {
         try requireOwned(backend: backend, server: server)
         guard let state = try await client.showServersState(backend: backend).server(server, of: backend) else {
@@ -186,23 +200,30 @@ public struct HAProxyBalancer: Balancer {
             try await client.setState(.maint, backend: backend, server: server)
             FaultPoint.reach("remove:maintenance")
         }
-        let patience = max(pollInterval * 5, .seconds(1))
-        var shutdownAt: ContinuousClock.Instant? = ContinuousClock.now + patience
-        let deadline = ContinuousClock.now + patience * 2
+        var shutdownAt: ContinuousClock.Instant? = ContinuousClock.now + max(pollInterval * 5, .seconds(1))
+        let deadline = ContinuousClock.now + removalTimeout
         while true {
-            do {
-                try await client.deleteServer(backend: backend, server: server)
-                return
-            } catch let error as FlockError where error.isNotFound {
-                return
-            } catch let error as HAProxyError where error.isRejected && error.message.contains("connections") {
-                if let due = shutdownAt, ContinuousClock.now >= due {
-                    try await client.shutdownSessions(backend: backend, server: server)
-                    shutdownAt = nil
+            let streams = try await client.streams(backend: backend, server: server)
+            if streams == 0 {
+                do {
+                    try await client.deleteServer(backend: backend, server: server)
+                    return
+                } catch let error as FlockError where error.isNotFound {
+                    return
+                } catch let error as HAProxyError where error.isRejected && error.message.contains("connections") {
+                    guard ContinuousClock.now < deadline else { throw error }
                 }
-                guard ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: pollInterval)
             }
+            if let due = shutdownAt, ContinuousClock.now >= due {
+                try await client.shutdownSessions(backend: backend, server: server)
+                shutdownAt = nil
+            }
+            guard ContinuousClock.now < deadline else {
+                throw FlockError.unavailable(
+                    "\(backend)/\(server) is still used by \(streams) stream(s) after \(removalTimeout.flockText) in maintenance; "
+                        + "not deleted yet (HAProxy 2.6 crashes deleting a server that streams still use)")
+            }
+            try await Task.sleep(for: pollInterval)
         }
     }
 

@@ -141,6 +141,17 @@ public struct RuntimeClient: Sendable {
             ["del", "server", "\(backend)/\(server)"], target: "\(backend)/\(server)", success: "Server deleted.")
     }
 
+    /// How many streams `show sess` lists on server `B/S`: those with a connection to it, and those
+    /// between two connection attempts to it, which no `show stat` counter includes.
+    public func streams(backend: String, server: String) async throws -> Int {
+        try RuntimeNames.checkName(backend, kind: "backend")
+        try RuntimeNames.checkName(server, kind: "server")
+        let answer = try await execute(["show", "sess"])
+        try Self.requireComplete(answer, command: "show sess")
+        let marker = " be=\(backend) srv=\(server) "
+        return answer.split(separator: "\n").filter { $0.hasPrefix("0x") && $0.contains(marker) }.count
+    }
+
     /// `shutdown sessions server B/S`: closes every connection still open on a server, which a
     /// drain that timed out leaves and `del server` refuses to delete under.
     public func shutdownSessions(backend: String, server: String) async throws {

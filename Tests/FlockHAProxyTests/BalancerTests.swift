@@ -1,6 +1,7 @@
 import FlockCore
 import FlockTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FlockHAProxy
@@ -167,6 +168,46 @@ struct BalancerTests {
         #expect(response?.status != 200, "the session was cut, not served to the end")
     }
 
+    /// Requests whose connection to a dead server failed wait a turn-around before they retry,
+    /// with no session on it: HAProxy 2.6 deletes the server under them, and the retry then uses
+    /// freed memory (a crash of the whole balancer, sooner or later). So removal returns only
+    /// once those requests have spent their retries and been answered.
+    @Test func removeWaitsForRequestsRetryingADeadServer() async throws {
+        let haproxy = try await HAProxyInstance(backends: [.init(name: "app")])
+        defer { haproxy.stop() }
+        let balancer = Self.balancer(haproxy)
+        let client = haproxy.client
+        let port = haproxy.frontendPort
+        for round in 1...3 {
+            // Port 1 refuses connections, as a dead clone's port would. No health check: the
+            // server must stay UP for the requests to keep trying it.
+            let name = "flock-web-\(round)"
+            try await client.addServer(backend: "app", server: name, address: "127.0.0.1", port: 1, check: false)
+            try await client.setState(.ready, backend: "app", server: name)
+            let answered = Counter()
+            let requests = (0..<6).map { _ in
+                Task {
+                    let status = try? await TestHTTPClient.get(port: port, path: "/").status
+                    answered.value.add(1, ordering: .relaxed)
+                    return status
+                }
+            }
+            #expect(
+                try await eventually(timeout: .seconds(5)) {
+                    try await client.streams(backend: "app", server: name) > 0
+                },
+                "no request was retrying the dead server")
+            try await balancer.remove(backend: "app", server: name)
+            // Answered when their last retry failed: at once, not the turn-arounds later that
+            // a delete under them would have left them to run.
+            #expect(
+                await eventually(timeout: .milliseconds(500)) { answered.value.load(ordering: .relaxed) == 6 },
+                "removed while \(6 - answered.value.load(ordering: .relaxed)) request(s) still retried it")
+            for request in requests { #expect(await request.value != 200) }
+            #expect(try await balancer.servers(backend: "app").isEmpty)
+        }
+    }
+
     /// Issue list 6: a restart drops dynamic servers; reconcile adds them back and they serve.
     @Test func reconcileReaddsServersLostInARestart() async throws {
         let one = try TestHTTPServer(name: "one")
@@ -280,4 +321,9 @@ struct BalancerTests {
         #expect(servers.map(\.name).sorted() == ["manual-1", "web-parent"])
         #expect(servers.allSatisfy { $0.status == .up })
     }
+}
+
+/// A count that request tasks share.
+private final class Counter: Sendable {
+    let value = Atomic(0)
 }
