@@ -11,11 +11,11 @@ import Testing
     let api = APITests()
 
     @Test func samplesCarryTheServingCountAtEachSampleTime() async throws {
-        let pool = try InMemoryPool()
+        let pool = try InMemoryPool(policy: InMemoryPool.policy(max: 3))
         pool.setLoad(5)
         try await api.withServer(pool, runPool: true) { port in
             #expect(try await eventually { try pool.decisionCount() >= 3 })
-            // 25 sessions per server against a target of 10: the pool scales out to 3.
+            // 25 sessions per server against a target of 10: the pool scales out to its max, 3.
             pool.setLoad(25)
             #expect(try await eventually { try pool.clones(.serving).count >= 2 })
             #expect(try await eventually { try pool.decisionCount() >= 8 })

@@ -1,9 +1,6 @@
 import FlockSystem
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -15,15 +12,15 @@ public final class WebDriver: Sendable {
     public static let chromium = "/usr/bin/chromium"
     public static let chromedriver = "/usr/bin/chromedriver"
     /// The W3C name of an element reference in a response.
-    static let elementKey = "element-6066-11e4-a23c-4613f52f2b13"
+    static let elementKey = "element-6066-11e4-a52e-4f735466cecf"
 
     let driver: Child
-    let base: String
+    let port: Int
     let session: String
 
-    private init(driver: Child, base: String, session: String) {
+    private init(driver: Child, port: Int, session: String) {
         self.driver = driver
-        self.base = base
+        self.port = port
         self.session = session
     }
 
@@ -50,12 +47,20 @@ public final class WebDriver: Sendable {
         let port = try freeLoopbackPort()
         let driver = try await Child.start(
             URL(fileURLWithPath: chromedriver), ["--port=\(port)"], in: scratch, name: "chromedriver")
-        let base = "http://127.0.0.1:\(port)"
-        let ready = await eventuallyRetryingErrors(timeout: .seconds(20)) {
-            let status = try await call("GET", base + "/status", nil) as? [String: Any]
-            return (status?["ready"] as? Bool) == true
+        var problem = "no answer"
+        let ready = await eventually(timeout: .seconds(20), every: .milliseconds(100)) {
+            do {
+                let status = try await call("GET", port, "/status", nil) as? [String: Any]
+                problem = "status \(status ?? [:])"
+                return (status?["ready"] as? Bool) == true
+            } catch {
+                problem = "\(error)"
+                return false
+            }
         }
-        guard ready else { throw WebDriverError("chromedriver did not become ready: \(driver.stderr)") }
+        guard ready else {
+            throw WebDriverError("chromedriver did not become ready (\(problem)): \(driver.stdout)\(driver.stderr)")
+        }
         let capabilities: [String: Any] = [
             "capabilities": [
                 "alwaysMatch": [
@@ -70,16 +75,16 @@ public final class WebDriver: Sendable {
                 ]
             ]
         ]
-        let created = try await call("POST", base + "/session", capabilities)
+        let created = try await call("POST", port, "/session", capabilities)
         guard let session = (created as? [String: Any])?["sessionId"] as? String else {
             throw WebDriverError("chromedriver made no session: \(created ?? "nothing")")
         }
-        return WebDriver(driver: driver, base: base, session: session)
+        return WebDriver(driver: driver, port: port, session: session)
     }
 
     /// Ends the session (Chromium quits) and stops chromedriver.
     public func close() async {
-        _ = try? await Self.call("DELETE", "\(base)/session/\(session)", nil)
+        _ = try? await Self.call("DELETE", port, "/session/\(session)", nil)
         driver.signal(SIGTERM)
         _ = await driver.waitForExit(timeout: .seconds(10))
     }
@@ -139,27 +144,22 @@ public final class WebDriver: Sendable {
     }
 
     private func command(_ method: String, _ path: String, _ body: [String: Any]?) async throws -> Any? {
-        try await Self.call(method, "\(base)/session/\(session)/\(path)", body)
+        try await Self.call(method, port, "/session/\(session)/\(path)", body)
     }
 
     /// One WebDriver request and its response's `value`; a W3C error
-    /// (`{"value": {"error": …, "message": …}}`) is thrown with chromedriver's message.
-    private static func call(_ method: String, _ url: String, _ body: [String: Any]?) async throws -> Any? {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.timeoutInterval = 60
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let value = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["value"]
+    /// (`{"value": {"error": …, "message": …}}`) is thrown with chromedriver's message. Through
+    /// FlockSystem's `PlainHTTP`: FoundationNetworking's libcurl refuses chromedriver's headers.
+    private static func call(_ method: String, _ port: Int, _ path: String, _ body: [String: Any]?) async throws
+        -> Any?
+    {
+        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        let response = try await PlainHTTP.request(method, port: port, path, body: text, timeout: .seconds(60))
+        let value = ((try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any])?["value"]
         if let failure = value as? [String: Any], let error = failure["error"] as? String {
-            throw WebDriverError("\(method) \(url): \(error): \(failure["message"] as? String ?? "")")
+            throw WebDriverError("\(method) \(path): \(error): \(failure["message"] as? String ?? "")")
         }
-        guard (response as? HTTPURLResponse)?.statusCode == 200 else {
-            throw WebDriverError("\(method) \(url): \(String(decoding: data, as: UTF8.self))")
-        }
+        guard response.status == 200 else { throw WebDriverError("\(method) \(path): \(response.text)") }
         return value is NSNull ? nil : value
     }
 

@@ -17,7 +17,6 @@ enum Console {
 
     static func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("ui") { _, _ in page(ConsolePage.html, type: "text/html; charset=utf-8") }
-        router.get("ui/") { _, _ in page(ConsolePage.html, type: "text/html; charset=utf-8") }
         router.get("ui/console.js") { _, _ in page(ConsoleScript.source, type: "text/javascript; charset=utf-8") }
         router.get("ui/console.css") { _, _ in page(ConsoleStyle.source, type: "text/css; charset=utf-8") }
     }
