@@ -78,7 +78,8 @@ extension FlockStore {
     /// and shows the latest part of its window.
     public func samples(pool: String, since: Date, limit: Int? = nil) throws -> [MetricSample] {
         try read { db in
-            let request = SampleRecord
+            let request =
+                SampleRecord
                 .filter(SampleRecord.Columns.pool == pool && SampleRecord.Columns.time >= since.timeIntervalSince1970)
             guard let limit else {
                 return try request.order(SampleRecord.Columns.time, SampleRecord.Columns.id).fetchAll(db).map(\.sample)

@@ -13,9 +13,12 @@ extension FlockStore {
     public func servingCounts(pool: String, at times: [Date]) throws -> [Int] {
         guard let first = times.first else { return [] }
         let spans: [(start: Double, end: Double)] = try read { db in
-            let instances = try InstanceRecord
-                .filter(sql: "pool = ? AND (state != ? OR updatedAt >= ?)",
-                    arguments: [pool, InstanceState.gone.rawValue, first.timeIntervalSince1970])
+            let instances =
+                try InstanceRecord
+                .filter(
+                    sql: "pool = ? AND (state != ? OR updatedAt >= ?)",
+                    arguments: [pool, InstanceState.gone.rawValue, first.timeIntervalSince1970]
+                )
                 .fetchAll(db)
             let transitions = try TransitionRecord.fetchAll(
                 db,

@@ -26,19 +26,7 @@ import Testing
         init() async throws {
             scratch = try Scratch(prefix: "flock-console")
             haproxy = try await TestHAProxy(in: scratch)
-            try scratch.webPolicy {
-                $0.replacingOccurrences(of: "max: 16", with: "max: 2")
-                    .replacingOccurrences(of: "evaluation_interval: 2s", with: "evaluation_interval: 3s")
-            }
-            let config = try scratch.write(
-                "flockd.yaml",
-                """
-                store: { path: state/flock.db }
-                log: { format: json, level: info }
-                balancers: { lb: { kind: haproxy, socket: \(haproxy.socketPath) } }
-                hypervisors: { vm: { kind: qemu, state_root: \(scratch.path("qemu")) } }
-                pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm, parent: web-parent } }
-                """)
+            let config = try scratch.daemonConfig(haproxy: haproxy, max: 2, interval: "3s")
             port = try freeLoopbackPort()
             flockd = try await Child.start(
                 try #require(BuiltBinary.url("flockd"), "flockd not built next to the test runner nor in .build/debug"),
@@ -86,7 +74,8 @@ import Testing
                     }
                 }
                 let capacity = pool["capacity"] as? [String: Int]
-                return try await browser.text("#count-capacity") == "\(capacity?["min"] ?? -1)–\(capacity?["max"] ?? -1)"
+                return try await browser.text("#count-capacity")
+                    == "\(capacity?["min"] ?? -1)–\(capacity?["max"] ?? -1)"
             }
             let counts = try await browser.text("#pool-counts")
             let pool = try await daemon.api("/v1/pools/web")
@@ -112,7 +101,8 @@ import Testing
             // One serving point per distinct sample time the store holds for the hour.
             var shown = -1, stored = -2
             let complete = try await eventually(timeout: .seconds(20), every: .milliseconds(200)) {
-                stored = Set(try daemon.store.samples(pool: "web", since: Date().addingTimeInterval(-3600)).map(\.time))
+                stored =
+                    Set(try daemon.store.samples(pool: "web", since: Date().addingTimeInterval(-3600)).map(\.time))
                     .count
                 shown = try await browser.execute(
                     "const l = document.querySelector('#chart polyline.serving'); return l ? l.points.numberOfItems : -1",
@@ -166,7 +156,8 @@ import Testing
             let paused = try await eventually { try daemon.store.pool(named: "web")?.paused == true }
             let pauseError = try await browser.text("#error")
             #expect(paused, "the store is not paused: \(pauseError)")
-            #expect(try await browser.wait(until: "return document.getElementById('pool-mode').textContent === 'paused'"))
+            #expect(
+                try await browser.wait(until: "return document.getElementById('pool-mode').textContent === 'paused'"))
             #expect(try await browser.execute("return document.getElementById('error').hidden", as: Bool.self))
             // The token stays in this tab's session storage only, never in a cookie.
             #expect(try await browser.execute("return document.cookie", as: String.self) == "")
@@ -181,7 +172,9 @@ import Testing
         try await WebDriver.with(in: daemon.scratch) { browser in
             try await browser.navigate(daemon.ui)
             let shown = try await browser.wait(
-                until: "return [...document.querySelectorAll('#events .message')].some(m => m.textContent.includes('<script>'))")
+                until:
+                    "return [...document.querySelectorAll('#events .message')].some(m => m.textContent.includes('<script>'))"
+            )
             let events = try await browser.text("#events")
             #expect(shown, "\(events)")
             let texts = try await browser.execute(

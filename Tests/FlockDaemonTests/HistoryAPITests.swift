@@ -49,7 +49,10 @@ import Testing
         try await api.withServer(pool, runPool: true) { port in
             #expect(try await eventually { try pool.decisionCount() >= 3 })
             pool.setLoad(25)
-            #expect(try await eventually { try !pool.store.decisions(pool: "web", since: .distantPast, actions: [.scaleOut]).isEmpty })
+            #expect(
+                try await eventually {
+                    try !pool.store.decisions(pool: "web", since: .distantPast, actions: [.scaleOut]).isEmpty
+                })
 
             let outs = try await HTTP.request("GET", port: port, "/v1/pools/web/decisions?action=scale_out")
             let rows = try #require(outs.json?["decisions"] as? [[String: Any]])
@@ -57,7 +60,8 @@ import Testing
             #expect((rows.first?["reason"] as? String)?.isEmpty == false)
             #expect(rows.first?["from"] as? Int == 1)
 
-            let both = try await HTTP.request("GET", port: port, "/v1/pools/web/decisions?action=hold,scale_out&limit=2")
+            let both = try await HTTP.request(
+                "GET", port: port, "/v1/pools/web/decisions?action=hold,scale_out&limit=2")
             let two = try #require(both.json?["decisions"] as? [[String: Any]])
             #expect(two.count == 2 && both.json?["truncated"] as? Bool == true)
             // The newest two, oldest first.
@@ -90,7 +94,8 @@ import Testing
                 let result = try await HTTP.request("GET", port: port, path)
                 #expect(result.status == 404, "\(path): \(result)")
             }
-            #expect(try await HTTP.request("GET", port: port, "/v1/pools/web/samples?since=24h&limit=50000").status == 200)
+            #expect(
+                try await HTTP.request("GET", port: port, "/v1/pools/web/samples?since=24h&limit=50000").status == 200)
         }
     }
 
@@ -159,7 +164,9 @@ import Testing
                 #expect(!text.contains("innerHTML") && !text.contains("outerHTML") && !text.contains("document.write"))
                 if type == "text/html" {
                     // Scripts and styles only from files: no inline ones for the policy to refuse.
-                    #expect(text.components(separatedBy: "<script").count == 2 && text.contains("<script src=\"/ui/console.js\""))
+                    #expect(
+                        text.components(separatedBy: "<script").count == 2
+                            && text.contains("<script src=\"/ui/console.js\""))
                     #expect(!text.contains("<style") && !text.contains("style="))
                     #expect(text.range(of: #"\son[a-z]+="#, options: .regularExpression) == nil, "an inline handler")
                 }

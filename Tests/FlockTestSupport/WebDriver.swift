@@ -150,7 +150,9 @@ public final class WebDriver: Sendable {
     /// One WebDriver request and its response's `value`; a W3C error
     /// (`{"value": {"error": …, "message": …}}`) is thrown with chromedriver's message. Through
     /// FlockSystem's `PlainHTTP`: FoundationNetworking's libcurl refuses chromedriver's headers.
-    private static func call(_ method: String, _ port: Int, _ path: String, _ body: [String: Any]?) async throws
+    private static func call(
+        _ method: String, _ port: Int, _ path: String, _ body: [String: Any]?
+    ) async throws
         -> Any?
     {
         let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }

@@ -53,7 +53,8 @@ final class InMemoryPool: @unchecked Sendable {
             policy: policy, version: 1, store: store,
             drivers: .init(
                 metrics: metrics, balancer: balancer,
-                hypervisor: hosts.map { ReportingHypervisor(base: hypervisor, statuses: $0, homes: homes) } ?? hypervisor))
+                hypervisor: hosts.map { ReportingHypervisor(base: hypervisor, statuses: $0, homes: homes) }
+                    ?? hypervisor))
     }
 
     func setLoad(_ sessionsPerServer: Double?) {
