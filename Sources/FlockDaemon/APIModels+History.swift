@@ -40,35 +40,11 @@ extension APIModels {
         var truncated: Bool
     }
 
-    struct DecisionView: Encodable {
-        var time: Date
-        var action: String
-        var from: Int
-        var to: Int
-        var recommendation: Int
-        var reason: String
-        var dryRun: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case time, action, from, to, recommendation, reason
-            case dryRun = "dry_run"
-        }
-
-        init(_ d: Decision) {
-            time = d.time
-            action = d.action.rawValue
-            from = d.from
-            to = d.to
-            recommendation = d.recommendation
-            reason = d.reason
-            dryRun = d.dryRun
-        }
-    }
-
+    /// Each decision in the shape of a pool's `last_decision`.
     struct DecisionList: Encodable {
         var pool: String
         var since: Date
-        var decisions: [DecisionView]
+        var decisions: [DecisionSummary]
         var truncated: Bool
     }
 

@@ -46,7 +46,7 @@ extension APIServer {
         if truncated { decisions.removeFirst() }
         return try json(
             APIModels.DecisionList(
-                pool: pool, since: since, decisions: decisions.map(APIModels.DecisionView.init), truncated: truncated))
+                pool: pool, since: since, decisions: decisions.map(DecisionSummary.init), truncated: truncated))
     }
 
     func policy(pool: String) throws -> Response {
