@@ -66,7 +66,8 @@ extension APIServer {
     // MARK: query values
 
     /// `since` as a duration back from now (`15m`, `1h`), from 1 s to `maxWindow`; 1 h when absent.
-    static func window(_ text: String?, now: Date = Date()) throws -> Date {
+    static func window(_ text: String?) throws -> Date {
+        let now = Date()
         guard let text else { return now.addingTimeInterval(-defaultWindow.seconds) }
         guard let window = Duration(flockText: text), window >= .seconds(1), window <= maxWindow else {
             throw APIError.badRequest(
