@@ -20,6 +20,8 @@ packages=(
     openssh-client  # Flock reaches its other hypervisor hosts over ssh (FlockHosts)
     openssh-server  # the hosts tests run sshd in network namespaces, as each host does
     prometheus      # prometheus and promtool: the Deploy/prometheus rules are checked and evaluated for real (2.42)
+    chromium        # the console's browser tests (ConsoleBrowserTests) run flockd's /ui in it, headless
+    chromium-driver # chromedriver: the W3C WebDriver server those tests drive Chromium through
 )
 
 missing=()

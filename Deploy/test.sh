@@ -8,7 +8,9 @@ bash Deploy/guest/build.sh # the guest image the VM tests boot; cached, so usual
 bash Deploy/guest/build-debian.sh # the Debian guest (systemd, nginx, the agent's .deb); cached likewise
 swift build --build-tests
 # The suites that boot VMs under software emulation each get the machine to themselves: run
-# side by side, TCG guests on two cores slow each other past any sane timeout.
+# side by side, TCG guests on two cores slow each other past any sane timeout. The first run
+# holds everything else, the console in headless Chromium (ConsoleBrowserTests) included; the
+# console's screenshot under the demo's load step runs with the end-to-end tests.
 swift test --skip-build --skip 'GuestImageTests|DebianGuestTests|FlockQEMUTests|FlockHostsTests|FlockEndToEndTests|FlockBenchTests|FlockXenHarnessTests'
 swift test --skip-build --filter GuestImageTests
 swift test --skip-build --filter FlockQEMUTests

@@ -74,4 +74,6 @@ public protocol HostReporting: Sendable {
     /// takes clones; asks the hosts that answer, within a few seconds, and reports a lost host
     /// from what it last knew.
     func hostStatuses() async -> [HostStatus]
+    /// The host each VM it knows runs on, by VM name (`/v1/pools/{pool}/instances`).
+    func vmHomes() async -> [String: String]
 }

@@ -61,6 +61,9 @@ enum APIModels {
         var mac: String?
         var parent: String?
         var snapshot: String?
+        /// The host it runs on (`local` for the parent's own); nil when a placing pool's
+        /// hypervisor does not know it (a failed clone, say).
+        var host: String?
         var generation: Int
         var cloneMode: String?
         var failure: String?
@@ -68,14 +71,15 @@ enum APIModels {
         var updatedAt: Date
 
         enum CodingKeys: String, CodingKey {
-            case name, role, state, address, port, mac, parent, snapshot, generation, failure
+            case name, role, state, address, port, mac, parent, snapshot, host, generation, failure
             case cloneMode = "clone_mode"
             case createdAt = "created_at"
             case updatedAt = "updated_at"
         }
 
-        init(_ i: Instance) {
+        init(_ i: Instance, host: String?) {
             name = i.name
+            self.host = host
             role = i.role.rawValue
             state = i.state.rawValue
             address = i.address

@@ -6,7 +6,8 @@ import HummingbirdCore
 import Logging
 import NIOCore
 
-/// flockd's HTTP interface: `/healthz`, Prometheus `/metrics`, and the JSON `/v1` API.
+/// flockd's HTTP interface: `/healthz`, Prometheus `/metrics`, the JSON `/v1` API and the
+/// operator's console at `/ui` (`Console`), which reads that API like any other client.
 ///
 /// Reads come from the store (what `flockctl status` reads too) plus what only the running
 /// daemon knows (the policy version it runs, the last tick). Writes (pause, resume, a manual
@@ -49,6 +50,7 @@ public struct APIServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: BodyLimitMiddleware(maxBytes: limits.maxBodyBytes))
         router.get("healthz") { _, _ in try self.health() }
+        Console.addRoutes(to: router)
         router.get("metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -64,9 +66,23 @@ public struct APIServer: Sendable {
         router.get("v1/pools/:pool/instances") { _, context in
             let name = try self.poolName(context)
             let instances = try self.storeCall { try self.store.instances(pool: name) }
+            // A pool without placement runs everything on the parent's host.
+            let homes = await self.pools[name]?.hosts?.vmHomes()
             return try self.json(
-                APIModels.InstanceList(pool: name, instances: instances.map(APIModels.InstanceView.init)))
+                APIModels.InstanceList(
+                    pool: name,
+                    instances: instances.map { instance in
+                        APIModels.InstanceView(
+                            instance, host: homes.map { $0[instance.name] } ?? Placement.localHost)
+                    }))
         }
+        router.get("v1/pools/:pool/samples") { request, context in
+            try self.samples(request, pool: try self.poolName(context))
+        }
+        router.get("v1/pools/:pool/decisions") { request, context in
+            try self.decisions(request, pool: try self.poolName(context))
+        }
+        router.get("v1/pools/:pool/policy") { _, context in try self.policy(pool: try self.poolName(context)) }
         router.get("v1/hosts") { _, _ in try await self.hosts() }
         router.get("v1/events") { request, _ in try self.events(request) }
         router.post("v1/pools/:pool/pause") { request, context in
@@ -125,13 +141,7 @@ public struct APIServer: Sendable {
             }
             since = value
         }
-        var limit = 100
-        if let text = query["limit"] {
-            guard let value = Int(text), (1...1000).contains(value) else {
-                throw APIError.badRequest("limit must be a whole number from 1 to 1000; got '\(text)'")
-            }
-            limit = value
-        }
+        let limit = try Self.limit(query["limit"].map(String.init), limits: (default: 100, max: 1000))
         var pool: String?
         if let text = query["pool"] {
             pool = String(text)

@@ -385,6 +385,8 @@ public actor PlacingHypervisor: Hypervisor {
 
     /// The host a clone runs on, if this hypervisor knows it.
     public func home(of name: String) -> String? { homes[name] }
+
+    public func vmHomes() -> [String: String] { homes }
 }
 
 extension HostHello {

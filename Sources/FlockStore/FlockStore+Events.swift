@@ -47,6 +47,7 @@ struct DecisionRecord: StoreRecord {
         static let id = Column(CodingKeys.id)
         static let pool = Column(CodingKeys.pool)
         static let time = Column(CodingKeys.time)
+        static let action = Column(CodingKeys.action)
     }
 
     var decision: Decision {
@@ -153,15 +154,22 @@ extension FlockStore {
         try write { db in try DecisionRecord(decision).insert(db) }
     }
 
-    /// The decisions of `pool` made at or after `since`, oldest first.
-    public func decisions(pool: String, since: Date) throws -> [Decision] {
+    /// The decisions of `pool` made at or after `since`, oldest first. With `actions`, only those
+    /// actions (the console's log filter, its chart's markers); with a `limit`, only the newest
+    /// `limit` (still oldest first): a pool records a hold every tick.
+    public func decisions(
+        pool: String, since: Date, actions: Set<Decision.Action>? = nil, limit: Int? = nil
+    ) throws -> [Decision] {
         try read { db in
-            try DecisionRecord
-                .filter(
-                    DecisionRecord.Columns.pool == pool && DecisionRecord.Columns.time >= since.timeIntervalSince1970
-                )
-                .order(DecisionRecord.Columns.time, DecisionRecord.Columns.id)
-                .fetchAll(db).map(\.decision)
+            var request = DecisionRecord.filter(
+                DecisionRecord.Columns.pool == pool && DecisionRecord.Columns.time >= since.timeIntervalSince1970)
+            if let actions { request = request.filter(actions.map(\.rawValue).contains(DecisionRecord.Columns.action)) }
+            guard let limit else {
+                return try request.order(DecisionRecord.Columns.time, DecisionRecord.Columns.id).fetchAll(db)
+                    .map(\.decision)
+            }
+            return try request.order(DecisionRecord.Columns.time.desc, DecisionRecord.Columns.id.desc).limit(limit)
+                .fetchAll(db).reversed().map(\.decision)
         }
     }
 }

@@ -73,13 +73,19 @@ extension FlockStore {
         }
     }
 
-    /// The samples of `pool` taken at or after `since`, oldest first.
-    public func samples(pool: String, since: Date) throws -> [MetricSample] {
+    /// The samples of `pool` taken at or after `since`, oldest first; with a `limit`, only the
+    /// newest `limit` of them (still oldest first), so that a chart of a busy pool stays bounded
+    /// and shows the latest part of its window.
+    public func samples(pool: String, since: Date, limit: Int? = nil) throws -> [MetricSample] {
         try read { db in
-            try SampleRecord
+            let request =
+                SampleRecord
                 .filter(SampleRecord.Columns.pool == pool && SampleRecord.Columns.time >= since.timeIntervalSince1970)
-                .order(SampleRecord.Columns.time, SampleRecord.Columns.id)
-                .fetchAll(db).map(\.sample)
+            guard let limit else {
+                return try request.order(SampleRecord.Columns.time, SampleRecord.Columns.id).fetchAll(db).map(\.sample)
+            }
+            return try request.order(SampleRecord.Columns.time.desc, SampleRecord.Columns.id.desc).limit(limit)
+                .fetchAll(db).reversed().map(\.sample)
         }
     }
 

@@ -74,11 +74,25 @@ public enum PlainHTTP {
         }
         let data: [UInt8]
         do {
-            data = try SocketIO.receiveAll(fd, limit: 16 * 1024 * 1024, until: deadline)
+            data = try SocketIO.receiveAll(fd, limit: 16 * 1024 * 1024, until: deadline, complete: isComplete)
         } catch {
             throw FlockError.unavailable("recv \(host):\(port)\(path): \(error.message)")
         }
         return try parse(data, path: path)
+    }
+
+    /// True once `data` holds a head and the `Content-Length` it declares: some servers
+    /// (chromedriver) keep the connection open despite `Connection: close`. Without a length the
+    /// answer ends when the server closes.
+    static func isComplete(_ data: [UInt8]) -> Bool {
+        guard let split = data.firstRange(of: [13, 10, 13, 10] as [UInt8]) else { return false }
+        let head = String(decoding: data[..<split.lowerBound], as: UTF8.self).lowercased()
+        for line in head.components(separatedBy: "\r\n") where line.hasPrefix("content-length:") {
+            guard let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+            else { return false }
+            return data.count - split.upperBound >= length
+        }
+        return false
     }
 
     /// Splits a whole response (the server closed the connection) into status, headers, body;

@@ -112,10 +112,11 @@ public enum SocketIO {
         }
     }
 
-    /// Reads until the peer closes, at most `limit` bytes, by `deadline`. A reset after some bytes
-    /// still returns them: HAProxy may reset a connection after a complete answer.
+    /// Reads until the peer closes, at most `limit` bytes, by `deadline`, or until `complete` says
+    /// what arrived is a whole answer (for a peer that keeps the connection open). A reset after
+    /// some bytes still returns them: HAProxy may reset a connection after a complete answer.
     public static func receiveAll(
-        _ fd: Int32, limit: Int, until deadline: ContinuousClock.Instant
+        _ fd: Int32, limit: Int, until deadline: ContinuousClock.Instant, complete: ([UInt8]) -> Bool = { _ in false }
     ) throws(SocketError) -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -131,6 +132,7 @@ public enum SocketIO {
                 throw SocketError(.failed, "the answer is larger than \(limit) bytes", code: EMSGSIZE)
             }
             result.append(contentsOf: buffer[0..<count])
+            if complete(result) { return result }
         }
     }
 

@@ -78,29 +78,10 @@ import Testing
         #expect(result.stderr.contains("hint: run 'flockd --help' for usage"))
     }
 
-    /// A config for a real HAProxy and the QEMU driver on a scratch state root (no VM is started:
-    /// the policy's max of 1 never asks for a clone).
-    func daemonConfig(_ scratch: Scratch, haproxy: TestHAProxy, backend: String = "app") throws -> String {
-        try scratch.webPolicy {
-            $0.replacingOccurrences(of: "max: 16", with: "max: 1")
-                .replacingOccurrences(of: "evaluation_interval: 2s", with: "evaluation_interval: 500ms")
-                .replacingOccurrences(of: "backend: app", with: "backend: \(backend)")
-        }
-        return try scratch.write(
-            "flockd.yaml",
-            """
-            store: { path: state/flock.db }
-            log: { format: json, level: info }
-            balancers: { lb: { kind: haproxy, socket: \(haproxy.socketPath) } }
-            hypervisors: { vm: { kind: qemu, state_root: \(scratch.path("qemu")) } }
-            pools: { web: { policy: web.yaml, balancer: lb, hypervisor: vm, parent: web-parent } }
-            """)
-    }
-
     @Test func sigtermStopsGracefullyWithAConsistentStore() async throws {
         let scratch = try Scratch()
         let haproxy = try await TestHAProxy(in: scratch)
-        let config = try daemonConfig(scratch, haproxy: haproxy)
+        let config = try scratch.daemonConfig(haproxy: haproxy)
         let port = try freeLoopbackPort()
         let daemon = try await Child.start(
             try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(port)"], in: scratch,
@@ -131,7 +112,7 @@ import Testing
     @Test func aSecondFlockdOnTheSameStoreExitsAtOnceNamingTheHolder() async throws {
         let scratch = try Scratch()
         let haproxy = try await TestHAProxy(in: scratch)
-        let config = try daemonConfig(scratch, haproxy: haproxy)
+        let config = try scratch.daemonConfig(haproxy: haproxy)
         let port = try freeLoopbackPort()
         let first = try await Child.start(
             try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(port)"], in: scratch,
@@ -170,7 +151,7 @@ import Testing
     @Test func refusesToStartOnABackendThatCannotTakeServers() async throws {
         let scratch = try Scratch()
         let haproxy = try await TestHAProxy(in: scratch)
-        let config = try daemonConfig(scratch, haproxy: haproxy, backend: "fixed")
+        let config = try scratch.daemonConfig(haproxy: haproxy, backend: "fixed")
         let result = try await Child.run(
             try flockd(), ["--config", config], environment: ["FLOCKD_LISTEN": "127.0.0.1:\(try freeLoopbackPort())"],
             in: scratch)

@@ -8,6 +8,8 @@ import Foundation
 struct HTTPResult: CustomStringConvertible {
     var status: Int
     var contentType: String?
+    /// Every response header, by its lowercased name.
+    var headers: [String: String] = [:]
     var body: Data
     var text: String { String(decoding: body, as: UTF8.self) }
     /// The body as a JSON object, or nil.
@@ -29,7 +31,12 @@ enum HTTP {
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as? HTTPURLResponse
+        var headers: [String: String] = [:]
+        for case (let name as String, let value as String) in http?.allHeaderFields ?? [:] {
+            headers[name.lowercased()] = value
+        }
         return HTTPResult(
-            status: http?.statusCode ?? 0, contentType: http?.value(forHTTPHeaderField: "Content-Type"), body: data)
+            status: http?.statusCode ?? 0, contentType: http?.value(forHTTPHeaderField: "Content-Type"),
+            headers: headers, body: data)
     }
 }

@@ -36,9 +36,11 @@ final class InMemoryPool: @unchecked Sendable {
         )
     }
 
-    /// - Parameter hosts: when given, the pool's hypervisor reports these as its hosts, as a
-    ///   pool with `placement:` does.
-    init(policy: Policy = InMemoryPool.policy(), hosts: [HostStatus]? = nil) throws {
+    /// - Parameters:
+    ///   - hosts: when given, the pool's hypervisor reports these as its hosts, as a pool with
+    ///     `placement:` does;
+    ///   - homes: the host it says each VM runs on.
+    init(policy: Policy = InMemoryPool.policy(), hosts: [HostStatus]? = nil, homes: [String: String] = [:]) throws {
         scratch = try Scratch()
         store = try FlockStore(path: scratch.path("flock.db"))
         // The pool row exists once a policy was applied; pause and manual counts live on it.
@@ -51,7 +53,8 @@ final class InMemoryPool: @unchecked Sendable {
             policy: policy, version: 1, store: store,
             drivers: .init(
                 metrics: metrics, balancer: balancer,
-                hypervisor: hosts.map { ReportingHypervisor(base: hypervisor, statuses: $0) } ?? hypervisor))
+                hypervisor: hosts.map { ReportingHypervisor(base: hypervisor, statuses: $0, homes: homes) }
+                    ?? hypervisor))
     }
 
     func setLoad(_ sessionsPerServer: Double?) {
@@ -73,6 +76,7 @@ final class InMemoryPool: @unchecked Sendable {
 struct ReportingHypervisor: Hypervisor, HostReporting {
     let base: InMemoryHypervisor
     let statuses: [HostStatus]
+    var homes: [String: String] = [:]
 
     func clone(_ request: CloneRequest) async throws -> CloneBatch { try await base.clone(request) }
     func activate(name: String) async throws -> VMInfo { try await base.activate(name: name) }
@@ -80,6 +84,7 @@ struct ReportingHypervisor: Hypervisor, HostReporting {
     func ownedVMs() async throws -> [VMInfo] { try await base.ownedVMs() }
     func resumeParent(name: String) async throws -> String? { try await base.resumeParent(name: name) }
     func hostStatuses() async -> [HostStatus] { statuses }
+    func vmHomes() async -> [String: String] { homes }
 }
 
 /// Log lines captured in memory, to assert what the daemon said.
